@@ -1,0 +1,59 @@
+package fiberfaketest_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/fiberfake/fiberfaketest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := fiberfaketest.NewClock(start)
+	steps := []struct {
+		do   func()
+		want time.Time
+	}{
+		{func() {}, start},
+		{func() { c.Advance(time.Minute) }, start.Add(time.Minute)},
+		{func() { c.Advance(-time.Second) }, start.Add(59 * time.Second)},
+		{func() { c.Set(start) }, start},
+	}
+	for i, s := range steps {
+		s.do()
+		if got := c.Now(); !got.Equal(s.want) {
+			t.Errorf("step %d: Now() = %v, want %v", i, got, s.want)
+		}
+	}
+}
+
+func TestNewServer(t *testing.T) {
+	sim, url := fiberfaketest.NewServer(t, fiberfake.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	body := `{"apiKey":"` + fiberfake.DemoAPIKey + `","personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/a"}}]}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+fiberfake.EndpointStart.Path(), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	res, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || sim.Calls(fiberfake.EndpointStart) != 1 {
+		t.Errorf("status %d, calls %d", res.StatusCode, sim.Calls(fiberfake.EndpointStart))
+	}
+}

@@ -1,0 +1,123 @@
+package fiberfake
+
+import (
+	"maps"
+	"net/http"
+	"time"
+)
+
+// EndpointStats counts the calls of one endpoint.
+type EndpointStats struct {
+	// Calls counts every arrival, whatever its method or fate.
+	Calls int `json:"calls"`
+	// OK counts answers with a 2xx status, including broken bodies.
+	OK int `json:"ok"`
+	// RateLimited counts 429 answers, from the limiter or from a fault.
+	RateLimited int `json:"rateLimited"`
+	// Faulted counts calls that met an injected fault of any kind.
+	Faulted int `json:"faulted"`
+	// Dropped counts calls whose connection was closed without an answer.
+	Dropped int `json:"dropped"`
+	// Statuses counts answers by status code.
+	Statuses map[int]int `json:"statuses"`
+}
+
+// Stats is a snapshot of the simulator's counters.
+type Stats struct {
+	Endpoints    map[Endpoint]EndpointStats `json:"endpoints"`
+	TasksStarted int                        `json:"tasksStarted"`
+}
+
+// TaskInfo describes a started task, as seen at the time of the call.
+type TaskInfo struct {
+	ID              string
+	APIKey          string
+	People          int // unique accepted people (numPeopleEnqueued)
+	Rejected        int
+	Duplicates      int
+	CreditsCharged  float64
+	CreditsRefunded float64 // by cancel, or for people without data so far
+	StartedAt       time.Time
+	Completed       int // people completed (found, no data or failed)
+	Done            bool
+	Canceled        bool
+}
+
+// arrive counts an arrival at ep.
+func (s *Sim) arrive(ep Endpoint) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats[ep].Calls++
+}
+
+// record counts an answer (status 0: dropped) and whether a fault caused it.
+func (s *Sim) record(ep Endpoint, status int, kind FaultKind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats[ep]
+	if kind != "" {
+		st.Faulted++
+	}
+	switch {
+	case status == 0:
+		st.Dropped++
+		return
+	case status >= 200 && status < 300:
+		st.OK++
+	case status == http.StatusTooManyRequests:
+		st.RateLimited++
+	}
+	st.Statuses[status]++
+}
+
+// Calls returns how many calls have arrived at ep so far, whatever their
+// method or fate.
+func (s *Sim) Calls(ep Endpoint) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stats[ep]; ok {
+		return st.Calls
+	}
+	return 0
+}
+
+// Stats returns a snapshot of every counter.
+func (s *Sim) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Stats{Endpoints: make(map[Endpoint]EndpointStats, len(s.stats)), TasksStarted: len(s.order)}
+	for ep, st := range s.stats {
+		c := *st
+		c.Statuses = maps.Clone(st.Statuses)
+		out.Endpoints[ep] = c
+	}
+	return out
+}
+
+// StartedTasks returns every task started so far, in start order, as seen at
+// the clock's current time. A start whose answer was dropped or broken by a
+// fault is here too.
+func (s *Sim) StartedTasks() []TaskInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Clock.Now()
+	out := make([]TaskInfo, 0, len(s.order))
+	for _, t := range s.order {
+		s.settleTask(t, now)
+		c := t.completed(now, s.cfg.PeoplePerSecond)
+		out = append(out, TaskInfo{
+			ID:              t.id,
+			APIKey:          t.apiKey,
+			People:          len(t.people),
+			Rejected:        t.rejected,
+			Duplicates:      t.duplicates,
+			CreditsCharged:  t.charged,
+			CreditsRefunded: t.refunded,
+			StartedAt:       t.startedAt,
+			Completed:       c,
+			Done:            t.done(c),
+			Canceled:        t.canceled,
+		})
+	}
+	return out
+}
