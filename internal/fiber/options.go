@@ -1,0 +1,67 @@
+package fiber
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Option configures a Client in New. Options are applied in order; for the single-valued ones
+// the last wins.
+type Option func(*options)
+
+// options is what New assembles from the Options before building the Client.
+type options struct {
+	httpClient    *http.Client
+	timeout       time.Duration
+	userAgent     string
+	beforeAttempt []beforeAttemptFunc
+}
+
+// beforeAttemptFunc is the shape of a WithBeforeAttempt hook.
+type beforeAttemptFunc = func(ctx context.Context, keyID string, ep Endpoint) error
+
+// WithHTTPClient makes the Client send through hc instead of a client with its own transport;
+// nil keeps the default. hc is copied, not modified, and the copy never follows redirects.
+//
+// hc's transport must report net/http/httptrace events, as http.Transport and the
+// golang.org/x/net/http2 transport do: they are how a failed call is told apart as
+// KindUnavailable (surely not sent) or KindOutcomeUnknown (maybe sent). A transport that
+// reports none makes every transport failure KindOutcomeUnknown, because nothing proves that
+// the request was not sent.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) { o.httpClient = hc }
+}
+
+// WithTimeout bounds each HTTP attempt, from sending the request to reading the whole response
+// body, by d (DefaultTimeout when not given). It is applied through the attempt's context, on
+// top of the caller's context; zero means no per-attempt bound, and a negative d makes New fail.
+// An attempt that runs out of time fails with an *Error whose Err is ErrAttemptTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) { o.timeout = d }
+}
+
+// WithUserAgent sets the User-Agent header of every request; "" keeps DefaultUserAgent.
+func WithUserAgent(ua string) Option {
+	return func(o *options) {
+		if ua != "" {
+			o.userAgent = ua
+		}
+	}
+}
+
+// WithBeforeAttempt installs fn to be called before each HTTP attempt, with the caller's
+// context, KeyID of the call's API key (never the key itself) and the endpoint. It is the seam
+// for rate limiting: fn may block, and should return promptly with an error once ctx is done.
+//
+// If fn returns an error the attempt is not sent, and the call returns that error wrapped
+// (errors.Is and errors.As see it), not an *Error. Several hooks run in the order given, and
+// the first error stops the rest. fn is called from every goroutine that uses the Client, so
+// it must be safe for concurrent use. A nil fn is ignored.
+func WithBeforeAttempt(fn func(ctx context.Context, keyID string, ep Endpoint) error) Option {
+	return func(o *options) {
+		if fn != nil {
+			o.beforeAttempt = append(o.beforeAttempt, fn)
+		}
+	}
+}
