@@ -1,0 +1,93 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// config is everything main reads from flags and the environment.
+type config struct {
+	grpcAddr        string
+	httpAddr        string
+	fiberURL        string
+	fiberAPIKey     string // from FIBER_API_KEY only: never a flag, so it stays out of ps output
+	fakeFiber       bool
+	fiberTimeout    time.Duration
+	maxBodyBytes    int64
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+}
+
+// parseConfig reads flags, falling back to the environment (getenv) for each flag not given.
+// Every flag's usage names its environment variable so -h lists them all.
+func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("fibergate", flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	var errs []error
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+	}
+	boolean := func(p *bool, name, env string, def bool, usage string) {
+		if v := getenv(env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+			def = b
+		}
+		fs.BoolVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+	}
+	duration := func(p *time.Duration, name, env string, def time.Duration, usage string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+	}
+	str(&c.grpcAddr, "grpc-addr", "FIBERGATE_GRPC_ADDR", ":9090", "gRPC listen address")
+	str(&c.httpAddr, "http-addr", "FIBERGATE_HTTP_ADDR", ":8080", "REST gateway listen address")
+	str(&c.fiberURL, "fiber-url", "FIBER_BASE_URL", "https://api.fiber.ai", "Fiber API base URL")
+	boolean(&c.fakeFiber, "fake-fiber", "FIBERGATE_FAKE_FIBER", false, "run the built-in Fiber simulator in-process and use it instead of -fiber-url")
+	duration(&c.fiberTimeout, "fiber-timeout", "FIBERGATE_FIBER_TIMEOUT", 30*time.Second, "timeout of each call to Fiber")
+	duration(&c.shutdownTimeout, "shutdown-timeout", "FIBERGATE_SHUTDOWN_TIMEOUT", 10*time.Second, "how long a graceful stop waits for in-flight calls")
+	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")
+	maxBody := int64(6 << 20)
+	if v := getenv("FIBERGATE_MAX_BODY_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("FIBERGATE_MAX_BODY_BYTES: %w", err))
+		}
+		maxBody = n
+	}
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", maxBody, "largest REST body or gRPC message accepted (env FIBERGATE_MAX_BODY_BYTES)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("bad environment: %v", errs)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if c.maxBodyBytes < 1<<20 {
+		return c, fmt.Errorf("-max-body-bytes must be at least 1 MiB, got %d", c.maxBodyBytes)
+	}
+	c.fiberAPIKey = getenv("FIBER_API_KEY")
+	return c, nil
+}

@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+const reasonBodyTooLarge = "REQUEST_TOO_LARGE"
+
+func errBodyTooLarge(max int64) error {
+	st := status.New(codes.ResourceExhausted, fmt.Sprintf("request body larger than %d bytes", max))
+	ds, err := st.WithDetails(&errdetails.ErrorInfo{
+		Reason: reasonBodyTooLarge, Domain: "fibergate",
+		Metadata: map[string]string{"max_bytes": strconv.FormatInt(max, 10)},
+	})
+	if err != nil {
+		return st.Err()
+	}
+	return ds.Err()
+}
+
+// writeError answers a request the generated handlers never saw, in the gateway's format.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	errorHandler(r.Context(), nil, &runtime.JSONPb{}, w, r, err)
+}
+
+// errorHandler is runtime.DefaultHTTPErrorHandler plus: 413 for an oversized body, and a
+// Retry-After header (whole seconds, rounded up) when the status carries a RetryInfo.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	code := 0
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			if d.GetReason() == reasonBodyTooLarge {
+				code = http.StatusRequestEntityTooLarge
+			}
+		case *errdetails.RetryInfo:
+			secs := math.Ceil(d.GetRetryDelay().AsDuration().Seconds())
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(secs))))
+		}
+	}
+	if code != 0 {
+		w = &statusOverride{ResponseWriter: w, code: code}
+	}
+	if mux == nil {
+		mux = runtime.NewServeMux()
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
+}
+
+// statusOverride replaces the status code the default handler writes.
+type statusOverride struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusOverride) WriteHeader(int) { s.ResponseWriter.WriteHeader(s.code) }

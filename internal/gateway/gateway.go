@@ -1,0 +1,81 @@
+// Package gateway is fibergate's REST/JSON view of the gRPC API: grpc-gateway routes from the
+// google.api.http annotations in the contract, plus what the generated code does not do on its
+// own — a body size limit, reporting unknown JSON fields as warnings instead of dropping them,
+// naming the offending field when a body has the wrong JSON shape, and HTTP statuses and
+// headers (413, Retry-After) that REST clients expect.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/service"
+)
+
+// Config configures the gateway.
+type Config struct {
+	// MaxBodyBytes caps a request body; larger bodies get 413. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// DefaultMaxBodyBytes fits 2000 people with URLs of the maximum length (2048 bytes) and room
+// for JSON overhead.
+const DefaultMaxBodyBytes = 6 << 20
+
+// forwardedHeaders are the HTTP headers passed to the gRPC service as metadata. Anything else,
+// including Grpc-Metadata-* headers, is dropped so REST clients cannot forge internal metadata.
+var forwardedHeaders = map[string]bool{
+	"Authorization":   true,
+	"Idempotency-Key": true,
+	"X-Request-Id":    true,
+}
+
+// New returns the REST handler. conn is a client connection to the gRPC server; the gateway
+// calls the service through it, so every gRPC interceptor applies to REST calls too. The
+// handler also serves GET /healthz from the gRPC health service.
+func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, error) {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	bodies, err := newBodyChecker()
+	if err != nil {
+		return nil, err
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+			},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
+			h = textproto.CanonicalMIMEHeaderKey(h)
+			return strings.ToLower(h), forwardedHeaders[h]
+		}),
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithMetadata(func(ctx context.Context, r *http.Request) metadata.MD {
+			paths := unknownFieldsFrom(r.Context())
+			if len(paths) == 0 {
+				return nil
+			}
+			return metadata.MD{service.UnknownFieldsMetadataKey: paths}
+		}),
+		runtime.WithMiddlewares(bodies.middleware(cfg.MaxBodyBytes)),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
+	)
+	if err := cdv1.RegisterContactDetailsServiceHandler(ctx, mux, conn); err != nil {
+		return nil, fmt.Errorf("register gateway: %w", err)
+	}
+	return mux, nil
+}

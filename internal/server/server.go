@@ -1,0 +1,192 @@
+// Package server runs fibergate's network front: the gRPC server (with reflection, the standard
+// health service and the interceptor chain) and the REST gateway on its own port, with a clean
+// start and a graceful stop.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"buf.build/go/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	pvinterceptor "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/gateway"
+	"github.com/fibergate/fibergate/internal/service"
+)
+
+// Config configures a Server.
+type Config struct {
+	// GRPCAddr and HTTPAddr are the listen addresses, e.g. ":9090" or "127.0.0.1:0".
+	GRPCAddr, HTTPAddr string
+	// Service handles the RPCs. Required.
+	Service cdv1.ContactDetailsServiceServer
+	// Logger receives one line per call and the server's lifecycle. Required.
+	Logger *slog.Logger
+	// MaxBodyBytes caps REST bodies and gRPC messages. Zero means gateway.DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds the graceful stop; then open streams are cut. Zero means 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Server is fibergate's gRPC server and REST gateway. Create it with New and run it once with
+// Run.
+type Server struct {
+	cfg    Config
+	grpc   *grpc.Server
+	health *health.Server
+}
+
+// New builds the gRPC server. Nothing listens until Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil || cfg.Logger == nil {
+		return nil, errors.New("server: Service and Logger are required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = gateway.DefaultMaxBodyBytes
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	validator, err := protovalidate.New()
+	if err != nil {
+		return nil, fmt.Errorf("server: protovalidate: %w", err)
+	}
+	log := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		cfg.Logger.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
+	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		// The panic value may hold request data: log its type only.
+		cfg.Logger.ErrorContext(ctx, "handler panicked", "panic_type", fmt.Sprintf("%T", p))
+		return status.Error(codes.Internal, "internal error")
+	})}
+	s := &Server{
+		cfg: cfg,
+		grpc: grpc.NewServer(
+			grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
+			grpc.ChainUnaryInterceptor(
+				recovery.UnaryServerInterceptor(recoverOpts...),
+				logging.UnaryServerInterceptor(log, logOpts...),
+				service.UnaryErrorInterceptor(),
+				pvinterceptor.UnaryServerInterceptor(validator),
+			),
+			grpc.ChainStreamInterceptor(
+				recovery.StreamServerInterceptor(recoverOpts...),
+				logging.StreamServerInterceptor(log, logOpts...),
+				service.StreamErrorInterceptor(),
+				pvinterceptor.StreamServerInterceptor(validator),
+			),
+		),
+		health: health.NewServer(),
+	}
+	cdv1.RegisterContactDetailsServiceServer(s.grpc, cfg.Service)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return s, nil
+}
+
+// Run listens on both addresses and serves until ctx is done, then stops gracefully: health
+// turns NOT_SERVING, the REST server and in-flight RPCs get ShutdownTimeout to finish, and
+// Run returns. ready, if not nil, is called with the bound addresses once both listen.
+func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr)) error {
+	var lc net.ListenConfig
+	grpcLis, err := lc.Listen(ctx, "tcp", s.cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen grpc: %w", err)
+	}
+	httpLis, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("listen http: %w", err)
+	}
+	// The gateway reaches the gRPC server in memory, through the same interceptors.
+	inMem := bufconn.Listen(1 << 20)
+	conn, err := grpc.NewClient("passthrough:///fibergate-in-memory",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inMem.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(s.cfg.MaxBodyBytes)), grpc.MaxCallSendMsgSize(int(s.cfg.MaxBodyBytes))),
+	)
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return fmt.Errorf("gateway client: %w", err)
+	}
+	defer conn.Close()
+	gwCtx, stopGateway := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopGateway()
+	gw, err := gateway.New(gwCtx, conn, gateway.Config{MaxBodyBytes: s.cfg.MaxBodyBytes})
+	if err != nil {
+		grpcLis.Close()
+		httpLis.Close()
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(cdv1.ContactDetailsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	s.cfg.Logger.Info("fibergate listening", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String())
+	if ready != nil {
+		ready(grpcLis.Addr(), httpLis.Addr())
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ignoreClosed(s.grpc.Serve(grpcLis)) })
+	g.Go(func() error { return ignoreClosed(s.grpc.Serve(inMem)) })
+	g.Go(func() error { return ignoreClosed(httpSrv.Serve(httpLis)) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.cfg.Logger.Info("fibergate shutting down")
+		s.health.Shutdown()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+		defer cancel()
+		httpErr := httpSrv.Shutdown(sctx)
+		stopGateway()
+		s.gracefulStop(sctx)
+		return httpErr
+	})
+	return g.Wait()
+}
+
+// gracefulStop lets in-flight RPCs finish until ctx ends, then cuts them.
+func (s *Server) gracefulStop(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+	}
+}
+
+func ignoreClosed(err error) error {
+	if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,150 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/fibergate/fibergate/internal/fiber"
+)
+
+// ErrorDomain is the google.rpc.ErrorInfo domain of every fibergate error.
+const ErrorDomain = "fibergate"
+
+// ErrorInfo reasons. They are part of the API: clients switch on them.
+const (
+	ReasonValidationFailed       = "VALIDATION_FAILED"
+	ReasonFiberAPIKeyMissing     = "FIBER_API_KEY_MISSING"
+	ReasonUpstreamBadRequest     = "UPSTREAM_INVALID_ARGUMENT"
+	ReasonUpstreamUnauthorized   = "UPSTREAM_UNAUTHENTICATED"
+	ReasonUpstreamOutOfCredits   = "UPSTREAM_OUT_OF_CREDITS"
+	ReasonUpstreamForbidden      = "UPSTREAM_PERMISSION_DENIED"
+	ReasonUpstreamNotFound       = "UPSTREAM_NOT_FOUND"
+	ReasonUpstreamRateLimited    = "UPSTREAM_RATE_LIMITED"
+	ReasonUpstreamUnavailable    = "UPSTREAM_UNAVAILABLE"
+	ReasonUpstreamOutcomeUnknown = "UPSTREAM_OUTCOME_UNKNOWN"
+	ReasonUpstreamProtocol       = "UPSTREAM_PROTOCOL_ERROR"
+	ReasonCanceled               = "CANCELED"
+	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
+	ReasonInternal               = "INTERNAL"
+)
+
+// ErrNoAPIKey means a call needs a Fiber API key and neither the request nor the server has one.
+var ErrNoAPIKey = errors.New("no Fiber API key: the request carries no api_key and the server has none configured (set FIBER_API_KEY)")
+
+// ToStatus turns any error returned by the handlers' collaborators into a gRPC status error
+// carrying exactly one google.rpc.ErrorInfo. Errors that already are statuses with an
+// ErrorInfo pass through unchanged.
+func ToStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if st, ok := status.FromError(err); ok && hasErrorInfo(st) {
+		return err
+	}
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &fe):
+		return upstreamStatus(fe)
+	case errors.Is(err, ErrNoAPIKey):
+		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyMissing, err.Error(), nil)
+	case errors.Is(err, context.Canceled):
+		return newStatus(codes.Canceled, ReasonCanceled, "the call was canceled", nil)
+	case errors.Is(err, context.DeadlineExceeded):
+		return newStatus(codes.DeadlineExceeded, ReasonDeadlineExceeded, "the call's deadline passed", nil)
+	}
+	if st, ok := status.FromError(err); ok {
+		// A bare status from gRPC itself or an interceptor: add the ErrorInfo.
+		return withInfo(st, reasonForCode(st.Code()), nil)
+	}
+	return newStatus(codes.Internal, ReasonInternal, "internal error", nil)
+}
+
+// upstreamStatus maps a Fiber error. Fiber's message is kept; the client guarantees it holds no
+// API key.
+func upstreamStatus(fe *fiber.Error) error {
+	md := map[string]string{"endpoint": string(fe.Endpoint)}
+	if fe.StatusCode != 0 {
+		md["http_status"] = strconv.Itoa(fe.StatusCode)
+	}
+	msg := "fiber: " + fe.Message
+	var extra []protoadapt.MessageV1
+	code, reason := codes.Internal, ReasonUpstreamProtocol
+	switch fe.Kind {
+	case fiber.KindBadRequest:
+		code, reason = codes.InvalidArgument, ReasonUpstreamBadRequest
+	case fiber.KindUnauthenticated:
+		code, reason = codes.Unauthenticated, ReasonUpstreamUnauthorized
+	case fiber.KindOutOfCredits:
+		code, reason = codes.FailedPrecondition, ReasonUpstreamOutOfCredits
+		if a := fe.OutOfCredits; a != nil {
+			md["get_more_credits_url"] = a.GetMoreCreditsURL
+			md["available_credits"] = strconv.FormatFloat(a.AvailableCredits, 'f', -1, 64)
+		}
+	case fiber.KindForbidden:
+		code, reason = codes.PermissionDenied, ReasonUpstreamForbidden
+	case fiber.KindNotFound:
+		code, reason = codes.NotFound, ReasonUpstreamNotFound
+	case fiber.KindRateLimited:
+		code, reason = codes.ResourceExhausted, ReasonUpstreamRateLimited
+		if fe.RetryAfter > 0 {
+			md["retry_after"] = fe.RetryAfter.String()
+			extra = append(extra, &errdetails.RetryInfo{RetryDelay: durationpb.New(fe.RetryAfter)})
+		}
+	case fiber.KindUnavailable:
+		code, reason = codes.Unavailable, ReasonUpstreamUnavailable
+	case fiber.KindOutcomeUnknown:
+		code, reason = codes.Unknown, ReasonUpstreamOutcomeUnknown
+		msg = fmt.Sprintf("fiber %s: outcome unknown (%s): it may or may not have taken effect upstream", fe.Endpoint, fe.Message)
+	}
+	return newStatus(code, reason, msg, md, extra...)
+}
+
+func newStatus(code codes.Code, reason, msg string, md map[string]string, extra ...protoadapt.MessageV1) error {
+	return withInfo(status.New(code, msg), reason, md, extra...)
+}
+
+// withInfo adds an ErrorInfo (and any extra details) to st.
+func withInfo(st *status.Status, reason string, md map[string]string, extra ...protoadapt.MessageV1) error {
+	details := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: md}}, extra...)
+	ds, err := st.WithDetails(details...)
+	if err != nil {
+		return st.Err()
+	}
+	return ds.Err()
+}
+
+func hasErrorInfo(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if _, ok := d.(*errdetails.ErrorInfo); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// reasonForCode names the reason of a status made outside this package (e.g. by gRPC itself):
+// its code in UPPER_SNAKE, such as UNIMPLEMENTED or RESOURCE_EXHAUSTED.
+func reasonForCode(c codes.Code) string {
+	if c == codes.InvalidArgument {
+		return ReasonValidationFailed
+	}
+	name := c.String() // e.g. "DeadlineExceeded"
+	var b strings.Builder
+	for i, r := range name {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}

@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+)
+
+// UnaryErrorInterceptor makes every error a handler (or an interceptor inside it) returns
+// readable in every gRPC language: protovalidate's buf.validate.Violations become a
+// google.rpc.BadRequest, and every status gets exactly one google.rpc.ErrorInfo (ToStatus).
+// Install it outside the protovalidate interceptor.
+func UnaryErrorInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		return resp, convertError(err)
+	}
+}
+
+// StreamErrorInterceptor is UnaryErrorInterceptor for streams.
+func StreamErrorInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		return convertError(handler(srv, ss))
+	}
+}
+
+func convertError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument {
+		if v := violations(st); v != nil {
+			return badRequest(v)
+		}
+	}
+	var ve *protovalidate.ValidationError
+	if errors.As(err, &ve) {
+		return badRequest(ve.ToProto())
+	}
+	return ToStatus(err)
+}
+
+func violations(st *status.Status) *validatepb.Violations {
+	for _, d := range st.Details() {
+		if v, ok := d.(*validatepb.Violations); ok {
+			return v
+		}
+	}
+	return nil
+}
+
+// badRequest builds INVALID_ARGUMENT with a google.rpc.BadRequest naming each violated field
+// by its JSON path (Fiber's lowerCamelCase names, as REST clients send them), one ErrorInfo
+// (reason VALIDATION_FAILED, metadata: the first violated field and rule) and the original
+// buf.validate.Violations for clients that understand them.
+func badRequest(v *validatepb.Violations) error {
+	br := &errdetails.BadRequest{}
+	var msg strings.Builder
+	msg.WriteString("invalid request: ")
+	for i, viol := range v.GetViolations() {
+		field := jsonPath(protovalidate.FieldPathString(viol.GetField()))
+		br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{
+			Field:       field,
+			Description: viol.GetMessage(),
+			Reason:      viol.GetRuleId(),
+		})
+		switch {
+		case i < 3:
+			if i > 0 {
+				msg.WriteString("; ")
+			}
+			if field != "" {
+				msg.WriteString(field + ": ")
+			}
+			msg.WriteString(viol.GetMessage())
+		case i == 3:
+			fmt.Fprintf(&msg, "; and %d more", len(v.GetViolations())-3)
+		}
+	}
+	md := map[string]string{}
+	if len(br.FieldViolations) > 0 {
+		md["field"] = br.FieldViolations[0].Field
+		md["rule"] = br.FieldViolations[0].Reason
+	}
+	return withInfo(status.New(codes.InvalidArgument, msg.String()), ReasonValidationFailed, md,
+		[]protoadapt.MessageV1{br, v}...)
+}
+
+// jsonPath turns a protovalidate field path ("person_details[0].linkedin_url") into the JSON
+// names protojson uses ("personDetails[0].linkedinUrl"). The contract sets no json_name, so
+// the JSON name is the lowerCamelCase of the proto name. Map keys in brackets are kept.
+func jsonPath(p string) string {
+	var b strings.Builder
+	inBracket, upper := false, false
+	for _, r := range p {
+		switch {
+		case r == '[':
+			inBracket = true
+		case r == ']':
+			inBracket = false
+		case !inBracket && r == '_':
+			upper = true
+			continue
+		case upper:
+			r = unicode.ToUpper(r)
+		}
+		upper = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// BadRequest returns the INVALID_ARGUMENT status used for a request that never reached the
+// handlers, such as a REST body of the wrong JSON shape. field is the path of the offending
+// field ("" when unknown).
+func BadRequest(field, description, rule string) error {
+	br := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+		Field: field, Description: description, Reason: rule,
+	}}}
+	msg := "invalid request: " + description
+	if field != "" {
+		msg = "invalid request: " + field + ": " + description
+	}
+	return withInfo(status.New(codes.InvalidArgument, msg), ReasonValidationFailed,
+		map[string]string{"field": field, "rule": rule}, br)
+}
