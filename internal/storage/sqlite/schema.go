@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migrations[i] brings the schema from version i to i+1; the version is kept in
+// PRAGMA user_version, which is 0 in a new file. Only append to this list: a released
+// migration never changes, and none may drop data.
+//
+// Times are unix nanoseconds, 0 for the zero time.Time. Booleans are 0 or 1.
+func migrations() []string {
+	return []string{
+		// 1: tasks and results.
+		`CREATE TABLE tasks (
+			id                    TEXT    NOT NULL PRIMARY KEY,
+			owner                 TEXT    NOT NULL,
+			key_id                TEXT    NOT NULL,
+			work_emails           INTEGER NOT NULL,
+			personal_emails       INTEGER NOT NULL,
+			phone_numbers         INTEGER NOT NULL,
+			start_response        BLOB,
+			state                 INTEGER NOT NULL,
+			total_people_to_fetch INTEGER NOT NULL,
+			num_completed         INTEGER NOT NULL,
+			num_failed            INTEGER NOT NULL,
+			num_remaining         INTEGER NOT NULL,
+			num_rejected          INTEGER NOT NULL,
+			num_duplicates        INTEGER NOT NULL,
+			cursor                TEXT    NOT NULL,
+			skip                  INTEGER NOT NULL,
+			fiber_done            INTEGER NOT NULL,
+			num_results           INTEGER NOT NULL,
+			create_time           INTEGER NOT NULL,
+			update_time           INTEGER NOT NULL,
+			finish_time           INTEGER NOT NULL
+		) STRICT;
+		-- ListTasks: an owner's tasks, newest first.
+		CREATE INDEX tasks_by_owner ON tasks (owner, create_time DESC, id DESC);
+		-- ListUnfinished and PurgeFinished.
+		CREATE INDEX tasks_by_state ON tasks (state, finish_time);
+		-- Clustered by (task_id, seq): reading a page is one range scan.
+		CREATE TABLE results (
+			task_id TEXT    NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+			seq     INTEGER NOT NULL,
+			data    BLOB    NOT NULL,
+			PRIMARY KEY (task_id, seq)
+		) STRICT, WITHOUT ROWID;`,
+	}
+}
+
+// migrate brings the schema in db up to date, all in one transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	steps := migrations()
+	// BEGIN IMMEDIATE: of two processes opening a new file, one migrates, the other then
+	// finds the schema up to date.
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		var version int
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		switch {
+		case version == len(steps):
+			return nil
+		case version > len(steps):
+			return fmt.Errorf("schema version %d is newer than this program's %d", version, len(steps))
+		}
+		for v := version; v < len(steps); v++ {
+			if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			}
+		}
+		// PRAGMA takes no parameters; len(steps) is a number this package controls.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
+			return fmt.Errorf("set schema version: %w", err)
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a transaction on db (BEGIN IMMEDIATE on the writer) and commits it if fn
+// returns nil, or rolls it back.
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, ignoreDone(tx.Rollback()))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// ignoreDone drops sql.ErrTxDone: database/sql has rolled back a transaction whose context
+// ended already.
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
+}

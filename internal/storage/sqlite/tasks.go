@@ -1,0 +1,177 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// taskColumns are the tasks columns in the order scanTask reads them.
+const taskColumns = `id, owner, key_id, work_emails, personal_emails, phone_numbers,
+	start_response, state, total_people_to_fetch, num_completed, num_failed, num_remaining,
+	num_rejected, num_duplicates, cursor, skip, fiber_done, num_results,
+	create_time, update_time, finish_time`
+
+// terminal and unfinished are the SQL conditions for a task in a final state and not (see
+// storage.State.Terminal). unfinished is "not 2, 3 or 4" in a form the state index serves.
+const (
+	terminal   = `state IN (2, 3, 4)`
+	unfinished = `(state < 2 OR state > 4)`
+)
+
+// CreateTask stores t. t.NumResults must be 0: a new task has no results. storage.ErrExists
+// if the id is taken.
+func (s *Store) CreateTask(ctx context.Context, t storage.Task) error {
+	if t.NumResults != 0 {
+		return fmt.Errorf("create task %s: NumResults is %d, want 0", t.ID, t.NumResults)
+	}
+	ns, err := nanosAll(t.CreateTime, t.UpdateTime, t.FinishTime)
+	if err != nil {
+		return fmt.Errorf("create task %s: %w", t.ID, err)
+	}
+	_, err = s.write.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Owner, t.KeyID, t.Enrichment.WorkEmails, t.Enrichment.PersonalEmails,
+		t.Enrichment.PhoneNumbers, t.StartResponse, t.State, t.Stats.TotalPeopleToFetch,
+		t.Stats.NumCompleted, t.Stats.NumFailed, t.Stats.NumRemaining, t.Stats.NumRejected,
+		t.Stats.NumDuplicates, t.Progress.Cursor, t.Progress.Skip, t.Progress.FiberDone,
+		0, ns[0], ns[1], ns[2])
+	if isUniqueViolation(err) {
+		return fmt.Errorf("create task %s: %w", t.ID, storage.ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create task %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// GetTask returns a task. storage.ErrNotFound if unknown.
+func (s *Store) GetTask(ctx context.Context, id string) (storage.Task, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE id = ?`, id)
+	t, err := scanTask(row)
+	if err != nil {
+		return storage.Task{}, fmt.Errorf("get task %s: %w", id, notFound(err))
+	}
+	return t, nil
+}
+
+// ListTasks returns a page of f.Owner's tasks, newest first. next is nil exactly when no task
+// follows the page. It fails if f.Owner is empty or f.PageSize is not positive.
+func (s *Store) ListTasks(ctx context.Context, f storage.ListFilter) ([]storage.Task, *storage.PageKey, error) {
+	if f.Owner == "" || f.PageSize <= 0 {
+		return nil, nil, fmt.Errorf("list tasks: need an owner and a positive page size, have %q and %d", f.Owner, f.PageSize)
+	}
+	query := `SELECT ` + taskColumns + ` FROM tasks WHERE owner = ?`
+	args := []any{f.Owner}
+	if f.State != 0 {
+		query += ` AND state = ?`
+		args = append(args, f.State)
+	}
+	if f.After != (storage.PageKey{}) {
+		after, err := nanos(f.After.CreateTime)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list tasks: page key: %w", err)
+		}
+		query += ` AND (create_time, id) < (?, ?)`
+		args = append(args, after, f.After.ID)
+	}
+	// One more than asked tells whether another page follows.
+	query += ` ORDER BY create_time DESC, id DESC LIMIT ?`
+	args = append(args, f.PageSize+1)
+
+	tasks, err := s.queryTasks(ctx, query, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list tasks of %s: %w", f.Owner, err)
+	}
+	if len(tasks) <= f.PageSize {
+		return tasks, nil, nil
+	}
+	tasks = tasks[:f.PageSize]
+	last := tasks[len(tasks)-1]
+	return tasks, &storage.PageKey{CreateTime: last.CreateTime, ID: last.ID}, nil
+}
+
+// ListUnfinished returns every task not in a terminal state, oldest first.
+func (s *Store) ListUnfinished(ctx context.Context) ([]storage.Task, error) {
+	tasks, err := s.queryTasks(ctx, `SELECT `+taskColumns+` FROM tasks
+		WHERE `+unfinished+` ORDER BY create_time, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished tasks: %w", err)
+	}
+	return tasks, nil
+}
+
+// DeleteTask removes a task and its results. storage.ErrNotFound if unknown.
+func (s *Store) DeleteTask(ctx context.Context, id string) error {
+	// The results go with the task: ON DELETE CASCADE, in the same statement.
+	res, err := s.write.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete task %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete task %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete task %s: %w", id, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// PurgeFinished removes the tasks in a terminal state whose FinishTime is before before, with
+// their results. A terminal task without a FinishTime counts as finished at the zero time, so
+// any cutoff after 1970 purges it.
+func (s *Store) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
+	cutoff, err := nanos(before)
+	if err != nil {
+		return 0, fmt.Errorf("purge finished tasks: %w", err)
+	}
+	res, err := s.write.ExecContext(ctx, `DELETE FROM tasks WHERE `+terminal+` AND finish_time < ?`, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("purge finished tasks: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge finished tasks: %w", err)
+	}
+	return int(n), nil
+}
+
+// queryTasks runs a query selecting taskColumns on the read pool.
+func (s *Store) queryTasks(ctx context.Context, query string, args ...any) ([]storage.Task, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	tasks := []storage.Task{}
+	for rows.Next() {
+		t, err := scanTask(rows)
+		if err != nil {
+			return nil, errors.Join(err, rows.Close())
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, errors.Join(rows.Err(), rows.Close())
+}
+
+// scanTask reads a row of taskColumns.
+func scanTask(row interface{ Scan(dest ...any) error }) (storage.Task, error) {
+	var (
+		t                      storage.Task
+		create, update, finish int64
+	)
+	err := row.Scan(&t.ID, &t.Owner, &t.KeyID, &t.Enrichment.WorkEmails,
+		&t.Enrichment.PersonalEmails, &t.Enrichment.PhoneNumbers, &t.StartResponse, &t.State,
+		&t.Stats.TotalPeopleToFetch, &t.Stats.NumCompleted, &t.Stats.NumFailed,
+		&t.Stats.NumRemaining, &t.Stats.NumRejected, &t.Stats.NumDuplicates,
+		&t.Progress.Cursor, &t.Progress.Skip, &t.Progress.FiberDone, &t.NumResults,
+		&create, &update, &finish)
+	if err != nil {
+		return storage.Task{}, err
+	}
+	t.CreateTime, t.UpdateTime, t.FinishTime = fromNanos(create), fromNanos(update), fromNanos(finish)
+	return t, nil
+}

@@ -1,0 +1,147 @@
+// Package storage defines what fibergate keeps about tasks and their results, and the errors
+// every backend returns. Backends live in subpackages (storage/sqlite, later storage/redis) and
+// must all pass the shared contract suite in storage/storagetest.
+//
+// The store is the source of truth of the task engine: a task's pollers append results and
+// move its cursor in one atomic step (AppendResults), so after a crash polling resumes from a
+// cursor that matches exactly the results stored, and no result is lost or stored twice.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every backend.
+var (
+	// ErrNotFound: no task with that id.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrExists: CreateTask found a task with that id already.
+	ErrExists = errors.New("storage: already exists")
+	// ErrConflict: AppendResults was given a FromSeq that is not the task's result count,
+	// i.e. another writer appended in between. Nothing was written.
+	ErrConflict = errors.New("storage: concurrent append")
+)
+
+// State is a task's life-cycle state. Its values match the contract's TaskState numbers.
+type State int
+
+// Task states.
+const (
+	StateRunning   State = 1
+	StateSucceeded State = 2
+	StateFailed    State = 3
+	StateCanceled  State = 4
+)
+
+// Terminal reports whether s is a final state.
+func (s State) Terminal() bool { return s == StateSucceeded || s == StateFailed || s == StateCanceled }
+
+// Stats are Fiber's overall progress counts.
+type Stats struct {
+	TotalPeopleToFetch, NumCompleted, NumFailed, NumRemaining, NumRejected, NumDuplicates int
+}
+
+// Enrichment is the enrichment types in effect for a task (Fiber's defaults applied).
+type Enrichment struct {
+	WorkEmails, PersonalEmails, PhoneNumbers bool
+}
+
+// Task is everything stored about one task except its results.
+type Task struct {
+	// ID is Fiber's task id.
+	ID string
+	// Owner is the principal that started or adopted the task.
+	Owner string
+	// KeyID identifies the Fiber API key the task belongs to (fiber.KeyID); the key itself is
+	// never stored.
+	KeyID string
+	// Enrichment is what was requested.
+	Enrichment Enrichment
+	// StartResponse is the encoded StartBatchResponse of the start (charge info included);
+	// nil for an adopted task. Opaque to storage.
+	StartResponse []byte
+	// State is the task's state.
+	State State
+	// Stats are Fiber's latest counts.
+	Stats Stats
+	// Progress is where polling stands.
+	Progress Progress
+	// NumResults is how many results are stored; they have sequence numbers 1..NumResults.
+	NumResults int
+	// CreateTime, UpdateTime are set by the caller; FinishTime is zero while running.
+	CreateTime, UpdateTime, FinishTime time.Time
+}
+
+// Progress is the poller's position in Fiber's result pages.
+type Progress struct {
+	// Cursor is the last cursor Fiber gave; empty before the first page.
+	Cursor string
+	// Skip is how many results after Cursor are already stored (Fiber may answer a caught-up
+	// poll with a null cursor, so the next poll repeats Cursor and returns them again).
+	Skip int
+	// FiberDone: Fiber said done; only the remaining pages are left to drain.
+	FiberDone bool
+}
+
+// Result is one stored person result.
+type Result struct {
+	// Seq is the 1-based position in arrival order.
+	Seq int
+	// Data is the encoded result (a PersonResult); opaque to storage.
+	Data []byte
+}
+
+// Update is what one poll changes on a task, written together with its results.
+type Update struct {
+	State      State
+	Stats      Stats
+	Progress   Progress
+	UpdateTime time.Time
+	FinishTime time.Time // zero unless State is terminal
+}
+
+// ListFilter selects tasks for ListTasks.
+type ListFilter struct {
+	// Owner: only this principal's tasks. Required.
+	Owner string
+	// State: only tasks in this state; 0 means any.
+	State State
+	// PageSize is the maximum to return (> 0).
+	PageSize int
+	// After is the NextPage value of the previous page; zero for the first page.
+	After PageKey
+}
+
+// PageKey is a position in the newest-first order of tasks.
+type PageKey struct {
+	CreateTime time.Time
+	ID         string
+}
+
+// Store is what a backend implements. All methods are safe for concurrent use.
+type Store interface {
+	// CreateTask stores a new task with no results. ErrExists if the id is taken.
+	CreateTask(ctx context.Context, t Task) error
+	// GetTask returns a task. ErrNotFound if unknown.
+	GetTask(ctx context.Context, id string) (Task, error)
+	// ListTasks returns up to f.PageSize tasks of f.Owner, newest first (CreateTime, then ID
+	// descending), after f.After; next is the key to pass for the following page, or nil.
+	ListTasks(ctx context.Context, f ListFilter) (tasks []Task, next *PageKey, err error)
+	// ListUnfinished returns every task not in a terminal state, for resuming pollers.
+	ListUnfinished(ctx context.Context) ([]Task, error)
+	// AppendResults atomically stores results with sequence numbers fromSeq+1.. and applies u.
+	// fromSeq must equal the task's NumResults, else ErrConflict and nothing is written.
+	// ErrNotFound if the task is gone (deleted meanwhile).
+	AppendResults(ctx context.Context, id string, fromSeq int, results [][]byte, u Update) error
+	// ReadResults returns up to limit results with Seq > afterSeq, in order.
+	ReadResults(ctx context.Context, id string, afterSeq, limit int) ([]Result, error)
+	// DeleteTask removes a task and its results. ErrNotFound if unknown.
+	DeleteTask(ctx context.Context, id string) error
+	// PurgeFinished removes tasks that reached a terminal state before t, with their results,
+	// and returns how many went.
+	PurgeFinished(ctx context.Context, before time.Time) (int, error)
+	// Close releases the store.
+	Close() error
+}

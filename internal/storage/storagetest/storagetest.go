@@ -1,0 +1,201 @@
+// Package storagetest is the contract suite every storage.Store backend must pass: a backend's
+// own tests call Run with a function that opens a new, empty store.
+//
+// The suite uses nothing but the storage.Store interface. It is deterministic: times are
+// fixed, and the concurrency tests assert what must hold under any interleaving rather than
+// relying on timing.
+//
+// # Where storage.go leaves room, the suite requires
+//
+//   - Times come back as the same instant to the nanosecond; the location may differ.
+//   - Tasks with the same CreateTime are ordered by ID compared byte by byte, descending.
+//   - ListTasks returns a nil next exactly when no task follows, even after a full page; a
+//     non-nil next is the position of the page's last task.
+//   - AppendResults with no results still checks fromSeq and applies the update.
+//   - ReadResults past the last result returns no results and no error; nil and empty
+//     slices are alike everywhere.
+//
+// It leaves to each backend (and tests nothing about) ReadResults on an unknown task, invalid
+// ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a backend
+// cannot represent.
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// timeout bounds every call a subtest makes.
+const timeout = 20 * time.Second
+
+// Run runs the contract suite, each subtest in parallel on its own store.
+//
+// open must return a new, empty store, and may be called from several goroutines at once.
+// The suite closes the store at the end of the subtest and fails if Close fails; open may
+// register further clean-up with t.Cleanup (removing files, flushing a server), which then
+// runs after Close.
+func Run(t *testing.T, open func(t *testing.T) storage.Store) {
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s storage.Store)
+	}{
+		{"CreateGetRoundTrip", testCreateGetRoundTrip},
+		{"CreateExists", testCreateExists},
+		{"NotFound", testNotFound},
+		{"ListTasksOrderAndFilter", testListTasksOrderAndFilter},
+		{"ListTasksPaging", testListTasksPaging},
+		{"ListTasksPagingStable", testListTasksPagingStable},
+		{"ListUnfinished", testListUnfinished},
+		{"DeleteTask", testDeleteTask},
+		{"PurgeFinished", testPurgeFinished},
+		{"AppendResultsSequence", testAppendResultsSequence},
+		{"AppendResultsAppliesUpdate", testAppendResultsAppliesUpdate},
+		{"AppendResultsConflict", testAppendResultsConflict},
+		{"ReadResultsPaging", testReadResultsPaging},
+		{"ResultsBinarySafe", testResultsBinarySafe},
+		{"RacingAppendersSameSeq", testRacingAppendersSameSeq},
+		{"ConcurrentAppenders", testConcurrentAppenders},
+		{"ReadersSeeWholeAppends", testReadersSeeWholeAppends},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.run(t, s)
+		})
+	}
+}
+
+// testContext returns a context that ends with the test, or after timeout.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// at is the suite's fixed clock: sec seconds after a base time with nanoseconds, in a zone
+// that is not UTC, so that backends must keep the instant exactly whatever the location.
+func at(sec int) time.Time {
+	base := time.Date(2025, time.March, 14, 15, 9, 26, 535897932, time.FixedZone("UTC+1", 3600))
+	return base.Add(time.Duration(sec) * time.Second)
+}
+
+// running is a running task of owner created at at(sec), every field set.
+func running(id, owner string, sec int) storage.Task {
+	return storage.Task{
+		ID:            id,
+		Owner:         owner,
+		KeyID:         "key-" + owner,
+		Enrichment:    storage.Enrichment{WorkEmails: true, PhoneNumbers: true},
+		StartResponse: []byte(`{"task":"` + id + `"}`),
+		State:         storage.StateRunning,
+		Stats:         storage.Stats{TotalPeopleToFetch: 10, NumRemaining: 10},
+		Progress:      storage.Progress{Cursor: "c0", Skip: 1},
+		CreateTime:    at(sec),
+		UpdateTime:    at(sec),
+	}
+}
+
+// finished is running(id, owner, sec) ended in state at at(finishSec).
+func finished(id, owner string, sec int, state storage.State, finishSec int) storage.Task {
+	t := running(id, owner, sec)
+	t.State = state
+	t.Progress.FiberDone = true
+	t.UpdateTime, t.FinishTime = at(finishSec), at(finishSec)
+	return t
+}
+
+// payloads returns n distinct results whose content names tag and their position.
+func payloads(tag string, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, "%s/%d", tag, i)
+	}
+	return out
+}
+
+// asResults numbers data from first on.
+func asResults(first int, data [][]byte) []storage.Result {
+	out := make([]storage.Result, len(data))
+	for i, d := range data {
+		out[i] = storage.Result{Seq: first + i, Data: d}
+	}
+	return out
+}
+
+// updateFor is an update that reflects n stored results, every field set.
+func updateFor(n, sec int) storage.Update {
+	return storage.Update{
+		State:      storage.StateRunning,
+		Stats:      storage.Stats{TotalPeopleToFetch: 1000, NumCompleted: n, NumRemaining: 1000 - n},
+		Progress:   storage.Progress{Cursor: fmt.Sprintf("c%d", n), Skip: n % 7},
+		UpdateTime: at(sec),
+	}
+}
+
+// applied is t after u and n more results.
+func applied(t storage.Task, u storage.Update, n int) storage.Task {
+	t.State, t.Stats, t.Progress = u.State, u.Stats, u.Progress
+	t.UpdateTime, t.FinishTime = u.UpdateTime, u.FinishTime
+	t.NumResults += n
+	return t
+}
+
+// equateEmpty makes nil and empty slices equal: a backend may return either for nothing.
+func equateEmpty() cmp.Option { return cmpopts.EquateEmpty() }
+
+func mustCreate(ctx context.Context, t *testing.T, s storage.Store, tasks ...storage.Task) {
+	t.Helper()
+	for _, task := range tasks {
+		if err := s.CreateTask(ctx, task); err != nil {
+			t.Fatalf("CreateTask(%s): %v", task.ID, err)
+		}
+	}
+}
+
+func mustGet(ctx context.Context, t *testing.T, s storage.Store, id string) storage.Task {
+	t.Helper()
+	task, err := s.GetTask(ctx, id)
+	if err != nil {
+		t.Fatalf("GetTask(%s): %v", id, err)
+	}
+	return task
+}
+
+func mustAppend(ctx context.Context, t *testing.T, s storage.Store, id string, fromSeq int, data [][]byte, u storage.Update) {
+	t.Helper()
+	if err := s.AppendResults(ctx, id, fromSeq, data, u); err != nil {
+		t.Fatalf("AppendResults(%s, from %d, %d results): %v", id, fromSeq, len(data), err)
+	}
+}
+
+func mustRead(ctx context.Context, t *testing.T, s storage.Store, id string, afterSeq, limit int) []storage.Result {
+	t.Helper()
+	rs, err := s.ReadResults(ctx, id, afterSeq, limit)
+	if err != nil {
+		t.Fatalf("ReadResults(%s, after %d, limit %d): %v", id, afterSeq, limit, err)
+	}
+	return rs
+}
+
+// wantErr fails the test unless err is target.
+func wantErr(t *testing.T, call string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s = %v, want %v", call, err, target)
+	}
+}
