@@ -1,0 +1,109 @@
+package tasks
+
+import "sync"
+
+// hub wakes the watchers of tasks when their stored state changes, and tells pollers whether
+// anybody watches. It never blocks a producer: a change closes a channel that waiters select
+// on. Safe for concurrent use.
+type hub struct {
+	mu    sync.Mutex // guards tasks
+	tasks map[string]*taskHub
+}
+
+type taskHub struct {
+	changed  chan struct{} // closed and replaced on every change
+	watchers int
+	kick     chan struct{} // buffered(1): asks the poller to poll now
+	finished bool          // the poller is done: drop the entry with the last watcher
+}
+
+func newHub() *hub { return &hub{tasks: map[string]*taskHub{}} }
+
+// get returns the task's entry, creating it. Callers hold h.mu.
+func (h *hub) get(id string) *taskHub {
+	t := h.tasks[id]
+	if t == nil {
+		t = &taskHub{changed: make(chan struct{}), kick: make(chan struct{}, 1)}
+		h.tasks[id] = t
+	}
+	return t
+}
+
+// changes returns a channel closed at the task's next change. Take it before reading the
+// store, so a change that lands after the read is not missed.
+func (h *hub) changes(id string) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.get(id).changed
+}
+
+// notify wakes everybody waiting on the task.
+func (h *hub) notify(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.get(id)
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// kicks returns the channel on which the task's poller is asked to poll at once.
+func (h *hub) kicks(id string) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.get(id).kick
+}
+
+// kick asks the task's poller to poll now; it never blocks.
+func (h *hub) kick(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	select {
+	case h.get(id).kick <- struct{}{}:
+	default:
+	}
+}
+
+// watch registers a watcher and returns its release func. The first watcher kicks the poller.
+func (h *hub) watch(id string) (release func()) {
+	h.mu.Lock()
+	t := h.get(id)
+	t.watchers++
+	if t.watchers == 1 {
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
+	}
+	h.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			t.watchers--
+			if t.watchers == 0 && t.finished && h.tasks[id] == t {
+				delete(h.tasks, id)
+			}
+			h.mu.Unlock()
+		})
+	}
+}
+
+// watched reports whether anybody watches the task.
+func (h *hub) watched(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.tasks[id]
+	return t != nil && t.watchers > 0
+}
+
+// forget drops a task's entry once nobody needs it: the task is finished or deleted.
+func (h *hub) forget(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.tasks[id]; t != nil {
+		t.finished = true
+		if t.watchers == 0 {
+			delete(h.tasks, id)
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// Track stores a task that was just started with apiKey on behalf of owner and starts
+// following it.
+func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.StartBatchResponse, enrichment storage.Enrichment) (storage.Task, error) {
+	raw, err := proto.Marshal(start)
+	if err != nil {
+		return storage.Task{}, fmt.Errorf("encode start: %w", err)
+	}
+	now := e.now()
+	t := storage.Task{
+		ID:            start.GetOutput().GetTaskId(),
+		Owner:         owner,
+		KeyID:         e.keys.add(apiKey),
+		Enrichment:    enrichment,
+		StartResponse: raw,
+		State:         storage.StateRunning,
+		Stats:         storage.Stats{TotalPeopleToFetch: int(start.GetOutput().GetNumPeopleEnqueued()), NumRemaining: int(start.GetOutput().GetNumPeopleEnqueued())},
+		CreateTime:    now,
+		UpdateTime:    now,
+	}
+	if err := e.store.CreateTask(ctx, t); err != nil {
+		return storage.Task{}, fmt.Errorf("store task %s: %w", t.ID, err)
+	}
+	e.spawn(t.ID)
+	return t, nil
+}
+
+// lookup returns owner's task id. An unknown id with an apiKey is adopted: if Fiber knows the
+// task under that key, it is stored as owner's and followed like any other. A known task
+// whose poller waits for its key gets it when apiKey matches.
+func (e *Engine) lookup(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
+	t, err := e.store.GetTask(ctx, id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		if apiKey == "" {
+			return storage.Task{}, ErrNotFound
+		}
+		return e.adopt(ctx, owner, id, apiKey)
+	case err != nil:
+		return storage.Task{}, err
+	case t.Owner != owner:
+		return storage.Task{}, ErrNotFound
+	}
+	if apiKey != "" && fiber.KeyID(apiKey) == t.KeyID && !t.State.Terminal() {
+		if _, known := e.keys.get(t.KeyID); !known {
+			e.keys.add(apiKey)
+			e.spawn(t.ID)
+		}
+	}
+	return t, nil
+}
+
+func (e *Engine) adopt(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
+	resp, err := e.fiber.Poll(ctx, apiKey, fiber.PollRequest{TaskID: id, Take: 1})
+	if err != nil {
+		if fiber.KindOf(err) == fiber.KindNotFound {
+			return storage.Task{}, ErrNotFound
+		}
+		return storage.Task{}, err
+	}
+	now := e.now()
+	t := storage.Task{
+		ID: id, Owner: owner, KeyID: e.keys.add(apiKey),
+		Enrichment: storage.Enrichment{WorkEmails: true, PersonalEmails: true, PhoneNumbers: true},
+		State:      storage.StateRunning, Stats: statsFromFiber(resp.Stats),
+		CreateTime: now, UpdateTime: now,
+	}
+	if err := e.store.CreateTask(ctx, t); err != nil {
+		if errors.Is(err, storage.ErrExists) { // adopted concurrently
+			return e.lookup(ctx, owner, id, "")
+		}
+		return storage.Task{}, err
+	}
+	e.log.Info("adopted a Fiber task", "task_id", id, "key_id", t.KeyID)
+	e.spawn(id)
+	return t, nil
+}
+
+// Get returns owner's task, adopting it when apiKey is given and the task is unknown.
+func (e *Engine) Get(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
+	return e.lookup(ctx, owner, id, apiKey)
+}
+
+// List returns a page of f.Owner's tasks, newest first.
+func (e *Engine) List(ctx context.Context, f storage.ListFilter) ([]storage.Task, *storage.PageKey, error) {
+	return e.store.ListTasks(ctx, f)
+}
+
+// Results returns up to limit of the task's results after afterSeq, and the task as read
+// before them (so its NumResults never trails the results returned).
+func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq, limit int) (storage.Task, []*cdv1.PersonResult, error) {
+	t, err := e.lookup(ctx, owner, id, apiKey)
+	if err != nil {
+		return t, nil, err
+	}
+	rs, err := e.store.ReadResults(ctx, id, afterSeq, limit)
+	if err != nil {
+		return t, nil, err
+	}
+	out, err := decodeResults(rs)
+	return t, out, err
+}
+
+// Cancel asks Fiber to cancel the task's unclaimed people and wakes the poller, which then
+// sees the task end CANCELED and drains its last pages.
+func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*fiber.CancelResponse, error) {
+	t, err := e.lookup(ctx, owner, id, apiKey)
+	if err != nil {
+		return nil, err
+	}
+	if t.State.Terminal() {
+		return nil, ErrFinished
+	}
+	key, ok := e.keys.get(t.KeyID)
+	if !ok {
+		return nil, ErrKeyUnavailable
+	}
+	resp, err := e.fiber.Cancel(ctx, key, id)
+	if err != nil {
+		return nil, err
+	}
+	e.hub.kick(id)
+	return resp, nil
+}
+
+// Delete forgets a finished task and its results.
+func (e *Engine) Delete(ctx context.Context, owner, id string) error {
+	t, err := e.lookup(ctx, owner, id, "")
+	if err != nil {
+		return err
+	}
+	if !t.State.Terminal() {
+		return ErrRunning
+	}
+	if err := e.store.DeleteTask(ctx, id); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrNotFound
+		}
+		return err
+	}
+	e.hub.notify(id) // watchers see it gone
+	e.hub.forget(id)
+	return nil
+}

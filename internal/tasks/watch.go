@@ -1,0 +1,91 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// MaxResultsPerUpdate caps the results of one watch update, so that messages stay small.
+const MaxResultsPerUpdate = 500
+
+// ErrShuttingDown ends watches when the engine stops; clients resume elsewhere with their
+// last token.
+var ErrShuttingDown = errors.New("server shutting down: resume with the last token")
+
+// Update is one step of a watch.
+type Update struct {
+	// Task is the task as stored when the update was read.
+	Task storage.Task
+	// Results are new since the previous update (none with progressOnly).
+	Results []*cdv1.PersonResult
+	// Position is the sequence number of the last result delivered so far: resuming after it
+	// continues with no gap and no duplicate.
+	Position int
+}
+
+// Final reports whether u is the last update of its watch.
+func (u Update) Final() bool { return u.Task.State.Terminal() && u.Position >= u.Task.NumResults }
+
+// Watch calls send with the task's progress and results after position afterSeq until the
+// task ends and every result was sent (then it returns nil), ctx ends, the engine stops
+// (ErrShuttingDown), send fails, or the task is deleted (ErrNotFound). The first update comes
+// at once; later ones when something changed. send runs on the caller's goroutine and may
+// block: the poller is never held up by it.
+func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq int, progressOnly bool, send func(Update) error) error {
+	t, err := e.lookup(ctx, owner, id, apiKey)
+	if err != nil {
+		return err
+	}
+	if afterSeq > t.NumResults {
+		return ErrBadToken
+	}
+	release := e.hub.watch(id)
+	defer release()
+	var last *Update
+	for {
+		changed := e.hub.changes(id)
+		t, err := e.store.GetTask(ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		u := Update{Task: t, Position: afterSeq}
+		if progressOnly {
+			u.Position = t.NumResults
+		} else if t.NumResults > afterSeq {
+			rs, err := e.store.ReadResults(ctx, id, afterSeq, MaxResultsPerUpdate)
+			if err != nil {
+				return err
+			}
+			if u.Results, err = decodeResults(rs); err != nil {
+				return err
+			}
+			u.Position = afterSeq + len(rs)
+		}
+		if last == nil || len(u.Results) > 0 || u.Final() || t.State != last.Task.State || t.Stats != last.Task.Stats {
+			if err := send(u); err != nil {
+				return err
+			}
+			last = &u
+		}
+		if u.Final() {
+			return nil
+		}
+		afterSeq = u.Position
+		if afterSeq < t.NumResults && !progressOnly {
+			continue // more stored than one update carries
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.ctx.Done():
+			return ErrShuttingDown
+		case <-changed:
+		}
+	}
+}
