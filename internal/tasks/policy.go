@@ -12,8 +12,11 @@ const PageSize = 100
 // Policy tunes when pollers poll; see the package documentation. The zero value means the
 // defaults.
 type Policy struct {
-	// MinInterval is the shortest wait between two polls of a task that returned a partial
-	// page. Default 500ms.
+	// FirstPoll is the wait between starting a task and its first poll, which also gives the
+	// first measure of Fiber's pace. Default 1s.
+	FirstPoll time.Duration
+	// MinInterval is the shortest wait between two polls, unless a full page is already
+	// waiting. Default 500ms.
 	MinInterval time.Duration
 	// MaxInterval caps the wait of a task nobody watches. Default 30s.
 	MaxInterval time.Duration
@@ -29,6 +32,7 @@ func (p Policy) withDefaults() Policy {
 			*d = v
 		}
 	}
+	def(&p.FirstPoll, time.Second)
 	def(&p.MinInterval, 500*time.Millisecond)
 	def(&p.MaxInterval, 30*time.Second)
 	def(&p.WatchedMaxInterval, 2*time.Second)
@@ -36,6 +40,7 @@ func (p Policy) withDefaults() Policy {
 	def(&p.RetryMax, time.Minute)
 	p.WatchedMaxInterval = min(p.WatchedMaxInterval, p.MaxInterval)
 	p.MinInterval = min(p.MinInterval, p.WatchedMaxInterval)
+	p.FirstPoll = min(p.FirstPoll, p.WatchedMaxInterval)
 	return p
 }
 
@@ -44,16 +49,30 @@ func (p Policy) withDefaults() Policy {
 type pacer struct {
 	policy Policy
 	idle   time.Duration // current backoff while nothing changes
-	// Fiber's pace, from the last poll that saw progress.
+	// The last observation that saw progress, and Fiber's pace measured between such
+	// observations (people finished per second; 0 until measured).
 	lastDone int
 	lastAt   time.Time
-	rate     float64 // people finished per second; 0 until measured
+	rate     float64
+}
+
+// newPacer starts a pacer. For a task just started, created is the start time: Fiber's pace
+// is then measured from the first poll on (nobody was finished at the start).
+func newPacer(p Policy, created time.Time, fresh bool) *pacer {
+	pc := &pacer{policy: p}
+	if fresh {
+		pc.lastAt = created
+	}
+	return pc
 }
 
 // observe records a poll answer's stats at time now.
-func (p *pacer) observe(now time.Time, s storage.Stats) (progressed bool) {
+func (p *pacer) observe(now time.Time, s storage.Stats) {
 	done := s.NumCompleted + s.NumFailed
-	if !p.lastAt.IsZero() && done > p.lastDone {
+	switch {
+	case p.lastAt.IsZero():
+		p.lastDone, p.lastAt = done, now
+	case done > p.lastDone:
 		if dt := now.Sub(p.lastAt).Seconds(); dt > 0 {
 			measured := float64(done-p.lastDone) / dt
 			if p.rate == 0 {
@@ -62,23 +81,36 @@ func (p *pacer) observe(now time.Time, s storage.Stats) (progressed bool) {
 				p.rate = 0.5*p.rate + 0.5*measured
 			}
 		}
-	}
-	progressed = done > p.lastDone || p.lastAt.IsZero()
-	if progressed || p.lastAt.IsZero() {
 		p.lastDone, p.lastAt = done, now
+		p.idle = 0
 	}
-	return progressed
 }
 
-// next returns how long to wait after a poll that returned a partial page. pending is the
-// number of finished people whose results are not stored yet (0 after a partial page, in
-// general), remaining how many Fiber still has to do.
-func (p *pacer) next(progressed, watched bool, pending, remaining int) time.Duration {
+// next returns how long to wait after a poll. t is the task after the poll; watched says
+// whether anybody watches it.
+//
+// A page pays off when it comes back full with a new cursor: that needs PageSize+1 results
+// beyond the cursor (a caught-up page may carry a null cursor). Skip of those are already
+// stored, pending = finished people not stored yet are waiting, so the poller waits until
+// need = PageSize+1-skip-pending more people are finished, or until the task should be done
+// if sooner, at the measured pace.
+func (p *pacer) next(t storage.Task, watched bool) time.Duration {
+	if t.Progress.FiberDone {
+		return 0 // drain the last pages at once
+	}
 	ceiling := p.policy.MaxInterval
 	if watched {
 		ceiling = p.policy.WatchedMaxInterval
 	}
-	if !progressed || p.rate <= 0 {
+	pending := max(0, t.Stats.NumCompleted+t.Stats.NumFailed-t.NumResults)
+	need := PageSize + 1 - t.Progress.Skip - pending
+	if need <= 0 {
+		return 0 // a full page is waiting
+	}
+	if r := t.Stats.NumRemaining; r > 0 && r < need {
+		need = r
+	}
+	if p.rate <= 0 {
 		if p.idle == 0 {
 			p.idle = p.policy.MinInterval
 		} else {
@@ -86,15 +118,7 @@ func (p *pacer) next(progressed, watched bool, pending, remaining int) time.Dura
 		}
 		return clamp(p.idle, p.policy.MinInterval, ceiling)
 	}
-	p.idle = 0
-	need := float64(PageSize - pending) // people to finish until a full page waits
-	if remaining > 0 && float64(remaining) < need {
-		need = float64(remaining) // the task ends before a page fills
-	}
-	if need <= 0 {
-		return p.policy.MinInterval
-	}
-	wait := time.Duration(need / p.rate * float64(time.Second))
+	wait := time.Duration(float64(need) / p.rate * float64(time.Second))
 	return clamp(wait, p.policy.MinInterval, ceiling)
 }
 

@@ -23,9 +23,21 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 		return ErrKeyUnavailable
 	}
 	kicks := e.hub.kicks(id)
-	p := &pacer{policy: e.policy}
+	// A task started moments ago gets its first poll after FirstPoll; a resumed or adopted
+	// one at once.
+	fresh := task.NumResults == 0 && task.Progress.Cursor == "" && e.now().Sub(task.CreateTime) < e.policy.FirstPoll
+	p := newPacer(e.policy, task.CreateTime, fresh)
+	var wait time.Duration
+	if fresh {
+		wait = e.policy.FirstPoll - e.now().Sub(task.CreateTime)
+	}
+	lastPoll := task.CreateTime
 	failures := 0
 	for !task.State.Terminal() {
+		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks) {
+			return ctx.Err()
+		}
+		lastPoll = e.now()
 		resp, err := e.fiber.Poll(ctx, key, fiber.PollRequest{TaskID: id, Cursor: cursorArg(task.Progress.Cursor), Take: PageSize})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -36,42 +48,30 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 				return e.finishFailed(ctx, &task)
 			}
 			failures++
-			wait := p.retry(failures)
+			wait = p.retry(failures)
 			var fe *fiber.Error
 			if errors.As(err, &fe) && fe.RetryAfter > wait {
 				wait = fe.RetryAfter
 			}
 			e.log.Warn("poll failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
-			if !e.sleep(ctx, wait, nil) {
-				return ctx.Err()
-			}
 			continue
 		}
 		failures = 0
-		full, err := e.apply(ctx, &task, resp)
-		if err != nil {
+		if err := e.apply(ctx, &task, resp); err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
 				return nil // deleted meanwhile
 			}
 			return err
 		}
-		if task.State.Terminal() || full {
-			continue
-		}
-		progressed := p.observe(e.now(), task.Stats)
-		pending := max(0, task.Stats.NumCompleted+task.Stats.NumFailed-task.NumResults)
-		wait := p.next(progressed, e.hub.watched(id), pending, task.Stats.NumRemaining)
-		if !e.sleep(ctx, wait, kicks) {
-			return ctx.Err()
-		}
+		p.observe(lastPoll, task.Stats)
+		wait = p.next(task, e.hub.watched(id))
 	}
 	e.hub.forget(id)
 	return nil
 }
 
-// apply stores what one poll answer adds to task and updates task in place. full reports a
-// full page with a new cursor: more results are waiting.
-func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.PollResponse) (full bool, err error) {
+// apply stores what one poll answer adds to task and updates task in place.
+func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.PollResponse) error {
 	prog := task.Progress
 	skip := min(prog.Skip, len(resp.Results))
 	fresh := resp.Results[skip:]
@@ -82,7 +82,7 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		prog.Skip = skip + len(fresh)
 	}
 	prog.FiberDone = resp.Done
-	full = moved && len(resp.Results) >= PageSize
+	full := moved && len(resp.Results) >= PageSize // more pages may follow
 
 	state := storage.StateRunning
 	if resp.Done && !full { // done, and this page was the last
@@ -97,13 +97,13 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 	}
 	stats := statsFromFiber(resp.Stats)
 	if len(fresh) == 0 && state == task.State && stats == task.Stats && prog == task.Progress {
-		return full, nil // nothing new: no write, nobody to wake
+		return nil // nothing new: no write, nobody to wake
 	}
 	data := make([][]byte, len(fresh))
 	for i, r := range fresh {
 		b, err := proto.Marshal(PersonResultFromFiber(r, task.NumResults+1+i))
 		if err != nil {
-			return full, fmt.Errorf("encode result: %w", err)
+			return fmt.Errorf("encode result: %w", err)
 		}
 		data[i] = b
 	}
@@ -113,12 +113,12 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		u.FinishTime = now
 	}
 	if err := e.store.AppendResults(ctx, task.ID, task.NumResults, data, u); err != nil {
-		return full, fmt.Errorf("store poll of %s: %w", task.ID, err)
+		return fmt.Errorf("store poll of %s: %w", task.ID, err)
 	}
 	task.NumResults += len(fresh)
 	task.State, task.Stats, task.Progress, task.UpdateTime, task.FinishTime = state, stats, prog, now, u.FinishTime
 	e.hub.notify(task.ID)
-	return full, nil
+	return nil
 }
 
 // finishFailed ends a task that Fiber will not report on.
@@ -152,16 +152,27 @@ func cursorArg(c string) *string {
 	return &c
 }
 
-// sleep waits d on the engine's clock, or until kick fires (nil: never). It returns false if
-// ctx ended.
-func (e *Engine) sleep(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
-	c, stop := e.clock.NewTimer(d)
-	defer stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-c:
-	case <-kick:
+// pause waits d on the engine's clock. A kick (the task's first watcher) shortens the wait to
+// WatchedMaxInterval after lastPoll. It returns false if ctx ended.
+func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration, kick <-chan struct{}) bool {
+	deadline := e.now().Add(d)
+	for {
+		left := deadline.Sub(e.now())
+		if left <= 0 {
+			return true
+		}
+		c, stop := e.clock.NewTimer(left)
+		select {
+		case <-ctx.Done():
+			stop()
+			return false
+		case <-c:
+			return true
+		case <-kick:
+			stop()
+			if watched := lastPoll.Add(e.policy.WatchedMaxInterval); watched.Before(deadline) {
+				deadline = watched
+			}
+		}
 	}
-	return true
 }
