@@ -18,6 +18,8 @@ type config struct {
 	fiberTimeout    time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
+	store           string
+	retention       time.Duration
 	logLevel        string
 	logFormat       string
 }
@@ -61,6 +63,8 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	boolean(&c.fakeFiber, "fake-fiber", "FIBERGATE_FAKE_FIBER", false, "run the built-in Fiber simulator in-process and use it instead of -fiber-url")
 	duration(&c.fiberTimeout, "fiber-timeout", "FIBERGATE_FIBER_TIMEOUT", 30*time.Second, "timeout of each call to Fiber")
 	duration(&c.shutdownTimeout, "shutdown-timeout", "FIBERGATE_SHUTDOWN_TIMEOUT", 10*time.Second, "how long a graceful stop waits for in-flight calls")
+	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600)")
+	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")
 	maxBody := int64(6 << 20)

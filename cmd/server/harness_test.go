@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,7 +78,11 @@ type proc struct {
 // waits until it listens. The server is stopped with SIGTERM at cleanup.
 func startServer(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
-	args = append([]string{"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-log-format", "json"}, args...)
+	base := []string{"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-log-format", "json"}
+	if !slices.Contains(args, "-store") {
+		base = append(base, "-store", "sqlite:"+filepath.Join(t.TempDir(), "fibergate.db"))
+	}
+	args = append(base, args...)
 	cmd := exec.Command(serverBin, args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	stderr, err := cmd.StderrPipe()

@@ -14,12 +14,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
 	"github.com/fibergate/fibergate/internal/server"
 	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/storage"
+	"github.com/fibergate/fibergate/internal/storage/sqlite"
+	"github.com/fibergate/fibergate/internal/tasks"
 )
 
 func main() {
@@ -64,7 +70,17 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	svc := service.New(service.Config{Fiber: client, DefaultAPIKey: apiKey, Logger: logger})
+	store, err := openStore(ctx, cfg.store)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	retention := cfg.retention
+	if retention == 0 {
+		retention = -1 // never purge
+	}
+	engine := tasks.New(tasks.Config{Store: store, Fiber: client, DefaultAPIKey: apiKey, Retention: retention, Logger: logger})
+	svc := service.New(service.Config{Fiber: client, Tasks: engine, DefaultAPIKey: apiKey, Logger: logger})
 	srv, err := server.New(server.Config{
 		GRPCAddr:        cfg.grpcAddr,
 		HTTPAddr:        cfg.httpAddr,
@@ -76,7 +92,23 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	return srv.Run(ctx, nil)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx, nil) })
+	return g.Wait()
+}
+
+// openStore opens the store named by spec, e.g. "sqlite:fibergate.db".
+func openStore(ctx context.Context, spec string) (storage.Store, error) {
+	kind, arg, _ := strings.Cut(spec, ":")
+	switch kind {
+	case "sqlite":
+		if arg == "" {
+			return nil, fmt.Errorf("-store %q: sqlite needs a file path", spec)
+		}
+		return sqlite.Open(ctx, arg)
+	}
+	return nil, fmt.Errorf("-store %q: unknown backend (want sqlite:PATH)", spec)
 }
 
 func newLogger(level, format string, w *os.File) (*slog.Logger, error) {

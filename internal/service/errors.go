@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/tasks"
 )
 
 // ErrorDomain is the google.rpc.ErrorInfo domain of every fibergate error.
@@ -33,6 +34,12 @@ const (
 	ReasonUpstreamUnavailable    = "UPSTREAM_UNAVAILABLE"
 	ReasonUpstreamOutcomeUnknown = "UPSTREAM_OUTCOME_UNKNOWN"
 	ReasonUpstreamProtocol       = "UPSTREAM_PROTOCOL_ERROR"
+	ReasonTaskNotFound           = "TASK_NOT_FOUND"
+	ReasonTaskRunning            = "TASK_RUNNING"
+	ReasonTaskFinished           = "TASK_FINISHED"
+	ReasonFiberAPIKeyUnavailable = "FIBER_API_KEY_UNAVAILABLE"
+	ReasonInvalidToken           = "INVALID_TOKEN"
+	ReasonShuttingDown           = "SHUTTING_DOWN"
 	ReasonCanceled               = "CANCELED"
 	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
 	ReasonInternal               = "INTERNAL"
@@ -55,6 +62,18 @@ func ToStatus(err error) error {
 	switch {
 	case errors.As(err, &fe):
 		return upstreamStatus(fe)
+	case errors.Is(err, tasks.ErrNotFound):
+		return newStatus(codes.NotFound, ReasonTaskNotFound, "task not found", nil)
+	case errors.Is(err, tasks.ErrRunning):
+		return newStatus(codes.FailedPrecondition, ReasonTaskRunning, "the task is still running: cancel it or wait until it ends", nil)
+	case errors.Is(err, tasks.ErrFinished):
+		return newStatus(codes.FailedPrecondition, ReasonTaskFinished, "the task has already finished", nil)
+	case errors.Is(err, tasks.ErrKeyUnavailable):
+		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyUnavailable, tasks.ErrKeyUnavailable.Error(), nil)
+	case errors.Is(err, tasks.ErrBadToken):
+		return newStatus(codes.InvalidArgument, ReasonInvalidToken, "the token is malformed or belongs to another task or listing", nil)
+	case errors.Is(err, tasks.ErrShuttingDown):
+		return newStatus(codes.Unavailable, ReasonShuttingDown, tasks.ErrShuttingDown.Error(), nil)
 	case errors.Is(err, ErrNoAPIKey):
 		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyMissing, err.Error(), nil)
 	case errors.Is(err, context.Canceled):

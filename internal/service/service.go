@@ -6,6 +6,7 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/tasks"
 )
 
 // Starter starts Fiber batches. *fiber.Client implements it.
@@ -17,6 +18,8 @@ type Starter interface {
 type Config struct {
 	// Fiber starts batches upstream. Required.
 	Fiber Starter
+	// Tasks follows started tasks and serves the task RPCs. Required.
+	Tasks *tasks.Engine
 	// DefaultAPIKey is the server's own Fiber key, used when a request carries none. Empty
 	// means requests must bring their own. Never logged.
 	DefaultAPIKey string
@@ -29,6 +32,7 @@ type Service struct {
 	cdv1.UnimplementedContactDetailsServiceServer
 
 	fiber         Starter
+	tasks         *tasks.Engine
 	defaultAPIKey string
 	log           *slog.Logger
 }
@@ -41,7 +45,7 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{fiber: cfg.Fiber, defaultAPIKey: cfg.DefaultAPIKey, log: log}
+	return &Service{fiber: cfg.Fiber, tasks: cfg.Tasks, defaultAPIKey: cfg.DefaultAPIKey, log: log}
 }
 
 // apiKey picks the Fiber key for a call: the request's own, else the server's.

@@ -5,6 +5,7 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/storage"
 )
 
 // StartBatch starts a Fiber batch and returns Fiber's answer mapped onto the contract. The
@@ -21,6 +22,11 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	}
 	out := StartResponseFromFiber(resp)
 	out.Warnings = append(requestWarnings(ctx, req), out.Warnings...)
+	if _, err := s.tasks.Track(ctx, principal(ctx), key, out, enrichmentInEffect(req.GetEnrichmentTypes())); err != nil {
+		// The batch is started and paid for: answer anyway. The task can still be read and
+		// followed by id with its api_key.
+		s.log.ErrorContext(ctx, "started task not recorded", "task_id", resp.TaskID, "err", err)
+	}
 	return out, nil
 }
 
@@ -70,4 +76,17 @@ func clampInt32(n int) int32 {
 		return -maxInt32 - 1
 	}
 	return int32(n)
+}
+
+// enrichmentInEffect applies Fiber's defaults (true) to unset enrichment types.
+func enrichmentInEffect(et *cdv1.EnrichmentTypes) storage.Enrichment {
+	if et == nil {
+		et = &cdv1.EnrichmentTypes{}
+	}
+	or := func(p *bool) bool { return p == nil || *p }
+	return storage.Enrichment{
+		WorkEmails:     or(et.GetWorkEmails),
+		PersonalEmails: or(et.GetPersonalEmails),
+		PhoneNumbers:   or(et.GetPhoneNumbers),
+	}
 }

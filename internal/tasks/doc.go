@@ -20,14 +20,17 @@
 // Every poll asks for take=100 (Fiber's maximum). After each answer the poller decides when to
 // poll next:
 //
-//   - A full page (100 results) that came with a new cursor is followed at once: more results
-//     are waiting.
-//   - Otherwise the poller estimates Fiber's pace from the change in overallStats between polls
-//     and waits until a full page should be waiting, or until the task should be done if that
-//     is sooner. The wait is clamped to [MinInterval, MaxInterval], and MaxInterval is shorter
-//     while somebody watches the task (WatchedMaxInterval).
-//   - While nothing changes the wait doubles from MinInterval up to the cap.
-//   - A task that gains its first watcher is polled at once.
+//   - A task's first poll comes FirstPoll after its start (Fiber has had time to finish
+//     people); a task resumed after a restart or adopted is polled at once.
+//   - The poller measures Fiber's pace from overallStats (finished people over time, from the
+//     start on) and waits until a full page should be waiting beyond the cursor, or until the
+//     task should be done if that is sooner. When the stats of an answer say a full page is
+//     already waiting (e.g. after a full page with a new cursor), it polls again at once.
+//   - The wait is clamped to [MinInterval, MaxInterval]; MaxInterval is shorter while somebody
+//     watches the task (WatchedMaxInterval), which bounds how stale a watcher's view gets.
+//   - While nothing changes (pace unknown) the wait doubles from MinInterval up to the cap.
+//   - A task that gains its first watcher has its wait shortened to WatchedMaxInterval after
+//     its last poll; a cancel makes its poller poll at once.
 //   - After Fiber says done, remaining pages are drained back to back, and the poller stops once a
 //     page comes back less than full.
 //
@@ -37,6 +40,11 @@
 // it was given and how many results after it are already stored (storage.Progress), and stores
 // only results it has not stored before, so both behaviours yield every result exactly once.
 //
-// Errors: rate limits, 5xx and network errors are retried with capped exponential backoff;
-// Fiber answering 401, 403 or 404 for a task ends it FAILED.
+// Errors: rate limits, 5xx and network errors are retried with capped exponential backoff
+// (longer if Fiber sent Retry-After); Fiber answering 400, 401, 403, 404 or 422 to a poll
+// ends the task FAILED, since asking again cannot help.
+//
+// Watched tasks go before unwatched ones in the sense that they are polled more often
+// (WatchedMaxInterval); ordering polls of many tasks under one key's budget is the rate
+// limiter's job.
 package tasks

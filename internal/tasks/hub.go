@@ -13,7 +13,8 @@ type hub struct {
 type taskHub struct {
 	changed  chan struct{} // closed and replaced on every change
 	watchers int
-	kick     chan struct{} // buffered(1): asks the poller to poll now
+	kick     chan struct{} // buffered(1): the first watcher came; shorten the wait
+	pollNow  chan struct{} // buffered(1): poll at once (after a cancel)
 	finished bool          // the poller is done: drop the entry with the last watcher
 }
 
@@ -23,7 +24,7 @@ func newHub() *hub { return &hub{tasks: map[string]*taskHub{}} }
 func (h *hub) get(id string) *taskHub {
 	t := h.tasks[id]
 	if t == nil {
-		t = &taskHub{changed: make(chan struct{}), kick: make(chan struct{}, 1)}
+		t = &taskHub{changed: make(chan struct{}), kick: make(chan struct{}, 1), pollNow: make(chan struct{}, 1)}
 		h.tasks[id] = t
 	}
 	return t
@@ -46,24 +47,27 @@ func (h *hub) notify(id string) {
 	t.changed = make(chan struct{})
 }
 
-// kicks returns the channel on which the task's poller is asked to poll at once.
-func (h *hub) kicks(id string) <-chan struct{} {
+// signals returns the channels on which the task's poller is told that a first watcher came
+// (kick) and that it should poll at once (now).
+func (h *hub) signals(id string) (kick, now <-chan struct{}) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.get(id).kick
+	t := h.get(id)
+	return t.kick, t.pollNow
 }
 
-// kick asks the task's poller to poll now; it never blocks.
-func (h *hub) kick(id string) {
+// pollSoon asks the task's poller to poll at once; it never blocks.
+func (h *hub) pollSoon(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	select {
-	case h.get(id).kick <- struct{}{}:
+	case h.get(id).pollNow <- struct{}{}:
 	default:
 	}
 }
 
 // watch registers a watcher and returns its release func. The first watcher kicks the poller.
+// Once the task is finished (forget), the last release drops the entry.
 func (h *hub) watch(id string) (release func()) {
 	h.mu.Lock()
 	t := h.get(id)

@@ -114,8 +114,9 @@ func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq
 	return t, out, err
 }
 
-// Cancel asks Fiber to cancel the task's unclaimed people and wakes the poller, which then
-// sees the task end CANCELED and drains its last pages.
+// Cancel asks Fiber to cancel the task's unclaimed people and has the poller poll at once,
+// so it sees the task end CANCELED and drains its last pages. A task Fiber finished before
+// fibergate noticed (Fiber answers 422) gives ErrFinished.
 func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*fiber.CancelResponse, error) {
 	t, err := e.lookup(ctx, owner, id, apiKey)
 	if err != nil {
@@ -129,10 +130,16 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*fiber.C
 		return nil, ErrKeyUnavailable
 	}
 	resp, err := e.fiber.Cancel(ctx, key, id)
+	e.hub.pollSoon(id) // either way, the poller should see the outcome now
+	if fiber.KindOf(err) == fiber.KindBadRequest {
+		var fe *fiber.Error
+		if errors.As(err, &fe) && fe.StatusCode == 422 {
+			return nil, ErrFinished // Fiber finished it before we noticed
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	e.hub.kick(id)
 	return resp, nil
 }
 

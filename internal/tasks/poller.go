@@ -22,7 +22,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 	if !ok {
 		return ErrKeyUnavailable
 	}
-	kicks := e.hub.kicks(id)
+	kicks, pollNow := e.hub.signals(id)
 	// A task started moments ago gets its first poll after FirstPoll; a resumed or adopted
 	// one at once.
 	fresh := task.NumResults == 0 && task.Progress.Cursor == "" && e.now().Sub(task.CreateTime) < e.policy.FirstPoll
@@ -34,7 +34,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 	lastPoll := task.CreateTime
 	failures := 0
 	for !task.State.Terminal() {
-		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks) {
+		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks, pollNow) {
 			return ctx.Err()
 		}
 		lastPoll = e.now()
@@ -153,8 +153,8 @@ func cursorArg(c string) *string {
 }
 
 // pause waits d on the engine's clock. A kick (the task's first watcher) shortens the wait to
-// WatchedMaxInterval after lastPoll. It returns false if ctx ended.
-func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration, kick <-chan struct{}) bool {
+// WatchedMaxInterval after lastPoll; pollNow ends it. It returns false if ctx ended.
+func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration, kick, pollNow <-chan struct{}) bool {
 	deadline := e.now().Add(d)
 	for {
 		left := deadline.Sub(e.now())
@@ -167,6 +167,9 @@ func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration,
 			stop()
 			return false
 		case <-c:
+			return true
+		case <-pollNow:
+			stop()
 			return true
 		case <-kick:
 			stop()

@@ -43,7 +43,13 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		return ErrBadToken
 	}
 	release := e.hub.watch(id)
-	defer release()
+	finished := false
+	defer func() {
+		release()
+		if finished {
+			e.hub.forget(id) // no poller runs for a finished task: drop its hub entry
+		}
+	}()
 	var last *Update
 	for {
 		changed := e.hub.changes(id)
@@ -74,6 +80,7 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 			last = &u
 		}
 		if u.Final() {
+			finished = true
 			return nil
 		}
 		afterSeq = u.Position

@@ -1,0 +1,253 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberfake"
+)
+
+// watchClientEnv, when set in the environment of the test binary, makes it a watch client
+// (see runWatchClient) instead of running tests. Its value is "ADDR TASK_ID CONNS STREAMS".
+const watchClientEnv = "FIBERGATE_BENCH_WATCH_CLIENT"
+
+const benchKey = "bench-fiber-key"
+
+// BenchmarkIdleWatchStreamMemory measures what one idle WatchTask stream costs the server:
+// 10,000 streams watch a task that makes no progress, over 10 HTTP/2 connections of 1,000
+// streams each (20 sockets in all, so the default file-descriptor limit is enough; gRPC-Go
+// servers allow unlimited concurrent streams per connection by default).
+//
+// The clients run in a child process (this test binary re-executed, see TestMain), so the
+// figures are the server's alone: HeapInuse+StackInuse of this process after GC with all
+// streams open and each past its first message, minus the same before, divided by the streams.
+// This process also holds the Fiber simulator and the SQLite store, which the streams do not
+// grow. B/stream is the target figure (≤ 50 KiB); heap-B/stream and stack-B/stream split it,
+// and goroutines/stream counts the server goroutines each stream keeps.
+func BenchmarkIdleWatchStreamMemory(b *testing.B) {
+	const conns, streams = 10, 10_000
+	// One person at a millionth of a person per second: the task never finishes.
+	sim, url, err := fiberfake.Start(fiberfake.Config{Seed: 1, PeoplePerSecond: 1e-6, Keys: map[string]float64{benchKey: 1e9}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sim.Close() })
+	fc, err := fiber.New(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := startStack(b, stackConfig{starter: fc, upstream: fc, apiKey: benchKey})
+	client := st.dial(b, 1)[0]
+	ctx := benchContext(b, 10*time.Minute)
+	resp, err := client.StartBatch(ctx, &cdv1.StartBatchRequest{PersonDetails: []*cdv1.PersonDetails{
+		{LinkedinUrl: &cdv1.LinkedInUrl{Value: "https://www.linkedin.com/in/never-done"}},
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	id := resp.GetOutput().GetTaskId()
+	// One watch first, so that what the first watch of a task sets up is not counted.
+	warm, cancelWarm := context.WithCancel(ctx)
+	stream, err := client.WatchTask(warm, &cdv1.WatchTaskRequest{TaskId: id})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		b.Fatal(err)
+	}
+	cancelWarm()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	var heap, stack, goroutines float64
+	b.ResetTimer()
+	for range b.N {
+		idle := settleGoroutines(b, -1)
+		before := memory()
+		child := startWatchClient(b, exe, fmt.Sprintf("%s %s %d %d", st.grpcAddr, id, conns, streams))
+		after := memory()
+		busy := runtime.NumGoroutine()
+		child.stop(b)
+		settleGoroutines(b, idle)
+		heap += float64(after.heap-before.heap) / streams
+		stack += float64(after.stack-before.stack) / streams
+		goroutines += float64(busy-idle) / streams
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric((heap+stack)/n, "B/stream")
+	b.ReportMetric(heap/n, "heap-B/stream")
+	b.ReportMetric(stack/n, "stack-B/stream")
+	b.ReportMetric(goroutines/n, "goroutines/stream")
+}
+
+type memStats struct{ heap, stack int64 }
+
+// memory returns this process's heap and stack in use after a full collection.
+func memory() memStats {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return memStats{heap: int64(m.HeapInuse), stack: int64(m.StackInuse)}
+}
+
+// settleGoroutines waits until the goroutine count is at most target (when target ≥ 0), or
+// stops falling, and returns it. It polls: the closing streams have no event to wait on.
+func settleGoroutines(tb testing.TB, target int) int {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	last, stable := runtime.NumGoroutine(), 0
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		n := runtime.NumGoroutine()
+		switch {
+		case target >= 0 && n <= target:
+			return n
+		case target < 0 && n == last:
+			if stable++; stable == 5 {
+				return n
+			}
+		default:
+			stable = 0
+		}
+		last = n
+	}
+	if target >= 0 {
+		tb.Fatalf("%d goroutines 30s after the watchers left, want at most %d", last, target)
+	}
+	return last
+}
+
+// watchClient is a child process holding watch streams open.
+type watchClient struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// startWatchClient starts the child and returns once every stream got its first message.
+func startWatchClient(tb testing.TB, exe, spec string) *watchClient {
+	tb.Helper()
+	cmd := exec.Command(exe, "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), watchClientEnv+"="+spec)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	c := &watchClient{cmd: cmd, stdin: stdin}
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Scan()
+		line <- sc.Text()
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case l := <-line:
+		if l != "ready" {
+			c.stop(tb)
+			tb.Fatalf("watch client said %q, want ready", l)
+		}
+	case <-time.After(2 * time.Minute):
+		c.stop(tb)
+		tb.Fatal("watch client not ready within 2 minutes")
+	}
+	return c
+}
+
+// stop closes the child's stdin, which ends it, and waits for it.
+func (c *watchClient) stop(tb testing.TB) {
+	c.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			tb.Errorf("watch client: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+		tb.Error("watch client did not exit within 30s")
+	}
+}
+
+// runWatchClient is the child process: it opens STREAMS watches of TASK_ID spread over CONNS
+// connections to ADDR, says "ready" on out once each got its first message, and exits when in
+// reaches its end (the parent closed it).
+func runWatchClient(spec string, in io.Reader, out io.Writer) error {
+	var (
+		addr, id        string
+		conns, streams  int
+		ctx, cancel     = context.WithTimeout(context.Background(), 30*time.Minute)
+		ready           sync.WaitGroup
+		errs            = make(chan error, 1)
+		clients         []cdv1.ContactDetailsServiceClient
+		firstErrorFound = func(err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		}
+	)
+	defer cancel()
+	if _, err := fmt.Sscan(spec, &addr, &id, &conns, &streams); err != nil {
+		return fmt.Errorf("spec %q: %w", spec, err)
+	}
+	for range conns {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		clients = append(clients, cdv1.NewContactDetailsServiceClient(conn))
+	}
+	ready.Add(streams)
+	for i := range streams {
+		go func() {
+			s, err := clients[i%conns].WatchTask(ctx, &cdv1.WatchTaskRequest{TaskId: id})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			if err != nil {
+				firstErrorFound(err)
+			}
+			ready.Done()
+			if err == nil {
+				s.Recv() // blocks until the process ends
+			}
+		}()
+	}
+	ready.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	fmt.Fprintln(out, "ready")
+	_, err := io.Copy(io.Discard, in)
+	return err
+}

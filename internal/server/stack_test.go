@@ -1,0 +1,111 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/server"
+	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/storage"
+	"github.com/fibergate/fibergate/internal/storage/sqlite"
+	"github.com/fibergate/fibergate/internal/tasks"
+)
+
+// stackConfig is what an in-process fibergate needs from a benchmark.
+type stackConfig struct {
+	starter  service.Starter
+	upstream tasks.Upstream
+	apiKey   string
+	policy   tasks.Policy
+	// wrap, if not nil, wraps the SQLite store the engine uses.
+	wrap func(storage.Store) storage.Store
+}
+
+// stack is fibergate wired as cmd/server wires it (SQLite store, task engine, service, gRPC
+// server and REST gateway), running in this process on loopback ports.
+type stack struct {
+	grpcAddr string
+}
+
+// startStack runs a stack until tb ends.
+func startStack(tb testing.TB, cfg stackConfig) *stack {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	store, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "fibergate.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var st storage.Store = store
+	if cfg.wrap != nil {
+		st = cfg.wrap(store)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	engine := tasks.New(tasks.Config{Store: st, Fiber: cfg.upstream, DefaultAPIKey: cfg.apiKey, Policy: cfg.policy, Retention: -1, Logger: logger})
+	svc := service.New(service.Config{Fiber: cfg.starter, Tasks: engine, DefaultAPIKey: cfg.apiKey, Logger: logger})
+	srv, err := server.New(server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Service: svc, Logger: logger, ShutdownTimeout: time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	engineDone, serverDone := make(chan error, 1), make(chan error, 1)
+	go func() { engineDone <- engine.Run(ctx) }()
+	go func() {
+		serverDone <- srv.Run(ctx, func(g, _ net.Addr) { ready <- g.String() })
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		for _, done := range []chan error{serverDone, engineDone} {
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					tb.Errorf("stack stopped with %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				tb.Error("stack did not stop within 30s")
+			}
+		}
+		if err := store.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		return &stack{grpcAddr: addr}
+	case err := <-serverDone:
+		tb.Fatalf("server stopped before listening: %v", err)
+	case <-time.After(30 * time.Second):
+		tb.Fatal("server did not listen within 30s")
+	}
+	return nil
+}
+
+// dial returns n separate client connections (each its own HTTP/2 connection) to the stack,
+// closed when tb ends.
+func (s *stack) dial(tb testing.TB, n int) []cdv1.ContactDetailsServiceClient {
+	tb.Helper()
+	out := make([]cdv1.ContactDetailsServiceClient, n)
+	for i := range out {
+		conn, err := grpc.NewClient(s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { conn.Close() })
+		out[i] = cdv1.NewContactDetailsServiceClient(conn)
+	}
+	return out
+}
+
+func benchContext(tb testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}

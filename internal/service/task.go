@@ -1,0 +1,56 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// anonymous owns every task until caller authentication names principals.
+const anonymous = "anonymous"
+
+// principal names the caller that owns what it starts.
+func principal(context.Context) string { return anonymous }
+
+// taskToProto maps a stored task onto the contract.
+func taskToProto(t storage.Task) *cdv1.Task {
+	out := &cdv1.Task{
+		TaskId:       t.ID,
+		State:        cdv1.TaskState(t.State),
+		OverallStats: statsToProto(t.Stats),
+		EnrichmentTypes: &cdv1.EnrichmentTypesUsed{
+			GetWorkEmails: t.Enrichment.WorkEmails, GetPersonalEmails: t.Enrichment.PersonalEmails, GetPhoneNumbers: t.Enrichment.PhoneNumbers,
+		},
+		NumResults: clampInt32(t.NumResults),
+		CreateTime: timestamp(t.CreateTime),
+		UpdateTime: timestamp(t.UpdateTime),
+		FinishTime: timestamp(t.FinishTime),
+	}
+	if len(t.StartResponse) > 0 {
+		start := &cdv1.StartBatchResponse{}
+		if proto.Unmarshal(t.StartResponse, start) == nil {
+			out.ChargeInfo = start.GetChargeInfo()
+		}
+	}
+	return out
+}
+
+func statsToProto(s storage.Stats) *cdv1.OverallStats {
+	return &cdv1.OverallStats{
+		TotalPeopleToFetch: clampInt32(s.TotalPeopleToFetch), NumCompleted: clampInt32(s.NumCompleted),
+		NumFailed: clampInt32(s.NumFailed), NumRemaining: clampInt32(s.NumRemaining),
+		NumRejected: clampInt32(s.NumRejected), NumDuplicates: clampInt32(s.NumDuplicates),
+	}
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
