@@ -142,6 +142,49 @@ type Store interface {
 	// PurgeFinished removes tasks that reached a terminal state before t, with their results,
 	// and returns how many went.
 	PurgeFinished(ctx context.Context, before time.Time) (int, error)
+	// ClaimRequest records a new idempotent request in state RequestPending, unless a record
+	// with r.Key exists that has not expired at r.CreateTime: then nothing is written and the
+	// existing record is returned (claimed false). An expired record is replaced.
+	ClaimRequest(ctx context.Context, r Request) (existing Request, claimed bool, err error)
+	// GetRequest returns the record of key. ErrNotFound if there is none (or it expired
+	// before now).
+	GetRequest(ctx context.Context, key string, now time.Time) (Request, error)
+	// FinishRequest sets the state and response of key's record. ErrNotFound if it is gone.
+	FinishRequest(ctx context.Context, key string, state RequestState, response []byte) error
+	// ReleaseRequest deletes key's record (the request failed without effect, so the key may
+	// be used again). No error if it is gone.
+	ReleaseRequest(ctx context.Context, key string) error
+	// PurgeRequests deletes records that expired before t and returns how many went.
+	PurgeRequests(ctx context.Context, before time.Time) (int, error)
 	// Close releases the store.
 	Close() error
+}
+
+// RequestState is where an idempotent request stands.
+type RequestState int
+
+// Request states.
+const (
+	// RequestPending: a process is sending the request upstream.
+	RequestPending RequestState = 1
+	// RequestDone: the request succeeded; Response holds the answer to replay.
+	RequestDone RequestState = 2
+	// RequestUnknown: the request was sent and no answer came back: it may or may not have
+	// taken effect, so it is never sent again under this key.
+	RequestUnknown RequestState = 3
+)
+
+// Request is the record of one idempotent request (a StartBatch with a request_id).
+type Request struct {
+	// Key identifies the request: the principal and its request id.
+	Key string
+	// PayloadHash is a hash of the request's payload: the same key with another payload is
+	// refused.
+	PayloadHash string
+	// State is where it stands.
+	State RequestState
+	// Response is the encoded answer once State is RequestDone.
+	Response []byte
+	// CreateTime is when it was claimed; ExpireTime when the record may be forgotten.
+	CreateTime, ExpireTime time.Time
 }

@@ -49,6 +49,17 @@ func migrations() []string {
 			data    BLOB    NOT NULL,
 			PRIMARY KEY (task_id, seq)
 		) STRICT, WITHOUT ROWID;`,
+		// 2: idempotent requests.
+		`CREATE TABLE requests (
+			key          TEXT    NOT NULL PRIMARY KEY,
+			payload_hash TEXT    NOT NULL,
+			state        INTEGER NOT NULL,
+			response     BLOB,
+			create_time  INTEGER NOT NULL,
+			expire_time  INTEGER NOT NULL
+		) STRICT;
+		-- PurgeRequests.
+		CREATE INDEX requests_by_expiry ON requests (expire_time);`,
 	}
 }
 

@@ -27,6 +27,9 @@
 // the Unix epoch itself (which stands for the zero time), are refused. A terminal task
 // without a FinishTime is purged by any PurgeFinished cutoff after 1970. ListTasks refuses a
 // filter without an owner or a positive page size, CreateTask a task with results.
+// ClaimRequest refuses a request whose ExpireTime is not after its CreateTime, and a claimed
+// record starts without a response whatever the Request says. FinishRequest still finishes a
+// record that has expired but is not purged yet.
 //
 // # Files
 //

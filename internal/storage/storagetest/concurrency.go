@@ -29,7 +29,7 @@ func testRacingAppendersSameSeq(t *testing.T, s storage.Store) {
 			mustAppend(ctx, t, s, id, 0, payloads("old", 2), updateFor(2, 0))
 			from = 2
 		}
-		errs := race(func(g int) error {
+		errs := race(appenders, func(g int) error {
 			return s.AppendResults(ctx, id, from, payloads(fmt.Sprint(g), 3), updateFor(from+3, g))
 		})
 
@@ -58,13 +58,12 @@ func testRacingAppendersSameSeq(t *testing.T, s storage.Store) {
 	}
 }
 
-// race runs fn(0..appenders-1) on as many goroutines, released together, and returns their
-// errors.
-func race(fn func(g int) error) []error {
+// race runs fn(0..n-1) on n goroutines, released together, and returns their errors.
+func race(n int, fn func(g int) error) []error {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
-	errs := make([]error, appenders)
-	for g := range appenders {
+	errs := make([]error, n)
+	for g := range n {
 		wg.Go(func() {
 			<-start
 			errs[g] = fn(g)
@@ -82,7 +81,7 @@ func testConcurrentAppenders(t *testing.T, s storage.Store) {
 	// Each appender stores its block of results once, retrying from the task's count after
 	// every conflict, as pollers resuming the same task would.
 	const block = 3
-	errs := race(func(g int) error {
+	errs := race(appenders, func(g int) error {
 		return appendOnce(ctx, s, "task-1", payloads(fmt.Sprint(g), block))
 	})
 	for g, err := range errs {

@@ -14,10 +14,16 @@
 //   - AppendResults with no results still checks fromSeq and applies the update.
 //   - ReadResults past the last result returns no results and no error; nil and empty
 //     slices are alike everywhere.
+//   - A request record lives at time t exactly when its ExpireTime is after t, for
+//     GetRequest as for ClaimRequest: at its ExpireTime it is expired. PurgeRequests(t)
+//     deletes the records whose ExpireTime is strictly before t.
+//   - A claim that replaces an expired record leaves nothing of it, not even its response.
 //
 // It leaves to each backend (and tests nothing about) ReadResults on an unknown task, invalid
 // ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a backend
-// cannot represent.
+// cannot represent; what ClaimRequest returns as existing when it claims, the Response
+// given to a claim, a Request whose ExpireTime is not after its CreateTime, and FinishRequest
+// on a record that has expired but is not purged.
 package storagetest
 
 import (
@@ -64,6 +70,15 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"RacingAppendersSameSeq", testRacingAppendersSameSeq},
 		{"ConcurrentAppenders", testConcurrentAppenders},
 		{"ReadersSeeWholeAppends", testReadersSeeWholeAppends},
+		{"ClaimGetRoundTrip", testClaimGetRoundTrip},
+		{"ClaimExisting", testClaimExisting},
+		{"ClaimExpired", testClaimExpired},
+		{"ConcurrentClaims", testConcurrentClaims},
+		{"FinishRequest", testFinishRequest},
+		{"RequestNotFound", testRequestNotFound},
+		{"GetRequestExpired", testGetRequestExpired},
+		{"ReleaseRequest", testReleaseRequest},
+		{"PurgeRequests", testPurgeRequests},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

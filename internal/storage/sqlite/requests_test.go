@@ -1,0 +1,81 @@
+package sqlite_test
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// TestMigrateRequests opens a file of schema version 1, from before idempotent requests: its
+// tasks stay, and requests work.
+func TestMigrateRequests(t *testing.T) {
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "fibergate.db")
+	s := openStore(t, path)
+	want := fill(t, s, "task-1", 3)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	db := rawDB(t, path)
+	for _, q := range []string{"DROP TABLE requests", "PRAGMA user_version = 1"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	s = openStore(t, path)
+	if v := queryInt(t, db, "PRAGMA user_version"); v != 2 {
+		t.Errorf("user_version = %d, want 2", v)
+	}
+	rs, err := s.ReadResults(ctx, "task-1", 0, 10)
+	if err != nil {
+		t.Fatalf("ReadResults after migration: %v", err)
+	}
+	if diff := cmp.Diff(want, rs); diff != "" {
+		t.Errorf("results after migration (-want +got):\n%s", diff)
+	}
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	r := storage.Request{Key: "alice/req-1", PayloadHash: "h", State: storage.RequestPending, CreateTime: at, ExpireTime: at.Add(time.Hour)}
+	if _, claimed, err := s.ClaimRequest(ctx, r); err != nil || !claimed {
+		t.Fatalf("ClaimRequest after migration = %v, %v; want claimed", claimed, err)
+	}
+	got, err := s.GetRequest(ctx, r.Key, at)
+	if err != nil {
+		t.Fatalf("GetRequest after migration: %v", err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("GetRequest after migration (-want +got):\n%s", diff)
+	}
+}
+
+func TestClaimRequestRefused(t *testing.T) {
+	ctx := testContext(t)
+	s := openStore(t, filepath.Join(t.TempDir(), "fibergate.db"))
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name           string
+		create, expire time.Time
+	}{
+		{"expires as created", at, at},
+		{"expires before created", at, at.Add(-1)},
+		{"no expire time", at, time.Time{}},
+		{"expire time out of range", at, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"create time is the epoch", time.Unix(0, 0), at},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := storage.Request{Key: "alice/req-1", PayloadHash: "h", CreateTime: tt.create, ExpireTime: tt.expire}
+			if _, claimed, err := s.ClaimRequest(ctx, r); err == nil {
+				t.Errorf("ClaimRequest(create %v, expire %v) = %v, nil; want an error", tt.create, tt.expire, claimed)
+			}
+		})
+	}
+	if _, err := s.GetRequest(ctx, "alice/req-1", at); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetRequest after refused claims = %v, want %v", err, storage.ErrNotFound)
+	}
+}
