@@ -18,6 +18,15 @@ type config struct {
 	fiberTimeout    time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
+	tokensFile      string
+	insecureNoAuth  bool
+	openReflection  bool
+	tlsCert         string
+	tlsKey          string
+	tlsClientCA     string
+	fiberKeyFile    string
+	allowReqKey     bool
+	idempotencyTTL  time.Duration
 	store           string
 	retention       time.Duration
 	logLevel        string
@@ -63,6 +72,15 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	boolean(&c.fakeFiber, "fake-fiber", "FIBERGATE_FAKE_FIBER", false, "run the built-in Fiber simulator in-process and use it instead of -fiber-url")
 	duration(&c.fiberTimeout, "fiber-timeout", "FIBERGATE_FIBER_TIMEOUT", 30*time.Second, "timeout of each call to Fiber")
 	duration(&c.shutdownTimeout, "shutdown-timeout", "FIBERGATE_SHUTDOWN_TIMEOUT", 10*time.Second, "how long a graceful stop waits for in-flight calls")
+	str(&c.tokensFile, "tokens-file", "FIBERGATE_TOKENS_FILE", "", "callers' bearer tokens: lines of \"PRINCIPAL sha256:HEX\" (make a hash with: printf %s \"$TOKEN\" | sha256sum)")
+	boolean(&c.insecureNoAuth, "insecure-no-auth", "FIBERGATE_INSECURE_NO_AUTH", false, "serve real Fiber without caller authentication (refused otherwise when no -tokens-file is given)")
+	boolean(&c.openReflection, "open-reflection", "FIBERGATE_OPEN_REFLECTION", false, "allow gRPC reflection without a token (health is always open)")
+	str(&c.tlsCert, "tls-cert", "FIBERGATE_TLS_CERT", "", "TLS certificate (PEM) for both listeners")
+	str(&c.tlsKey, "tls-key", "FIBERGATE_TLS_KEY", "", "TLS private key (PEM) for both listeners")
+	str(&c.tlsClientCA, "tls-client-ca", "FIBERGATE_TLS_CLIENT_CA", "", "CA bundle (PEM): clients must present a certificate it signed (mutual TLS)")
+	str(&c.fiberKeyFile, "fiber-api-key-file", "FIBER_API_KEY_FILE", "", "file holding the Fiber API key (instead of FIBER_API_KEY)")
+	boolean(&c.allowReqKey, "allow-request-api-key", "FIBERGATE_ALLOW_REQUEST_API_KEY", false, "accept a Fiber api_key in requests (otherwise refused with PERMISSION_DENIED)")
+	duration(&c.idempotencyTTL, "idempotency-ttl", "FIBERGATE_IDEMPOTENCY_TTL", 24*time.Hour, "how long a StartBatch request_id / Idempotency-Key is remembered")
 	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600)")
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
@@ -93,5 +111,11 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		return c, fmt.Errorf("-max-body-bytes must be at least 1 MiB, got %d", c.maxBodyBytes)
 	}
 	c.fiberAPIKey = getenv("FIBER_API_KEY")
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, fmt.Errorf("-tls-cert and -tls-key go together")
+	}
+	if c.tlsClientCA != "" && c.tlsCert == "" {
+		return c, fmt.Errorf("-tls-client-ca needs -tls-cert and -tls-key")
+	}
 	return c, nil
 }

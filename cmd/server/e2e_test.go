@@ -121,7 +121,8 @@ const fiberDocumentedBody = `{
 
 func TestStartBatchRESTWithFiberDocumentedBody(t *testing.T) {
 	sim, url := newUpstream(t)
-	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url)
+	// Fiber's body carries apiKey: the server must be told to accept request keys.
+	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url, "-allow-request-api-key")
 
 	code, _, body := p.rest(t, http.MethodPost, "/v1/contact-details/batch/start", []byte(fiberDocumentedBody), nil)
 	if code != http.StatusOK {
@@ -240,4 +241,17 @@ func golden(t *testing.T, name string, got []byte) {
 	if diff := cmp.Diff(string(want), string(pretty)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
 	}
+}
+
+func TestRequestAPIKeyRefusedUnlessAllowed(t *testing.T) {
+	sim, url := newUpstream(t)
+	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url)
+	code, _, body := p.rest(t, http.MethodPost, "/v1/contact-details/batch/start", []byte(fiberDocumentedBody), nil)
+	if code != http.StatusForbidden || !strings.Contains(string(body), "REQUEST_API_KEY_NOT_ALLOWED") {
+		t.Errorf("status %d %s, want 403 REQUEST_API_KEY_NOT_ALLOWED", code, body)
+	}
+	if n := sim.Calls(fiberfake.EndpointStart); n != 0 {
+		t.Errorf("%d upstream starts, want 0", n)
+	}
+	assertNoSecrets(t, string(body)+p.logs.String())
 }

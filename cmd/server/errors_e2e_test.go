@@ -146,7 +146,7 @@ func TestOutOfCreditsCarriesTheTopUpLinkAndBalance(t *testing.T) {
 
 func TestNoFiberKeyFailsPreconditionAndSaysSoAtStartup(t *testing.T) {
 	sim, url := newUpstream(t)
-	p := startServer(t, nil, "-fiber-url", url)
+	p := startServer(t, nil, "-fiber-url", url, "-allow-request-api-key")
 	mustContain(t, p.logs.String(), "no Fiber API key configured")
 
 	_, err := p.dial(t).StartBatch(testContext(t), oneStart())

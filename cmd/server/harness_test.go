@@ -79,6 +79,9 @@ type proc struct {
 func startServer(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	base := []string{"-grpc-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-log-format", "json"}
+	if !slices.Contains(args, "-tokens-file") && !slices.Contains(args, "-fake-fiber") {
+		base = append(base, "-insecure-no-auth")
+	}
 	if !slices.Contains(args, "-store") {
 		base = append(base, "-store", "sqlite:"+filepath.Join(t.TempDir(), "fibergate.db"))
 	}

@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
 	"github.com/fibergate/fibergate/internal/server"
@@ -63,6 +66,29 @@ func run(ctx context.Context, cfg config) error {
 		}
 		logger.Info("using the built-in Fiber simulator", "fiber_url", url)
 	}
+	if cfg.fiberKeyFile != "" {
+		b, err := os.ReadFile(cfg.fiberKeyFile)
+		if err != nil {
+			return fmt.Errorf("-fiber-api-key-file: %w", err)
+		}
+		apiKey = strings.TrimSpace(string(b))
+	}
+	var tokens *auth.Tokens
+	switch {
+	case cfg.tokensFile != "":
+		if tokens, err = auth.LoadTokens(cfg.tokensFile); err != nil {
+			return err
+		}
+		logger.Info("caller authentication on", "principals", tokens.Len())
+	case cfg.fakeFiber || cfg.insecureNoAuth:
+		logger.Warn("caller authentication is off: anyone who reaches the ports can use the Fiber key")
+	default:
+		return errors.New("refusing to serve real Fiber without caller authentication: give -tokens-file, or -insecure-no-auth to accept the risk")
+	}
+	tlsConfig, err := loadTLS(cfg.tlsCert, cfg.tlsKey, cfg.tlsClientCA)
+	if err != nil {
+		return err
+	}
 	if apiKey == "" {
 		logger.Warn("no Fiber API key configured (FIBER_API_KEY): StartBatch calls without api_key will fail with FAILED_PRECONDITION")
 	}
@@ -80,7 +106,10 @@ func run(ctx context.Context, cfg config) error {
 		retention = -1 // never purge
 	}
 	engine := tasks.New(tasks.Config{Store: store, Fiber: client, DefaultAPIKey: apiKey, Retention: retention, Logger: logger})
-	svc := service.New(service.Config{Fiber: client, Tasks: engine, DefaultAPIKey: apiKey, Logger: logger})
+	svc := service.New(service.Config{
+		Fiber: client, Tasks: engine, Store: store, IdempotencyTTL: cfg.idempotencyTTL,
+		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
+	})
 	srv, err := server.New(server.Config{
 		GRPCAddr:        cfg.grpcAddr,
 		HTTPAddr:        cfg.httpAddr,
@@ -88,6 +117,9 @@ func run(ctx context.Context, cfg config) error {
 		Logger:          logger,
 		MaxBodyBytes:    cfg.maxBodyBytes,
 		ShutdownTimeout: cfg.shutdownTimeout,
+		Tokens:          tokens,
+		OpenReflection:  cfg.openReflection,
+		TLS:             tlsConfig,
 	})
 	if err != nil {
 		return err
@@ -96,6 +128,30 @@ func run(ctx context.Context, cfg config) error {
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx, nil) })
 	return g.Wait()
+}
+
+// loadTLS builds the listeners' TLS config; nil without a certificate.
+func loadTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	if certFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+	if clientCAFile != "" {
+		pem, err := os.ReadFile(clientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-client-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, errors.New("-tls-client-ca: no certificate found")
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
 }
 
 // openStore opens the store named by spec, e.g. "sqlite:fibergate.db".

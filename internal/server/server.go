@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -27,6 +29,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/gateway"
 	"github.com/fibergate/fibergate/internal/service"
 )
@@ -43,14 +46,22 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds the graceful stop; then open streams are cut. Zero means 10s.
 	ShutdownTimeout time.Duration
+	// Tokens authenticates callers; nil turns authentication off.
+	Tokens *auth.Tokens
+	// OpenReflection lets reflection be used without a token (health always is).
+	OpenReflection bool
+	// TLS, if not nil, serves both listeners over TLS; with ClientCAs and
+	// tls.RequireAndVerifyClientCert it is mutual TLS.
+	TLS *tls.Config
 }
 
 // Server is fibergate's gRPC server and REST gateway. Create it with New and run it once with
 // Run.
 type Server struct {
-	cfg    Config
-	grpc   *grpc.Server
-	health *health.Server
+	cfg      Config
+	grpc     *grpc.Server // the network listener's
+	internal *grpc.Server // the gateway's, in memory and without TLS
+	health   *health.Server
 }
 
 // New builds the gRPC server. Nothing listens until Run.
@@ -77,28 +88,42 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger.ErrorContext(ctx, "handler panicked", "panic_type", fmt.Sprintf("%T", p))
 		return status.Error(codes.Internal, "internal error")
 	})}
-	s := &Server{
-		cfg: cfg,
-		grpc: grpc.NewServer(
-			grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
-			grpc.ChainUnaryInterceptor(
-				recovery.UnaryServerInterceptor(recoverOpts...),
-				logging.UnaryServerInterceptor(log, logOpts...),
-				service.UnaryErrorInterceptor(),
-				pvinterceptor.UnaryServerInterceptor(validator),
-			),
-			grpc.ChainStreamInterceptor(
-				recovery.StreamServerInterceptor(recoverOpts...),
-				logging.StreamServerInterceptor(log, logOpts...),
-				service.StreamErrorInterceptor(),
-				pvinterceptor.StreamServerInterceptor(validator),
-			),
-		),
-		health: health.NewServer(),
+	unary := []grpc.UnaryServerInterceptor{
+		recovery.UnaryServerInterceptor(recoverOpts...),
+		logging.UnaryServerInterceptor(log, logOpts...),
+		service.UnaryErrorInterceptor(),
 	}
-	cdv1.RegisterContactDetailsServiceServer(s.grpc, cfg.Service)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	stream := []grpc.StreamServerInterceptor{
+		recovery.StreamServerInterceptor(recoverOpts...),
+		logging.StreamServerInterceptor(log, logOpts...),
+		service.StreamErrorInterceptor(),
+	}
+	if cfg.Tokens != nil {
+		exempt := auth.Exempt(cfg.OpenReflection)
+		unary = append(unary, cfg.Tokens.UnaryInterceptor(exempt))
+		stream = append(stream, cfg.Tokens.StreamInterceptor(exempt))
+	}
+	unary = append(unary, pvinterceptor.UnaryServerInterceptor(validator))
+	stream = append(stream, pvinterceptor.StreamServerInterceptor(validator))
+	s := &Server{cfg: cfg, health: health.NewServer()}
+	newServer := func(extra ...grpc.ServerOption) *grpc.Server {
+		opts := append([]grpc.ServerOption{
+			grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
+			grpc.ChainUnaryInterceptor(unary...),
+			grpc.ChainStreamInterceptor(stream...),
+		}, extra...)
+		g := grpc.NewServer(opts...)
+		cdv1.RegisterContactDetailsServiceServer(g, cfg.Service)
+		healthpb.RegisterHealthServer(g, s.health)
+		reflection.Register(g)
+		return g
+	}
+	var creds []grpc.ServerOption
+	if cfg.TLS != nil {
+		creds = append(creds, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.grpc = newServer(creds...)
+	s.internal = newServer()
 	return s, nil
 }
 
@@ -139,6 +164,7 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 	}
 	httpSrv := &http.Server{
 		Handler:           gw,
+		TLSConfig:         s.cfg.TLS,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
@@ -153,8 +179,13 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ignoreClosed(s.grpc.Serve(grpcLis)) })
-	g.Go(func() error { return ignoreClosed(s.grpc.Serve(inMem)) })
-	g.Go(func() error { return ignoreClosed(httpSrv.Serve(httpLis)) })
+	g.Go(func() error { return ignoreClosed(s.internal.Serve(inMem)) })
+	g.Go(func() error {
+		if s.cfg.TLS != nil {
+			return ignoreClosed(httpSrv.ServeTLS(httpLis, "", ""))
+		}
+		return ignoreClosed(httpSrv.Serve(httpLis))
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		s.cfg.Logger.Info("fibergate shutting down")
@@ -163,23 +194,24 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 		defer cancel()
 		httpErr := httpSrv.Shutdown(sctx)
 		stopGateway()
-		s.gracefulStop(sctx)
+		s.gracefulStop(sctx, s.grpc)
+		s.gracefulStop(sctx, s.internal)
 		return httpErr
 	})
 	return g.Wait()
 }
 
 // gracefulStop lets in-flight RPCs finish until ctx ends, then cuts them.
-func (s *Server) gracefulStop(ctx context.Context) {
+func (s *Server) gracefulStop(ctx context.Context, g *grpc.Server) {
 	done := make(chan struct{})
 	go func() {
-		s.grpc.GracefulStop()
+		g.GracefulStop()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		s.grpc.Stop()
+		g.Stop()
 		<-done
 	}
 }

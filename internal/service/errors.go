@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
@@ -40,6 +41,10 @@ const (
 	ReasonFiberAPIKeyUnavailable = "FIBER_API_KEY_UNAVAILABLE"
 	ReasonInvalidToken           = "INVALID_TOKEN"
 	ReasonShuttingDown           = "SHUTTING_DOWN"
+	ReasonIdempotencyKeyReused   = "IDEMPOTENCY_KEY_REUSED"
+	ReasonRequestInProgress      = "REQUEST_IN_PROGRESS"
+	ReasonUnauthenticated        = "UNAUTHENTICATED"
+	ReasonRequestKeyRefused      = "REQUEST_API_KEY_NOT_ALLOWED"
 	ReasonCanceled               = "CANCELED"
 	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
 	ReasonInternal               = "INTERNAL"
@@ -74,6 +79,18 @@ func ToStatus(err error) error {
 		return newStatus(codes.InvalidArgument, ReasonInvalidToken, "the token is malformed or belongs to another task or listing", nil)
 	case errors.Is(err, tasks.ErrShuttingDown):
 		return newStatus(codes.Unavailable, ReasonShuttingDown, tasks.ErrShuttingDown.Error(), nil)
+	case errors.Is(err, ErrIdempotencyKeyReused):
+		return badRequestStatus(ReasonIdempotencyKeyReused, "request_id", ErrIdempotencyKeyReused.Error())
+	case errors.Is(err, ErrBadIdempotencyKey):
+		return badRequestStatus(ReasonValidationFailed, "Idempotency-Key", ErrBadIdempotencyKey.Error())
+	case errors.Is(err, ErrEarlierOutcomeUnknown):
+		return newStatus(codes.Unknown, ReasonUpstreamOutcomeUnknown, ErrEarlierOutcomeUnknown.Error(), nil)
+	case errors.Is(err, ErrRequestInProgress):
+		return newStatus(codes.Aborted, ReasonRequestInProgress, ErrRequestInProgress.Error(), nil)
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return newStatus(codes.Unauthenticated, ReasonUnauthenticated, auth.ErrUnauthenticated.Error(), nil)
+	case errors.Is(err, ErrRequestKeyRefused):
+		return newStatus(codes.PermissionDenied, ReasonRequestKeyRefused, ErrRequestKeyRefused.Error(), nil)
 	case errors.Is(err, ErrNoAPIKey):
 		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyMissing, err.Error(), nil)
 	case errors.Is(err, context.Canceled):
@@ -126,6 +143,12 @@ func upstreamStatus(fe *fiber.Error) error {
 		msg = fmt.Sprintf("fiber %s: outcome unknown (%s): it may or may not have taken effect upstream", fe.Endpoint, fe.Message)
 	}
 	return newStatus(code, reason, msg, md, extra...)
+}
+
+// badRequestStatus is INVALID_ARGUMENT with a BadRequest naming field.
+func badRequestStatus(reason, field, msg string) error {
+	br := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg, Reason: reason}}}
+	return newStatus(codes.InvalidArgument, reason, field+": "+msg, map[string]string{"field": field}, br)
 }
 
 func newStatus(code codes.Code, reason, msg string, md map[string]string, extra ...protoadapt.MessageV1) error {

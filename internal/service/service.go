@@ -2,10 +2,13 @@ package service
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/storage"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
 
@@ -20,6 +23,13 @@ type Config struct {
 	Fiber Starter
 	// Tasks follows started tasks and serves the task RPCs. Required.
 	Tasks *tasks.Engine
+	// Store keeps idempotency records of StartBatch. Required.
+	Store storage.Store
+	// IdempotencyTTL is how long a request_id is remembered; zero means 24h.
+	IdempotencyTTL time.Duration
+	// AllowRequestAPIKey lets requests bring their own Fiber key (api_key). Off, such
+	// requests are refused with PERMISSION_DENIED.
+	AllowRequestAPIKey bool
 	// DefaultAPIKey is the server's own Fiber key, used when a request carries none. Empty
 	// means requests must bring their own. Never logged.
 	DefaultAPIKey string
@@ -33,7 +43,9 @@ type Service struct {
 
 	fiber         Starter
 	tasks         *tasks.Engine
+	idem          *idempotency
 	defaultAPIKey string
+	allowReqKey   bool
 	log           *slog.Logger
 }
 
@@ -45,16 +57,30 @@ func New(cfg Config) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{fiber: cfg.Fiber, tasks: cfg.Tasks, defaultAPIKey: cfg.DefaultAPIKey, log: log}
+	return &Service{
+		fiber: cfg.Fiber, tasks: cfg.Tasks, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
+		idem: newIdempotency(cfg.Store, cfg.IdempotencyTTL, log),
+	}
 }
 
-// apiKey picks the Fiber key for a call: the request's own, else the server's.
+// apiKey picks the Fiber key for a start: the request's own, else the server's.
 func (s *Service) apiKey(requestKey string) (string, error) {
 	if requestKey != "" {
-		return requestKey, nil
+		return s.requestKey(requestKey)
 	}
 	if s.defaultAPIKey != "" {
 		return s.defaultAPIKey, nil
 	}
 	return "", ErrNoAPIKey
+}
+
+// ErrRequestKeyRefused: the request carries an api_key and the server does not take them.
+var ErrRequestKeyRefused = errors.New("this server does not accept a Fiber api_key in requests: leave it out to use the server's key")
+
+// requestKey vets a request-supplied Fiber key ("" passes through).
+func (s *Service) requestKey(k string) (string, error) {
+	if k != "" && !s.allowReqKey {
+		return "", ErrRequestKeyRefused
+	}
+	return k, nil
 }

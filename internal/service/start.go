@@ -9,16 +9,36 @@ import (
 )
 
 // StartBatch starts a Fiber batch and returns Fiber's answer mapped onto the contract. The
-// request was validated by the protovalidate interceptor before it got here.
+// request was validated by the protovalidate interceptor before it got here. With a
+// request_id (or Idempotency-Key header) it is idempotent: see idempotency.
 func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (*cdv1.StartBatchResponse, error) {
 	key, err := s.apiKey(req.GetApiKey())
 	if err != nil {
 		return nil, ToStatus(err)
 	}
+	id, err := requestID(ctx, req)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	start := func() (*cdv1.StartBatchResponse, error) { return s.start(ctx, key, req) }
+	if id == "" {
+		resp, err := start()
+		return resp, ToStatus(err)
+	}
+	hash, err := payloadHash(req, key)
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	resp, err := s.idem.do(ctx, principal(ctx)+"/"+id, hash, start)
+	return resp, ToStatus(err)
+}
+
+// start sends the start upstream and records the task.
+func (s *Service) start(ctx context.Context, key string, req *cdv1.StartBatchRequest) (*cdv1.StartBatchResponse, error) {
 	resp, err := s.fiber.Start(ctx, key, StartRequestToFiber(req))
 	if err != nil {
 		s.log.WarnContext(ctx, "fiber start failed", "key_id", fiber.KeyID(key), "people", len(req.GetPersonDetails()), "err", err)
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	out := StartResponseFromFiber(resp)
 	out.Warnings = append(requestWarnings(ctx, req), out.Warnings...)

@@ -8,14 +8,21 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// anonymous owns every task until caller authentication names principals.
+// anonymous owns every task when caller authentication is off.
 const anonymous = "anonymous"
 
-// principal names the caller that owns what it starts.
-func principal(context.Context) string { return anonymous }
+// principal names the caller that owns what it starts: the authenticated principal, or
+// anonymous when authentication is off.
+func principal(ctx context.Context) string {
+	if p, ok := auth.PrincipalFrom(ctx); ok {
+		return p
+	}
+	return anonymous
+}
 
 // taskToProto maps a stored task onto the contract.
 func taskToProto(t storage.Task) *cdv1.Task {

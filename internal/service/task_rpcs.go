@@ -18,7 +18,11 @@ const (
 
 // GetTask returns a task's state, counts, times and start charge.
 func (s *Service) GetTask(ctx context.Context, req *cdv1.GetTaskRequest) (*cdv1.GetTaskResponse, error) {
-	t, err := s.tasks.Get(ctx, principal(ctx), req.GetTaskId(), req.GetApiKey())
+	key, err := s.requestKey(req.GetApiKey())
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	t, err := s.tasks.Get(ctx, principal(ctx), req.GetTaskId(), key)
 	if err != nil {
 		return nil, ToStatus(err)
 	}
@@ -56,11 +60,15 @@ func (s *Service) ListTaskResults(ctx context.Context, req *cdv1.ListTaskResults
 	if err != nil {
 		return nil, ToStatus(err)
 	}
+	key, err := s.requestKey(req.GetApiKey())
+	if err != nil {
+		return nil, ToStatus(err)
+	}
 	size := int(req.GetPageSize())
 	if size == 0 {
 		size = defaultResultsPageSize
 	}
-	t, rs, err := s.tasks.Results(ctx, principal(ctx), req.GetTaskId(), req.GetApiKey(), after, size)
+	t, rs, err := s.tasks.Results(ctx, principal(ctx), req.GetTaskId(), key, after, size)
 	if err != nil {
 		return nil, ToStatus(err)
 	}
@@ -78,7 +86,11 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 	if err != nil {
 		return ToStatus(err)
 	}
-	err = s.tasks.Watch(ctx, principal(ctx), req.GetTaskId(), req.GetApiKey(), after, req.GetProgressOnly(), func(u tasks.Update) error {
+	key, err := s.requestKey(req.GetApiKey())
+	if err != nil {
+		return ToStatus(err)
+	}
+	err = s.tasks.Watch(ctx, principal(ctx), req.GetTaskId(), key, after, req.GetProgressOnly(), func(u tasks.Update) error {
 		return stream.Send(&cdv1.WatchTaskResponse{
 			TaskId:       req.GetTaskId(),
 			State:        cdv1.TaskState(u.Task.State),
@@ -92,7 +104,11 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 
 // CancelTask cancels the task's unclaimed people upstream.
 func (s *Service) CancelTask(ctx context.Context, req *cdv1.CancelTaskRequest) (*cdv1.CancelTaskResponse, error) {
-	r, err := s.tasks.Cancel(ctx, principal(ctx), req.GetTaskId(), req.GetApiKey())
+	key, err := s.requestKey(req.GetApiKey())
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	r, err := s.tasks.Cancel(ctx, principal(ctx), req.GetTaskId(), key)
 	if err != nil {
 		return nil, ToStatus(err)
 	}

@@ -107,11 +107,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	if len(unfinished) > 0 {
 		e.log.Info("resumed unfinished tasks", "count", len(unfinished))
 	}
-	if e.retention < 0 {
-		<-ctx.Done()
-		return nil
+	every := time.Hour
+	if e.retention > 0 {
+		every = min(e.retention/10, every)
 	}
-	every := min(e.retention/10, time.Hour)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -125,6 +124,15 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) purge(ctx context.Context) {
+	// Expired idempotency records of StartBatch go too: they live in the same store.
+	if n, err := e.store.PurgeRequests(ctx, e.now()); err != nil && ctx.Err() == nil {
+		e.log.Error("purge expired request ids", "err", err)
+	} else if n > 0 {
+		e.log.Debug("purged expired request ids", "count", n)
+	}
+	if e.retention < 0 {
+		return // finished tasks are kept
+	}
 	n, err := e.store.PurgeFinished(ctx, e.now().Add(-e.retention))
 	switch {
 	case err != nil && ctx.Err() == nil:

@@ -1,0 +1,187 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// IdempotencyKeyHeader is the REST header (gRPC metadata key) that may carry a StartBatch's
+// request id instead of the request_id field.
+const IdempotencyKeyHeader = "idempotency-key"
+
+// DefaultIdempotencyTTL is how long a request id is remembered.
+const DefaultIdempotencyTTL = 24 * time.Hour
+
+// Errors of idempotent starts.
+var (
+	// ErrIdempotencyKeyReused: the request id was used before with another payload.
+	ErrIdempotencyKeyReused = errors.New("this request_id was used before with a different request: use a new request_id for a new request")
+	// ErrEarlierOutcomeUnknown: an earlier request with this id was sent to Fiber and no answer
+	// came back; it is never sent again under the same id.
+	ErrEarlierOutcomeUnknown = errors.New("an earlier StartBatch with this request_id was sent to Fiber but its outcome is unknown: it may have started (and charged) a batch; check ListTasks before starting again with a new request_id")
+	// ErrBadIdempotencyKey: the Idempotency-Key header is not a UUID.
+	ErrBadIdempotencyKey = errors.New("the Idempotency-Key header must be one UUID")
+)
+
+// idempotency makes StartBatch safe to retry: the first request with a (principal, request id)
+// runs; any later one with the same payload gets the stored answer, concurrently or after a
+// restart, and never reaches Fiber. Safe for concurrent use.
+type idempotency struct {
+	store   storage.Store
+	ttl     time.Duration
+	now     func() time.Time
+	started time.Time // records left pending by an earlier process are orphans
+	log     *slog.Logger
+
+	mu       sync.Mutex // guards inflight
+	inflight map[string]chan struct{}
+}
+
+func newIdempotency(store storage.Store, ttl time.Duration, log *slog.Logger) *idempotency {
+	if ttl <= 0 {
+		ttl = DefaultIdempotencyTTL
+	}
+	return &idempotency{store: store, ttl: ttl, now: time.Now, started: time.Now(), log: log, inflight: map[string]chan struct{}{}}
+}
+
+// requestID returns the request's idempotency key: request_id, else the Idempotency-Key
+// header (REST) or metadata (gRPC). "" means the request is not idempotent.
+func requestID(ctx context.Context, req *cdv1.StartBatchRequest) (string, error) {
+	if id := req.GetRequestId(); id != "" {
+		return id, nil // validated as a UUID by the contract
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get(IdempotencyKeyHeader)
+	switch {
+	case len(vals) == 0:
+		return "", nil
+	case len(vals) > 1:
+		return "", ErrBadIdempotencyKey
+	}
+	u, err := uuid.Parse(vals[0])
+	if err != nil || len(vals[0]) != 36 {
+		return "", ErrBadIdempotencyKey
+	}
+	return u.String(), nil
+}
+
+// payloadHash identifies what a request asks for: the request without its id, and with the
+// Fiber key replaced by its id (a retry must use the same key).
+func payloadHash(req *cdv1.StartBatchRequest, apiKey string) (string, error) {
+	c := proto.CloneOf(req)
+	c.RequestId, c.ApiKey = "", fiber.KeyID(apiKey)
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("hash request: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// do runs start once per key. Later calls with the same key and hash get the stored answer;
+// another hash gets ErrIdempotencyKeyReused.
+func (i *idempotency) do(ctx context.Context, key, hash string, start func() (*cdv1.StartBatchResponse, error)) (*cdv1.StartBatchResponse, error) {
+	for {
+		// One request per key at a time in this process; duplicates wait for it.
+		i.mu.Lock()
+		if ch, busy := i.inflight[key]; busy {
+			i.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		i.inflight[key] = done
+		i.mu.Unlock()
+		resp, err, retry := i.attempt(ctx, key, hash, start)
+		i.mu.Lock()
+		delete(i.inflight, key)
+		close(done)
+		i.mu.Unlock()
+		if !retry {
+			return resp, err
+		}
+	}
+}
+
+// attempt claims key and runs start, or answers from the existing record.
+func (i *idempotency) attempt(ctx context.Context, key, hash string, start func() (*cdv1.StartBatchResponse, error)) (_ *cdv1.StartBatchResponse, _ error, retry bool) {
+	now := i.now()
+	existing, claimed, err := i.store.ClaimRequest(ctx, storage.Request{
+		Key: key, PayloadHash: hash, State: storage.RequestPending, CreateTime: now, ExpireTime: now.Add(i.ttl),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim request id: %w", err), false
+	}
+	if !claimed {
+		resp, err := i.replay(ctx, existing, hash)
+		return resp, err, false
+	}
+	resp, err := start()
+	// The outcome is recorded even if the caller went away meanwhile.
+	rctx := context.WithoutCancel(ctx)
+	switch {
+	case err == nil:
+		raw, merr := proto.Marshal(resp)
+		if merr == nil {
+			merr = i.store.FinishRequest(rctx, key, storage.RequestDone, raw)
+		}
+		if merr != nil {
+			i.log.ErrorContext(ctx, "record idempotent start", "err", merr)
+		}
+	case fiber.KindOf(err) == fiber.KindOutcomeUnknown:
+		if ferr := i.store.FinishRequest(rctx, key, storage.RequestUnknown, nil); ferr != nil {
+			i.log.ErrorContext(ctx, "record ambiguous start", "err", ferr)
+		}
+	default: // surely without effect: the id may be used again
+		if rerr := i.store.ReleaseRequest(rctx, key); rerr != nil {
+			i.log.ErrorContext(ctx, "release request id", "err", rerr)
+		}
+	}
+	return resp, err, false
+}
+
+// replay answers a duplicate from the record of the first request.
+func (i *idempotency) replay(ctx context.Context, r storage.Request, hash string) (*cdv1.StartBatchResponse, error) {
+	if r.PayloadHash != hash {
+		return nil, ErrIdempotencyKeyReused
+	}
+	switch r.State {
+	case storage.RequestDone:
+		resp := &cdv1.StartBatchResponse{}
+		if err := proto.Unmarshal(r.Response, resp); err != nil {
+			return nil, fmt.Errorf("decode stored response: %w", err)
+		}
+		return resp, nil
+	case storage.RequestPending:
+		if r.CreateTime.Before(i.started) {
+			// Left pending by a process that died mid-request: the outcome is unknown.
+			if err := i.store.FinishRequest(ctx, r.Key, storage.RequestUnknown, nil); err != nil {
+				return nil, err
+			}
+			return nil, ErrEarlierOutcomeUnknown
+		}
+		return nil, ErrRequestInProgress
+	}
+	return nil, ErrEarlierOutcomeUnknown
+}
+
+// ErrRequestInProgress: another process is sending the request with this id right now.
+var ErrRequestInProgress = errors.New("a StartBatch with this request_id is in progress: retry shortly with the same request_id")
