@@ -1,6 +1,11 @@
 package tasks
 
-import "sync"
+import (
+	"sync"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/storage"
+)
 
 // hub wakes the watchers of tasks when their stored state changes, and tells pollers whether
 // anybody watches. It never blocks a producer: a change closes a channel that waiters select
@@ -16,6 +21,15 @@ type taskHub struct {
 	kick     chan struct{} // buffered(1): the first watcher came; shorten the wait
 	pollNow  chan struct{} // buffered(1): poll at once (after a cancel)
 	finished bool          // the poller is done: drop the entry with the last watcher
+	last     *snapshot     // the latest write, for watchers that are caught up
+}
+
+// snapshot is what one store write added: the task after it and the results it appended
+// (sequence numbers from+1..). Read-only once published; shared by watchers.
+type snapshot struct {
+	task    storage.Task
+	from    int
+	results []*cdv1.PersonResult
 }
 
 func newHub() *hub { return &hub{tasks: map[string]*taskHub{}} }
@@ -38,13 +52,24 @@ func (h *hub) changes(id string) <-chan struct{} {
 	return h.get(id).changed
 }
 
-// notify wakes everybody waiting on the task.
-func (h *hub) notify(id string) {
+// notify wakes everybody waiting on the task. snap, if not nil, is what the write that
+// caused the change stored, so caught-up watchers need not read the store.
+func (h *hub) notify(id string, snap *snapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.get(id)
+	t.last = snap
 	close(t.changed)
 	t.changed = make(chan struct{})
+}
+
+// latest returns a channel closed at the task's next change, and the snapshot of its latest
+// write (nil if unknown). Take both before deciding what to read.
+func (h *hub) latest(id string) (<-chan struct{}, *snapshot) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.get(id)
+	return t.changed, t.last
 }
 
 // signals returns the channels on which the task's poller is told that a first watcher came

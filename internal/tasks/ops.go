@@ -158,7 +158,7 @@ func (e *Engine) Delete(ctx context.Context, owner, id string) error {
 		}
 		return err
 	}
-	e.hub.notify(id) // watchers see it gone
+	e.hub.notify(id, nil) // watchers see it gone
 	e.hub.forget(id)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/storage"
 )
@@ -100,8 +101,10 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		return nil // nothing new: no write, nobody to wake
 	}
 	data := make([][]byte, len(fresh))
+	decoded := make([]*cdv1.PersonResult, len(fresh))
 	for i, r := range fresh {
-		b, err := proto.Marshal(PersonResultFromFiber(r, task.NumResults+1+i))
+		decoded[i] = PersonResultFromFiber(r, task.NumResults+1+i)
+		b, err := proto.Marshal(decoded[i])
 		if err != nil {
 			return fmt.Errorf("encode result: %w", err)
 		}
@@ -115,9 +118,10 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 	if err := e.store.AppendResults(ctx, task.ID, task.NumResults, data, u); err != nil {
 		return fmt.Errorf("store poll of %s: %w", task.ID, err)
 	}
+	from := task.NumResults
 	task.NumResults += len(fresh)
 	task.State, task.Stats, task.Progress, task.UpdateTime, task.FinishTime = state, stats, prog, now, u.FinishTime
-	e.hub.notify(task.ID)
+	e.hub.notify(task.ID, &snapshot{task: *task, from: from, results: decoded})
 	return nil
 }
 
@@ -131,7 +135,7 @@ func (e *Engine) finishFailed(ctx context.Context, task *storage.Task) error {
 		return err
 	}
 	task.State = storage.StateFailed
-	e.hub.notify(task.ID)
+	e.hub.notify(task.ID, nil)
 	e.hub.forget(task.ID)
 	return nil
 }

@@ -52,27 +52,12 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 	}()
 	var last *Update
 	for {
-		changed := e.hub.changes(id)
-		t, err := e.store.GetTask(ctx, id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return ErrNotFound
-		}
+		changed, snap := e.hub.latest(id)
+		u, err := e.read(ctx, id, afterSeq, progressOnly, snap)
 		if err != nil {
 			return err
 		}
-		u := Update{Task: t, Position: afterSeq}
-		if progressOnly {
-			u.Position = t.NumResults
-		} else if t.NumResults > afterSeq {
-			rs, err := e.store.ReadResults(ctx, id, afterSeq, MaxResultsPerUpdate)
-			if err != nil {
-				return err
-			}
-			if u.Results, err = decodeResults(rs); err != nil {
-				return err
-			}
-			u.Position = afterSeq + len(rs)
-		}
+		t := u.Task
 		if last == nil || len(u.Results) > 0 || u.Final() || t.State != last.Task.State || t.Stats != last.Task.Stats {
 			if err := send(u); err != nil {
 				return err
@@ -95,4 +80,37 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		case <-changed:
 		}
 	}
+}
+
+// read returns the watch update after position afterSeq. A watcher that is caught up with the
+// latest write (snap) takes it from memory; any other reads the store.
+func (e *Engine) read(ctx context.Context, id string, afterSeq int, progressOnly bool, snap *snapshot) (Update, error) {
+	if snap != nil && (afterSeq == snap.from || afterSeq == snap.task.NumResults || progressOnly) {
+		u := Update{Task: snap.task, Position: snap.task.NumResults}
+		if !progressOnly && afterSeq == snap.from {
+			u.Results = snap.results
+		}
+		return u, nil
+	}
+	t, err := e.store.GetTask(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Update{}, ErrNotFound
+	}
+	if err != nil {
+		return Update{}, err
+	}
+	u := Update{Task: t, Position: afterSeq}
+	if progressOnly {
+		u.Position = t.NumResults
+	} else if t.NumResults > afterSeq {
+		rs, err := e.store.ReadResults(ctx, id, afterSeq, MaxResultsPerUpdate)
+		if err != nil {
+			return Update{}, err
+		}
+		if u.Results, err = decodeResults(rs); err != nil {
+			return Update{}, err
+		}
+		u.Position = afterSeq + len(rs)
+	}
+	return u, nil
 }
