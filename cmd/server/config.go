@@ -27,6 +27,7 @@ type config struct {
 	fiberKeyFile    string
 	allowReqKey     bool
 	idempotencyTTL  time.Duration
+	maxWatchStreams int
 	store           string
 	retention       time.Duration
 	logLevel        string
@@ -81,6 +82,15 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&c.fiberKeyFile, "fiber-api-key-file", "FIBER_API_KEY_FILE", "", "file holding the Fiber API key (instead of FIBER_API_KEY)")
 	boolean(&c.allowReqKey, "allow-request-api-key", "FIBERGATE_ALLOW_REQUEST_API_KEY", false, "accept a Fiber api_key in requests (otherwise refused with PERMISSION_DENIED)")
 	duration(&c.idempotencyTTL, "idempotency-ttl", "FIBERGATE_IDEMPOTENCY_TTL", 24*time.Hour, "how long a StartBatch request_id / Idempotency-Key is remembered")
+	maxStreams := 100
+	if v := getenv("FIBERGATE_MAX_WATCH_STREAMS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("FIBERGATE_MAX_WATCH_STREAMS: %w", err))
+		}
+		maxStreams = n
+	}
+	fs.IntVar(&c.maxWatchStreams, "max-watch-streams", maxStreams, "open WatchTask streams allowed per caller (env FIBERGATE_MAX_WATCH_STREAMS)")
 	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600)")
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")

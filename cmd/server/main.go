@@ -24,6 +24,7 @@ import (
 	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/server"
 	"github.com/fibergate/fibergate/internal/service"
 	"github.com/fibergate/fibergate/internal/storage"
@@ -49,11 +50,21 @@ func main() {
 }
 
 func run(ctx context.Context, cfg config) error {
-	logger, err := newLogger(cfg.logLevel, cfg.logFormat, os.Stderr)
+	fiberURL, apiKey := cfg.fiberURL, cfg.fiberAPIKey
+	if cfg.fiberKeyFile != "" {
+		b, err := os.ReadFile(cfg.fiberKeyFile)
+		if err != nil {
+			return fmt.Errorf("-fiber-api-key-file: %w", err)
+		}
+		apiKey = strings.TrimSpace(string(b))
+	}
+	// Every log line passes the redactor, which knows the server's key from the start and
+	// learns request-supplied keys as they arrive.
+	secrets := redact.NewSecrets(apiKey)
+	logger, err := newLogger(cfg.logLevel, cfg.logFormat, os.Stderr, secrets)
 	if err != nil {
 		return err
 	}
-	fiberURL, apiKey := cfg.fiberURL, cfg.fiberAPIKey
 	if cfg.fakeFiber {
 		sim, url, err := fiberfake.Start(fiberfake.Config{Logger: logger.With("component", "fiberfake")})
 		if err != nil {
@@ -63,15 +74,9 @@ func run(ctx context.Context, cfg config) error {
 		fiberURL = url
 		if apiKey == "" {
 			apiKey = fiberfake.DemoAPIKey
+			secrets.Add(apiKey)
 		}
 		logger.Info("using the built-in Fiber simulator", "fiber_url", url)
-	}
-	if cfg.fiberKeyFile != "" {
-		b, err := os.ReadFile(cfg.fiberKeyFile)
-		if err != nil {
-			return fmt.Errorf("-fiber-api-key-file: %w", err)
-		}
-		apiKey = strings.TrimSpace(string(b))
 	}
 	var tokens *auth.Tokens
 	switch {
@@ -109,6 +114,7 @@ func run(ctx context.Context, cfg config) error {
 	svc := service.New(service.Config{
 		Fiber: client, Tasks: engine, Store: store, IdempotencyTTL: cfg.idempotencyTTL,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
+		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})
 	srv, err := server.New(server.Config{
 		GRPCAddr:        cfg.grpcAddr,
@@ -167,7 +173,7 @@ func openStore(ctx context.Context, spec string) (storage.Store, error) {
 	return nil, fmt.Errorf("-store %q: unknown backend (want sqlite:PATH)", spec)
 }
 
-func newLogger(level, format string, w *os.File) (*slog.Logger, error) {
+func newLogger(level, format string, w *os.File, secrets *redact.Secrets) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("-log-level: %w", err)
@@ -175,9 +181,9 @@ func newLogger(level, format string, w *os.File) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lvl}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(redact.NewHandler(slog.NewTextHandler(w, opts), secrets)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(redact.NewHandler(slog.NewJSONHandler(w, opts), secrets)), nil
 	}
 	return nil, fmt.Errorf("-log-format must be text or json, got %q", format)
 }

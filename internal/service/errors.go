@@ -45,6 +45,7 @@ const (
 	ReasonRequestInProgress      = "REQUEST_IN_PROGRESS"
 	ReasonUnauthenticated        = "UNAUTHENTICATED"
 	ReasonRequestKeyRefused      = "REQUEST_API_KEY_NOT_ALLOWED"
+	ReasonTooManyStreams         = "TOO_MANY_STREAMS"
 	ReasonCanceled               = "CANCELED"
 	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
 	ReasonInternal               = "INTERNAL"
@@ -89,6 +90,8 @@ func ToStatus(err error) error {
 		return newStatus(codes.Aborted, ReasonRequestInProgress, ErrRequestInProgress.Error(), nil)
 	case errors.Is(err, auth.ErrUnauthenticated):
 		return newStatus(codes.Unauthenticated, ReasonUnauthenticated, auth.ErrUnauthenticated.Error(), nil)
+	case errors.Is(err, ErrTooManyStreams):
+		return newStatus(codes.ResourceExhausted, ReasonTooManyStreams, ErrTooManyStreams.Error(), nil)
 	case errors.Is(err, ErrRequestKeyRefused):
 		return newStatus(codes.PermissionDenied, ReasonRequestKeyRefused, ErrRequestKeyRefused.Error(), nil)
 	case errors.Is(err, ErrNoAPIKey):

@@ -8,6 +8,7 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/storage"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
@@ -30,6 +31,10 @@ type Config struct {
 	// AllowRequestAPIKey lets requests bring their own Fiber key (api_key). Off, such
 	// requests are refused with PERMISSION_DENIED.
 	AllowRequestAPIKey bool
+	// MaxWatchStreams caps the open WatchTask streams of one principal; zero means 100.
+	MaxWatchStreams int
+	// Secrets, if not nil, learns request-supplied Fiber keys so the log redactor masks them.
+	Secrets *redact.Secrets
 	// DefaultAPIKey is the server's own Fiber key, used when a request carries none. Empty
 	// means requests must bring their own. Never logged.
 	DefaultAPIKey string
@@ -46,6 +51,8 @@ type Service struct {
 	idem          *idempotency
 	defaultAPIKey string
 	allowReqKey   bool
+	streams       *streamQuota
+	secrets       *redact.Secrets
 	log           *slog.Logger
 }
 
@@ -59,7 +66,9 @@ func New(cfg Config) *Service {
 	}
 	return &Service{
 		fiber: cfg.Fiber, tasks: cfg.Tasks, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
-		idem: newIdempotency(cfg.Store, cfg.IdempotencyTTL, log),
+		idem:    newIdempotency(cfg.Store, cfg.IdempotencyTTL, log),
+		streams: newStreamQuota(cfg.MaxWatchStreams),
+		secrets: cfg.Secrets,
 	}
 }
 
@@ -79,7 +88,13 @@ var ErrRequestKeyRefused = errors.New("this server does not accept a Fiber api_k
 
 // requestKey vets a request-supplied Fiber key ("" passes through).
 func (s *Service) requestKey(k string) (string, error) {
-	if k != "" && !s.allowReqKey {
+	if k == "" {
+		return "", nil
+	}
+	if s.secrets != nil {
+		s.secrets.Add(k) // even a refused key is a secret
+	}
+	if !s.allowReqKey {
 		return "", ErrRequestKeyRefused
 	}
 	return k, nil

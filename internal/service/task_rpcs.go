@@ -90,6 +90,11 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 	if err != nil {
 		return ToStatus(err)
 	}
+	release, err := s.streams.acquire(principal(ctx))
+	if err != nil {
+		return ToStatus(err)
+	}
+	defer release()
 	err = s.tasks.Watch(ctx, principal(ctx), req.GetTaskId(), key, after, req.GetProgressOnly(), func(u tasks.Update) error {
 		return stream.Send(&cdv1.WatchTaskResponse{
 			TaskId:       req.GetTaskId(),
