@@ -1,0 +1,218 @@
+package budget
+
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/fibergate/fibergate/internal/fiber"
+)
+
+// bucketKey names a bucket: one API key (by id) at one endpoint.
+type bucketKey struct {
+	keyID string
+	ep    fiber.Endpoint
+}
+
+// bucket is the budget of one key at one endpoint: its departure log, its 429 pause and its
+// queue of waiters. Every field is guarded by the Limiter's mutex.
+type bucket struct {
+	key    bucketKey
+	limit  Limit
+	window time.Duration // limit.Per plus the margin
+	base   time.Duration // first backoff after a 429 without Retry-After
+	cap    time.Duration // largest such backoff
+
+	log departures
+
+	pausedUntil time.Time // no slot is granted before it (a 429 pause)
+	streak      int       // 429 pauses in a row, for the backoff
+
+	queues  map[string]*callerQueue // callers with waiters, by name
+	ring    []*callerQueue          // the same callers in round-robin order
+	next    int                     // index in ring of the caller served next
+	waiting int                     // waiters queued, over all callers
+	pending int                     // waiters granted a slot that have not yet picked it up
+
+	timer    Timer     // fires when the next slot frees up; nil when none is armed
+	timerAt  time.Time // when timer fires
+	timerGen uint64    // tells a stale timer's call from the current one
+
+	counters Counters
+}
+
+// callerQueue is one caller's waiters in a bucket, in arrival order.
+type callerQueue struct {
+	name    string
+	waiters []*waiter
+}
+
+// waiter is one Wait call in a queue.
+type waiter struct {
+	ready    chan struct{} // closed when the slot is granted
+	queue    *callerQueue
+	enqueued time.Time
+	granted  bool      // guarded by the Limiter's mutex
+	at       time.Time // when the slot was granted; guarded by the Limiter's mutex
+}
+
+// slotTime returns when the slot of the waiter with p waiters ahead of it would be granted,
+// seen from now. Slots come in the order of the departure log: the j-th future departure may
+// leave once the departure N before it is window old, and not during a 429 pause. With the log
+// padded at its old end to N entries L_0..L_N-1 (missing ones count as long gone), slot
+// p = q*N + r leaves at max(start, L_r + window) + q*window, start being now or the end of the
+// pause.
+func (b *bucket) slotTime(now time.Time, p int) time.Time {
+	start := now
+	if b.pausedUntil.After(start) {
+		start = b.pausedUntil
+	}
+	n := b.limit.N
+	q, r := p/n, p%n
+	t := start
+	if missing := n - b.log.len(); r >= missing {
+		if free := b.log.at(r - missing).Add(b.window); free.After(t) {
+			t = free
+		}
+	}
+	return t.Add(time.Duration(q) * b.window)
+}
+
+// ahead returns how many waiters would be served before a new waiter of caller. Rounds visit
+// the callers in ring order from next; each caller gets one slot per round. A new caller joins
+// at the end of the current round. A caller with k waiters gets its new one in round k, after
+// its own k and, from every other caller X, min(len X, k) in the earlier rounds plus one more
+// when X still has a waiter in round k and comes before it in that round.
+func (b *bucket) ahead(caller string) int {
+	cq := b.queues[caller]
+	if cq == nil {
+		return len(b.ring)
+	}
+	n, k := len(b.ring), len(cq.waiters)
+	offset := func(i int) int { return (i - b.next + n) % n }
+	own := offset(slices.Index(b.ring, cq))
+	total := k
+	for i, x := range b.ring {
+		if x == cq {
+			continue
+		}
+		lx := len(x.waiters)
+		total += min(lx, k)
+		if lx > k && offset(i) < own {
+			total++
+		}
+	}
+	return total
+}
+
+// enqueue queues a new waiter of caller.
+func (b *bucket) enqueue(caller string, now time.Time) *waiter {
+	cq := b.queues[caller]
+	if cq == nil {
+		cq = &callerQueue{name: caller}
+		b.queues[caller] = cq
+		// Join at the end of the current round, just before the caller served next.
+		b.ring = slices.Insert(b.ring, b.next, cq)
+		if len(b.ring) > 1 {
+			b.next++
+		}
+	}
+	w := &waiter{ready: make(chan struct{}), queue: cq, enqueued: now}
+	cq.waiters = append(cq.waiters, w)
+	b.waiting++
+	return w
+}
+
+// grantNext grants a slot at now to the head waiter of the caller whose turn it is.
+func (b *bucket) grantNext(now time.Time) {
+	cq := b.ring[b.next]
+	w := cq.waiters[0]
+	cq.waiters[0] = nil
+	cq.waiters = cq.waiters[1:]
+	if len(cq.waiters) == 0 {
+		b.dropQueue(b.next)
+	} else {
+		b.next = (b.next + 1) % len(b.ring)
+	}
+	b.waiting--
+	b.pending++
+	w.granted, w.at = true, now
+	b.log.push(now)
+	close(w.ready)
+}
+
+// remove takes a waiter that was not granted out of its queue.
+func (b *bucket) remove(w *waiter) {
+	cq := w.queue
+	if i := slices.Index(cq.waiters, w); i >= 0 {
+		cq.waiters = slices.Delete(cq.waiters, i, i+1)
+		b.waiting--
+	}
+	if len(cq.waiters) == 0 {
+		if i := slices.Index(b.ring, cq); i >= 0 {
+			b.dropQueue(i)
+		}
+	}
+}
+
+// dropQueue removes the empty queue at ring index i, keeping next on the same caller (or on
+// the one after the removed caller).
+func (b *bucket) dropQueue(i int) {
+	delete(b.queues, b.ring[i].name)
+	b.ring = slices.Delete(b.ring, i, i+1)
+	if i < b.next {
+		b.next--
+	}
+	if b.next >= len(b.ring) {
+		b.next = 0
+	}
+}
+
+// giveBack undoes the grant of a waiter that did not use its slot: its departure leaves the log.
+// When the grant filled the log it pushed out an entry that was already out of the window, so
+// the log stays exact.
+func (b *bucket) giveBack(w *waiter) {
+	b.log.giveBack(w.at)
+}
+
+// pause handles a 429 at now: the bucket grants nothing until the returned time. A 429 that
+// arrives during a pause answers a request sent before it, so it only extends the pause to a
+// longer Retry-After; otherwise the streak grows, unless a whole window passed since the last
+// pause ended, and without Retry-After the pause is the backoff of the streak.
+func (b *bucket) pause(now time.Time, retryAfter time.Duration) time.Time {
+	if now.Before(b.pausedUntil) {
+		if until := now.Add(retryAfter); until.After(b.pausedUntil) {
+			b.pausedUntil = until
+		}
+		return b.pausedUntil
+	}
+	if now.Sub(b.pausedUntil) > b.window {
+		b.streak = 0
+	}
+	b.streak++
+	d := retryAfter
+	if d <= 0 {
+		d = backoff(b.base, b.cap, b.streak)
+	}
+	b.pausedUntil = now.Add(d)
+	return b.pausedUntil
+}
+
+// backoff returns the pause after the n-th 429 in a row: base doubled n-1 times, capped, with
+// "equal jitter": a uniform draw from its upper half, so that the buckets of several processes
+// sharing a key drift apart while each still waits at least half the step.
+func backoff(base, limit time.Duration, n int) time.Duration {
+	d := limit
+	if n-1 < 62 && base <= limit>>(n-1) {
+		d = base << (n - 1)
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// idle reports whether the bucket can be forgotten at now without changing any outcome: no
+// waiter, no slot in hand, no departure within the window and no pause within the last window.
+func (b *bucket) idle(now time.Time) bool {
+	return b.waiting == 0 && b.pending == 0 &&
+		now.Sub(b.log.last()) >= b.window && now.Sub(b.pausedUntil) > b.window
+}

@@ -1,0 +1,312 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/fibergate/fibergate/internal/fiber"
+)
+
+// Config configures a Limiter. The zero value is usable: Fiber's published limits, the default
+// margin, no bound on waits but the caller's deadline, the wall clock and no logging.
+type Config struct {
+	// Limits are the limits of the three endpoints; a zero field means its default.
+	Limits Limits
+
+	// Margin stretches every window to absorb the jitter between a request leaving and reaching
+	// Fiber. Zero means DefaultMargin of each endpoint's limit; negative means none.
+	Margin time.Duration
+
+	// MaxWait bounds how long Wait queues, on top of the context's deadline: a Wait whose slot
+	// is expected later fails at once with a *WaitError. Zero means no bound but the deadline.
+	MaxWait time.Duration
+
+	// Backoff is the pause after a 429 that carried no Retry-After. Zero fields mean a first
+	// pause of one slot interval (Per/N, at least 10ms) and a cap of one window (Per).
+	Backoff Backoff
+
+	// Clock is the time source; nil means the wall clock.
+	Clock Clock
+
+	// Logger receives waits and fast failures at debug level and 429 pauses at warn level, with
+	// the key's id (never the key). Nil discards.
+	Logger *slog.Logger
+}
+
+// Backoff shapes the pauses after 429s without Retry-After: the n-th 429 in a row pauses the
+// bucket for Base doubled n-1 times, at most Cap, of which the upper half is drawn at random.
+type Backoff struct {
+	Base time.Duration
+	Cap  time.Duration
+}
+
+// Limiter owns Fiber's budget for every API key and endpoint. Create it with New. It is safe
+// for concurrent use; it starts no goroutine of its own (its timers run callbacks on the
+// clock's), so it needs no Close.
+type Limiter struct {
+	limits  Limits
+	margin  time.Duration
+	maxWait time.Duration
+	backoff Backoff
+	clock   Clock
+	log     *slog.Logger
+	sweep   time.Duration // how often idle buckets are looked for
+
+	mu        sync.Mutex // guards the fields below and every bucket
+	buckets   map[bucketKey]*bucket
+	retired   map[fiber.Endpoint]Counters // counters of buckets forgotten when idle
+	nextSweep time.Time
+}
+
+// New returns a Limiter for cfg. It fails when a limit is not valid (N below 1 or a window that
+// is not positive) or the backoff is negative.
+func New(cfg Config) (*Limiter, error) {
+	ls, err := cfg.Limits.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("budget: %w", err)
+	}
+	if cfg.Backoff.Base < 0 || cfg.Backoff.Cap < 0 || cfg.MaxWait < 0 {
+		return nil, fmt.Errorf("budget: backoff and max wait must not be negative")
+	}
+	l := &Limiter{
+		limits:  ls,
+		margin:  cfg.Margin,
+		maxWait: cfg.MaxWait,
+		backoff: cfg.Backoff,
+		clock:   cfg.Clock,
+		log:     cfg.Logger,
+		buckets: make(map[bucketKey]*bucket),
+		retired: make(map[fiber.Endpoint]Counters),
+	}
+	if l.clock == nil {
+		l.clock = realClock{}
+	}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.sweep = max(ls.Start.Per, ls.Poll.Per, ls.Cancel.Per)
+	l.nextSweep = l.clock.Now().Add(l.sweep)
+	return l, nil
+}
+
+// Limits returns the limits in force, defaults filled in.
+func (l *Limiter) Limits() Limits { return l.limits }
+
+// Wait blocks until a request of key keyID (a fiber.KeyID) to ep may leave, and consumes that
+// slot: call it right before each attempt, retries included. It returns nil when the slot is
+// granted; the caller should then send at once.
+//
+// When no slot is free the call is queued as the caller named in ctx (see WithCaller), and
+// callers are served round-robin. If its slot is expected after ctx's deadline or after
+// Config.MaxWait, Wait returns a *WaitError at once. If ctx ends while queued, Wait returns
+// ctx's error, wrapped, and the place is given up without consuming a slot. Wait also fails for
+// an endpoint that is not one of fiber's three.
+func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
+	}
+	if _, ok := l.limits.For(ep); !ok {
+		return fmt.Errorf("budget: unknown endpoint %q", ep)
+	}
+	caller := Caller(ctx)
+
+	l.mu.Lock()
+	now := l.clock.Now()
+	b := l.bucket(keyID, ep, now)
+	if b.waiting == 0 && !b.slotTime(now, 0).After(now) {
+		b.log.push(now)
+		b.counters.Grants++
+		l.mu.Unlock()
+		return nil
+	}
+	ahead := b.ahead(caller)
+	wait := b.slotTime(now, ahead).Sub(now)
+	if allowed, isMax, bounded := l.allowed(ctx); bounded && wait > allowed {
+		b.counters.FastFails++
+		l.mu.Unlock()
+		werr := &WaitError{KeyID: keyID, Endpoint: ep, Limit: b.limit, RetryAfter: wait, Ahead: ahead, Allowed: allowed, MaxWait: isMax}
+		l.log.Debug("fiber budget: no slot in time", "key_id", keyID, "endpoint", ep, "caller", caller,
+			"expected_wait", wait, "allowed", allowed, "ahead", ahead)
+		return werr
+	}
+	w := b.enqueue(caller, now)
+	l.schedule(b, now)
+	depth := b.waiting
+	l.mu.Unlock()
+	l.log.Debug("fiber budget: waiting for a slot", "key_id", keyID, "endpoint", ep, "caller", caller,
+		"expected_wait", wait, "ahead", ahead, "queue_depth", depth)
+
+	select {
+	case <-w.ready:
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		if w.granted {
+			b.pending--
+			b.giveBack(w)
+		} else {
+			b.remove(w)
+		}
+		b.counters.Abandoned++
+		l.schedule(b, l.clock.Now())
+		l.mu.Unlock()
+		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
+	}
+	b.pending--
+	waited := w.at.Sub(w.enqueued)
+	b.counters.Grants++
+	b.counters.Queued++
+	b.counters.WaitTotal += waited
+	b.counters.WaitMax = max(b.counters.WaitMax, waited)
+	l.mu.Unlock()
+	l.log.Debug("fiber budget: slot granted", "key_id", keyID, "endpoint", ep, "caller", caller, "waited", waited)
+	return nil
+}
+
+// allowed returns how long a Wait with ctx may queue, whether that bound is MaxWait, and
+// whether there is a bound at all.
+func (l *Limiter) allowed(ctx context.Context) (d time.Duration, isMax, bounded bool) {
+	if dl, ok := ctx.Deadline(); ok {
+		d, bounded = time.Until(dl), true
+	}
+	if l.maxWait > 0 && (!bounded || l.maxWait < d) {
+		d, isMax, bounded = l.maxWait, true, true
+	}
+	return d, isMax, bounded
+}
+
+// Penalize reports that Fiber answered 429 to a request of keyID at ep. It pauses the whole
+// bucket: no waiter of that key and endpoint is granted a slot for retryAfter when positive
+// (Fiber's Retry-After), else for an exponential backoff with jitter (see Config.Backoff).
+// Waiters already queued stay queued. An unknown endpoint is ignored.
+func (l *Limiter) Penalize(keyID string, ep fiber.Endpoint, retryAfter time.Duration) {
+	if _, ok := l.limits.For(ep); !ok {
+		return
+	}
+	l.mu.Lock()
+	now := l.clock.Now()
+	b := l.bucket(keyID, ep, now)
+	b.counters.Penalties++
+	until := b.pause(now, retryAfter)
+	l.schedule(b, now)
+	streak, depth := b.streak, b.waiting
+	l.mu.Unlock()
+	l.log.Warn("fiber rate limit hit: pausing the bucket", "key_id", keyID, "endpoint", ep,
+		"retry_after", retryAfter, "paused_for", until.Sub(now), "streak", streak, "queue_depth", depth)
+}
+
+// Sent reports that a request of keyID to ep, granted by an earlier Wait, has just been
+// written to the network. Its departure then counts from now instead of from its grant, which
+// takes the time spent connecting and writing (a TLS handshake on a cold connection, a busy
+// scheduler) out of the jitter that the margin must absorb. Calling it is optional: a Wait
+// without Sent counts from the grant. Call it at most once per granted Wait, from any
+// goroutine; an unknown endpoint is ignored.
+func (l *Limiter) Sent(keyID string, ep fiber.Endpoint) {
+	if _, ok := l.limits.For(ep); !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	b := l.bucket(keyID, ep, now)
+	b.log.sent(now, now.Add(-b.window))
+	if b.waiting > 0 {
+		l.schedule(b, now) // the next slot may have moved later
+	}
+}
+
+// bucket returns the bucket of keyID at ep, creating it, and forgets idle buckets once per
+// sweep period. The caller holds l.mu and has checked ep.
+func (l *Limiter) bucket(keyID string, ep fiber.Endpoint, now time.Time) *bucket {
+	if !now.Before(l.nextSweep) {
+		l.forgetIdle(now)
+	}
+	k := bucketKey{keyID: keyID, ep: ep}
+	if b, ok := l.buckets[k]; ok {
+		return b
+	}
+	lim, _ := l.limits.For(ep)
+	margin := l.margin
+	switch {
+	case margin == 0:
+		margin = DefaultMargin(lim)
+	case margin < 0:
+		margin = 0
+	}
+	base, capped := l.backoff.Base, l.backoff.Cap
+	if base == 0 {
+		base = max(lim.Per/time.Duration(lim.N), 10*time.Millisecond)
+	}
+	if capped == 0 {
+		capped = max(lim.Per, base)
+	}
+	b := &bucket{
+		key:    k,
+		limit:  lim,
+		window: lim.Per + margin,
+		base:   base,
+		cap:    capped,
+		log:    departures{max: lim.N},
+		queues: make(map[string]*callerQueue),
+	}
+	l.buckets[k] = b
+	return b
+}
+
+// forgetIdle drops the buckets that are idle at now, keeping their counters in the totals. A
+// fresh bucket behaves exactly as an idle one, so this changes no outcome; it only keeps the
+// memory in proportion to the keys in use. The caller holds l.mu.
+func (l *Limiter) forgetIdle(now time.Time) {
+	for k, b := range l.buckets {
+		if b.idle(now) {
+			l.retired[k.ep] = l.retired[k.ep].add(b.counters)
+			delete(l.buckets, k)
+		}
+	}
+	l.nextSweep = now.Add(l.sweep)
+}
+
+// schedule grants every slot that is free at now, in round-robin order, and arms the bucket's
+// timer for the next one while waiters remain. The caller holds l.mu.
+func (l *Limiter) schedule(b *bucket, now time.Time) {
+	for b.waiting > 0 && !b.slotTime(now, 0).After(now) {
+		b.grantNext(now)
+	}
+	if b.waiting == 0 {
+		b.stopTimer()
+		return
+	}
+	at := b.slotTime(now, 0)
+	if b.timer != nil && b.timerAt.Equal(at) {
+		return
+	}
+	b.stopTimer()
+	b.timerGen++
+	gen := b.timerGen
+	b.timerAt = at
+	b.timer = l.clock.AfterFunc(at.Sub(now), func() { l.fire(b, gen) })
+}
+
+// fire runs when the timer armed as generation gen goes off.
+func (l *Limiter) fire(b *bucket, gen uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b.timerGen != gen {
+		return // stopped too late, or replaced
+	}
+	b.timer = nil
+	l.schedule(b, l.clock.Now())
+}
+
+// stopTimer disarms the bucket's timer. The caller holds the Limiter's mutex.
+func (b *bucket) stopTimer() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+		b.timerGen++
+	}
+}

@@ -1,0 +1,255 @@
+package fiber
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptrace"
+	"sync"
+	"time"
+)
+
+// Limiter keeps the upstream rate limits. The Retrier calls Wait before every attempt, retries
+// included, Sent once the attempt's request is written, and Penalize after every 429.
+// *budget.Limiter implements it.
+type Limiter interface {
+	// Wait blocks until a request of key keyID to ep may be sent, and consumes that slot. An
+	// error means the request must not be sent.
+	Wait(ctx context.Context, keyID string, ep Endpoint) error
+	// Sent reports that the request of a granted Wait was just written in full, so that its
+	// departure can be counted from then rather than from the grant.
+	Sent(keyID string, ep Endpoint)
+	// Penalize reports a 429 to a request of keyID at ep, with Fiber's Retry-After or 0.
+	Penalize(keyID string, ep Endpoint, retryAfter time.Duration)
+}
+
+// RetryPolicy bounds the retries of one call: at most MaxAttempts attempts in all, the n-th
+// retry waiting Base doubled n-1 times, at most Cap, of which the upper half is drawn at random.
+// MaxAttempts 1 disables retries.
+type RetryPolicy struct {
+	MaxAttempts int           // zero means DefaultMaxAttempts
+	Base        time.Duration // zero means DefaultRetryBase
+	Cap         time.Duration // zero means DefaultRetryCap, or Base when that is larger
+}
+
+// The values that zero RetryPolicy fields stand for.
+const (
+	DefaultMaxAttempts = 4
+	DefaultRetryBase   = 250 * time.Millisecond
+	DefaultRetryCap    = 5 * time.Second
+)
+
+// RetryConfig configures a Retrier.
+type RetryConfig struct {
+	// Policy bounds the retries; see RetryPolicy for its zero fields.
+	Policy RetryPolicy
+
+	// Limiter, when not nil, is waited on before every attempt and told of every 429; a 429 is
+	// then retried as soon as the Limiter grants a slot, since its pause covers Retry-After.
+	// Without one, a 429 is retried after Retry-After, or the backoff when Fiber sent none.
+	Limiter Limiter
+
+	// OnAmbiguousStart, when not nil, is called once for each start that failed in a way that
+	// does not rule out that Fiber created (and charged) the task: KindOutcomeUnknown, or a
+	// 5xx answer (KindUnavailable with a StatusCode). Such a start is never retried; the hook
+	// lets the server record it so that an operator can reconcile it. It gets the key's id,
+	// the number of URLs in the request and the error, and must be safe for concurrent use.
+	OnAmbiguousStart func(keyID string, people int, err error)
+}
+
+// Retrier calls Fiber through a Client, spending the rate limits of a Limiter and retrying what
+// is safe to retry. It has the Client's Start, Poll and Cancel methods, so it can stand in
+// wherever one is used; the Client itself stays one HTTP attempt per call. A Retrier is safe for
+// concurrent use.
+//
+// What is retried, with capped exponential backoff with jitter, within MaxAttempts and ctx:
+//   - Poll and Cancel, which are idempotent: on 429, on KindUnavailable (5xx, or not sent) and
+//     on KindOutcomeUnknown. A cancel whose first attempt took effect may then answer 422, as
+//     the task is no longer cancellable; polling the task tells.
+//   - Start, which costs credits, only when Fiber surely did not act on it: on 429, and on
+//     KindUnavailable without a status, which the Client reports only when the request was
+//     surely never written (connection refused or lost before sending). A 5xx answer or
+//     KindOutcomeUnknown may hide a created task: it is returned as is, and reported to
+//     RetryConfig.OnAmbiguousStart.
+//
+// A retry is not attempted when the backoff would outlast ctx's deadline. Errors come back as
+// the Client returns them; when the Limiter refuses a retry (a *budget.WaitError, or ctx ended
+// while queued), the last upstream error is returned with the refusal also in its chain.
+type Retrier struct {
+	c           *Client
+	policy      RetryPolicy
+	lim         Limiter
+	onAmbiguous func(keyID string, people int, err error)
+}
+
+// NewRetrier returns a Retrier that calls Fiber through c. It panics if c is nil.
+func NewRetrier(c *Client, cfg RetryConfig) *Retrier {
+	if c == nil {
+		panic("fiber: NewRetrier with a nil Client")
+	}
+	p := cfg.Policy
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.Base <= 0 {
+		p.Base = DefaultRetryBase
+	}
+	if p.Cap <= 0 {
+		p.Cap = DefaultRetryCap
+	}
+	p.Cap = max(p.Cap, p.Base)
+	return &Retrier{c: c, policy: p, lim: cfg.Limiter, onAmbiguous: cfg.OnAmbiguousStart}
+}
+
+// Start starts a batch like Client.Start, waiting for the start budget and retrying only
+// starts that Fiber surely did not act on.
+func (r *Retrier) Start(ctx context.Context, apiKey string, req StartRequest) (*StartResponse, error) {
+	var resp *StartResponse
+	keyID := KeyID(apiKey)
+	err := r.do(ctx, EndpointStart, keyID, func(ctx context.Context) error {
+		var err error
+		resp, err = r.c.Start(ctx, apiKey, req)
+		return err
+	})
+	if err != nil && r.onAmbiguous != nil && startMayHaveActed(err) {
+		r.onAmbiguous(keyID, len(req.LinkedInURLs), err)
+	}
+	return resp, err
+}
+
+// Poll polls a task like Client.Poll, waiting for the poll budget and retrying failures.
+func (r *Retrier) Poll(ctx context.Context, apiKey string, req PollRequest) (*PollResponse, error) {
+	var resp *PollResponse
+	err := r.do(ctx, EndpointPoll, KeyID(apiKey), func(ctx context.Context) error {
+		var err error
+		resp, err = r.c.Poll(ctx, apiKey, req)
+		return err
+	})
+	return resp, err
+}
+
+// Cancel cancels a task like Client.Cancel, waiting for the cancel budget and retrying
+// failures.
+func (r *Retrier) Cancel(ctx context.Context, apiKey, taskID string) (*CancelResponse, error) {
+	var resp *CancelResponse
+	err := r.do(ctx, EndpointCancel, KeyID(apiKey), func(ctx context.Context) error {
+		var err error
+		resp, err = r.c.Cancel(ctx, apiKey, taskID)
+		return err
+	})
+	return resp, err
+}
+
+// do runs attempt until it succeeds or must not be retried.
+func (r *Retrier) do(ctx context.Context, ep Endpoint, keyID string, attempt func(context.Context) error) error {
+	var last error
+	for n := 1; ; n++ {
+		if r.lim != nil {
+			if err := r.lim.Wait(ctx, keyID, ep); err != nil {
+				if last != nil {
+					return fmt.Errorf("%w (not retried: %w)", last, err)
+				}
+				return fmt.Errorf("fiber %s: %w", ep, err)
+			}
+		}
+		err := attempt(r.traced(ctx, keyID, ep))
+		if err == nil {
+			return nil
+		}
+		var fe *Error
+		if !errors.As(err, &fe) {
+			return err // the context ended before sending, or a hook refused
+		}
+		if fe.Kind == KindRateLimited && r.lim != nil {
+			r.lim.Penalize(keyID, ep, fe.RetryAfter)
+		}
+		if n >= r.policy.MaxAttempts || !retryable(ep, fe) || ctx.Err() != nil {
+			return err
+		}
+		last = err
+		delay := backoff(r.policy, n)
+		if fe.Kind == KindRateLimited {
+			switch {
+			case r.lim != nil:
+				delay = 0 // the Limiter's pause holds every request of the bucket
+			case fe.RetryAfter > 0:
+				delay = fe.RetryAfter
+			}
+		}
+		if !sleep(ctx, delay) {
+			return err
+		}
+	}
+}
+
+// traced returns ctx with a trace that reports to the Limiter when the request has been
+// written. The Client's own trace, added on top, composes with it.
+func (r *Retrier) traced(ctx context.Context, keyID string, ep Endpoint) context.Context {
+	if r.lim == nil {
+		return ctx
+	}
+	var once sync.Once
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				once.Do(func() { r.lim.Sent(keyID, ep) })
+			}
+		},
+	})
+}
+
+// retryable reports whether a failed attempt of ep may be repeated.
+func retryable(ep Endpoint, fe *Error) bool {
+	if errors.Is(fe, context.Canceled) || errors.Is(fe, context.DeadlineExceeded) {
+		return false // the caller gave up
+	}
+	switch fe.Kind {
+	case KindRateLimited:
+		return true // Fiber refused it before doing anything
+	case KindUnavailable:
+		return ep != EndpointStart || fe.StatusCode == 0
+	case KindOutcomeUnknown:
+		return ep != EndpointStart
+	}
+	return false
+}
+
+// startMayHaveActed reports whether a failed start may have created a task at Fiber.
+func startMayHaveActed(err error) bool {
+	var fe *Error
+	if !errors.As(err, &fe) {
+		return false
+	}
+	return fe.Kind == KindOutcomeUnknown || (fe.Kind == KindUnavailable && fe.StatusCode != 0)
+}
+
+// backoff returns the pause before retry n (1-based): Base doubled n-1 times, at most Cap,
+// with equal jitter (a uniform draw from its upper half).
+func backoff(p RetryPolicy, n int) time.Duration {
+	d := p.Cap
+	if n-1 < 62 && p.Base <= p.Cap>>(n-1) {
+		d = p.Base << (n - 1)
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// sleep waits d and reports true, or returns false at once when ctx would end first, or when it
+// ends during the wait.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
