@@ -28,6 +28,10 @@ type config struct {
 	allowReqKey     bool
 	idempotencyTTL  time.Duration
 	maxWatchStreams int
+	startRate       string
+	pollRate        string
+	cancelRate      string
+	maxQueueWait    time.Duration
 	store           string
 	retention       time.Duration
 	logLevel        string
@@ -91,6 +95,10 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		maxStreams = n
 	}
 	fs.IntVar(&c.maxWatchStreams, "max-watch-streams", maxStreams, "open WatchTask streams allowed per caller (env FIBERGATE_MAX_WATCH_STREAMS)")
+	str(&c.startRate, "start-rate", "FIBERGATE_START_RATE", "30/1m", "Fiber start calls allowed per API key, N/duration")
+	str(&c.pollRate, "poll-rate", "FIBERGATE_POLL_RATE", "240/1m", "Fiber poll calls allowed per API key, N/duration")
+	str(&c.cancelRate, "cancel-rate", "FIBERGATE_CANCEL_RATE", "60/1m", "Fiber cancel calls allowed per API key, N/duration")
+	duration(&c.maxQueueWait, "max-queue-wait", "FIBERGATE_MAX_QUEUE_WAIT", 2*time.Minute, "longest a call waits for a rate-limit slot (its gRPC deadline may be shorter); longer waits fail at once with RESOURCE_EXHAUSTED")
 	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600)")
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fibergate/fibergate/internal/auth"
+	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
 	"github.com/fibergate/fibergate/internal/redact"
@@ -101,6 +102,23 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	limits, err := parseLimits(cfg)
+	if err != nil {
+		return err
+	}
+	limiter, err := budget.New(budget.Config{Limits: limits, MaxWait: cfg.maxQueueWait, Logger: logger.With("component", "budget")})
+	if err != nil {
+		return err
+	}
+	logger.Info("fiber budget", "start", limits.Start.String(), "poll", limits.Poll.String(), "cancel", limits.Cancel.String())
+	upstream := fiber.NewRetrier(client, fiber.RetryConfig{
+		Limiter: limiter,
+		OnAmbiguousStart: func(keyID string, people int, err error) {
+			// Fiber may have started (and charged) this batch: an operator reconciles it
+			// against Fiber's task list.
+			logger.Error("RECONCILE: a fiber start may have taken effect without an answer", "key_id", keyID, "people", people, "err", err)
+		},
+	})
 	store, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return err
@@ -110,9 +128,9 @@ func run(ctx context.Context, cfg config) error {
 	if retention == 0 {
 		retention = -1 // never purge
 	}
-	engine := tasks.New(tasks.Config{Store: store, Fiber: client, DefaultAPIKey: apiKey, Retention: retention, Logger: logger})
+	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: retention, Logger: logger})
 	svc := service.New(service.Config{
-		Fiber: client, Tasks: engine, Store: store, IdempotencyTTL: cfg.idempotencyTTL,
+		Fiber: upstream, Tasks: engine, Store: store, IdempotencyTTL: cfg.idempotencyTTL,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})
@@ -134,6 +152,22 @@ func run(ctx context.Context, cfg config) error {
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx, nil) })
 	return g.Wait()
+}
+
+// parseLimits reads the three rate flags.
+func parseLimits(cfg config) (budget.Limits, error) {
+	var ls budget.Limits
+	for _, f := range []struct {
+		flag, v string
+		dst     *budget.Limit
+	}{{"-start-rate", cfg.startRate, &ls.Start}, {"-poll-rate", cfg.pollRate, &ls.Poll}, {"-cancel-rate", cfg.cancelRate, &ls.Cancel}} {
+		l, err := budget.ParseLimit(f.v)
+		if err != nil {
+			return ls, fmt.Errorf("%s: %w", f.flag, err)
+		}
+		*f.dst = l
+	}
+	return ls, nil
 }
 
 // loadTLS builds the listeners' TLS config; nil without a certificate.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/fibergate/fibergate/internal/auth"
+	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
@@ -46,6 +48,7 @@ const (
 	ReasonUnauthenticated        = "UNAUTHENTICATED"
 	ReasonRequestKeyRefused      = "REQUEST_API_KEY_NOT_ALLOWED"
 	ReasonTooManyStreams         = "TOO_MANY_STREAMS"
+	ReasonRateLimited            = "RATE_LIMITED"
 	ReasonCanceled               = "CANCELED"
 	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
 	ReasonInternal               = "INTERNAL"
@@ -65,7 +68,10 @@ func ToStatus(err error) error {
 		return err
 	}
 	var fe *fiber.Error
+	var we *budget.WaitError
 	switch {
+	case errors.As(err, &we):
+		return budgetStatus(we)
 	case errors.As(err, &fe):
 		return upstreamStatus(fe)
 	case errors.Is(err, tasks.ErrNotFound):
@@ -106,6 +112,21 @@ func ToStatus(err error) error {
 		return withInfo(st, reasonForCode(st.Code()), nil)
 	}
 	return newStatus(codes.Internal, ReasonInternal, "internal error", nil)
+}
+
+// budgetStatus: the call would wait too long for a slot of Fiber's rate limit. Nothing was
+// sent upstream.
+func budgetStatus(we *budget.WaitError) error {
+	return newStatus(codes.ResourceExhausted, ReasonRateLimited,
+		fmt.Sprintf("fiber %s rate limit (%v per API key) is fully booked: the next slot is expected in %v, later than this call can wait (%v); retry after that",
+			we.Endpoint, we.Limit, we.RetryAfter.Round(time.Millisecond), we.Allowed.Round(time.Millisecond)),
+		map[string]string{"endpoint": string(we.Endpoint), "key_id": we.KeyID, "limit": we.Limit.String(), "retry_after": we.RetryAfter.Round(time.Millisecond).String()},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(we.RetryAfter)},
+		&errdetails.QuotaFailure{Violations: []*errdetails.QuotaFailure_Violation{{
+			Subject:     "fiber-api-key:" + we.KeyID,
+			Description: fmt.Sprintf("fiber %s calls: %v", we.Endpoint, we.Limit),
+		}}},
+	)
 }
 
 // upstreamStatus maps a Fiber error. Fiber's message is kept; the client guarantees it holds no

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/storage"
 )
@@ -35,7 +36,8 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 
 // start sends the start upstream and records the task.
 func (s *Service) start(ctx context.Context, key string, req *cdv1.StartBatchRequest) (*cdv1.StartBatchResponse, error) {
-	resp, err := s.fiber.Start(ctx, key, StartRequestToFiber(req))
+	// The rate limiter queues callers fairly by this name.
+	resp, err := s.fiber.Start(budget.WithCaller(ctx, principal(ctx)), key, StartRequestToFiber(req))
 	if err != nil {
 		s.log.WarnContext(ctx, "fiber start failed", "key_id", fiber.KeyID(key), "people", len(req.GetPersonDetails()), "err", err)
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/storage"
 )
@@ -23,6 +24,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 	if !ok {
 		return ErrKeyUnavailable
 	}
+	ctx = budget.WithCaller(ctx, task.Owner) // polls queue fairly across owners
 	kicks, pollNow := e.hub.signals(id)
 	// A task started moments ago gets its first poll after FirstPoll; a resumed or adopted
 	// one at once.
