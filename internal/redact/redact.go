@@ -87,7 +87,9 @@ func NewHandler(next slog.Handler, secrets *Secrets) *Handler {
 }
 
 // Enabled reports whether next handles level.
-func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool { return h.next.Enabled(ctx, level) }
+func (h *Handler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
 
 // Handle masks the record's message and attributes, then passes it on.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
