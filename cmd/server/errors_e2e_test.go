@@ -38,7 +38,8 @@ func errorInfo(st *status.Status) *errdetails.ErrorInfo {
 
 func TestFiberErrorStatusesMapToGRPCAndREST(t *testing.T) {
 	sim, url := newUpstream(t)
-	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url, "-fiber-timeout", "5s")
+	// A fast start budget keeps the backoff after 429s short.
+	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url, "-fiber-timeout", "5s", "-start-rate", "6000/1m")
 	client := p.dial(t)
 
 	tests := []struct {
@@ -55,8 +56,10 @@ func TestFiberErrorStatusesMapToGRPCAndREST(t *testing.T) {
 		{"403", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 403}, codes.PermissionDenied, "UPSTREAM_PERMISSION_DENIED", 403, ""},
 		{"404", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 404}, codes.NotFound, "UPSTREAM_NOT_FOUND", 404, ""},
 		{"422", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 422}, codes.InvalidArgument, "UPSTREAM_INVALID_ARGUMENT", 400, ""},
+		// A 429 means Fiber did not act: the start is retried (4 attempts in all) before the
+		// caller hears of it.
 		{"429", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 429}, codes.ResourceExhausted, "UPSTREAM_RATE_LIMITED", 429, ""},
-		{"429 with Retry-After", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 429, RetryAfter: 7 * time.Second}, codes.ResourceExhausted, "UPSTREAM_RATE_LIMITED", 429, "7"},
+		{"429 with Retry-After", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 429, RetryAfter: time.Second}, codes.ResourceExhausted, "UPSTREAM_RATE_LIMITED", 429, "1"},
 		{"500", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 500}, codes.Unavailable, "UPSTREAM_UNAVAILABLE", 503, ""},
 		{"503", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 503}, codes.Unavailable, "UPSTREAM_UNAVAILABLE", 503, ""},
 		// The request was written before the connection dropped: from the client's side Fiber may
@@ -71,7 +74,11 @@ func TestFiberErrorStatusesMapToGRPCAndREST(t *testing.T) {
 			msg := fmt.Sprintf("fiber says %s for key %s", tt.name, serverKey)
 			for _, transport := range []string{"grpc", "rest"} {
 				f := tt.fault
-				f.Endpoint, f.Message, f.Count = fiberfake.EndpointStart, msg, 1
+				attempts := 1
+				if f.Status == 429 {
+					attempts = 4
+				}
+				f.Endpoint, f.Message, f.Count = fiberfake.EndpointStart, msg, attempts
 				if err := sim.InjectFault(f); err != nil {
 					t.Fatal(err)
 				}
@@ -102,8 +109,8 @@ func TestFiberErrorStatusesMapToGRPCAndREST(t *testing.T) {
 					t.Errorf("%s: message %q lost Fiber's message", transport, st.Message())
 				}
 				assertNoSecrets(t, st.Message()+fmt.Sprint(st.Details()))
-				if got := sim.Calls(fiberfake.EndpointStart) - before; got != 1 {
-					t.Errorf("%s: %d upstream starts, want exactly 1 (no blind retry)", transport, got)
+				if got := sim.Calls(fiberfake.EndpointStart) - before; got != attempts {
+					t.Errorf("%s: %d upstream starts, want exactly %d (a start is retried only after a 429)", transport, got, attempts)
 				}
 			}
 		})

@@ -142,6 +142,7 @@ func run(ctx context.Context, cfg config) error {
 		MaxBodyBytes:    cfg.maxBodyBytes,
 		ShutdownTimeout: cfg.shutdownTimeout,
 		Tokens:          tokens,
+		Secrets:         secrets,
 		OpenReflection:  cfg.openReflection,
 		TLS:             tlsConfig,
 	})

@@ -11,9 +11,35 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/fibergate/fibergate/internal/service"
 )
 
-const reasonBodyTooLarge = "REQUEST_TOO_LARGE"
+const (
+	reasonBodyTooLarge     = "REQUEST_TOO_LARGE"
+	reasonRouteNotFound    = "ROUTE_NOT_FOUND"
+	reasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
+)
+
+// routingErrorHandler answers requests that match no route, in the same format as every
+// other error: 404 for an unknown path, 405 for a known path with another method.
+func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+	var st *status.Status
+	var reason string
+	switch httpStatus {
+	case http.StatusMethodNotAllowed:
+		st, reason = status.Newf(codes.Unimplemented, "method %s is not allowed on this path", r.Method), reasonMethodNotAllowed
+	case http.StatusNotFound:
+		st, reason = status.New(codes.NotFound, "no such route"), reasonRouteNotFound
+	default:
+		st, reason = status.New(codes.InvalidArgument, http.StatusText(httpStatus)), "BAD_REQUEST"
+	}
+	ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "fibergate"})
+	if err == nil {
+		st = ds
+	}
+	errorHandler(ctx, mux, m, w, r, st.Err())
+}
 
 func errBodyTooLarge(max int64) error {
 	st := status.New(codes.ResourceExhausted, fmt.Sprintf("request body larger than %d bytes", max))
@@ -32,16 +58,21 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	errorHandler(r.Context(), nil, &runtime.JSONPb{}, w, r, err)
 }
 
-// errorHandler is runtime.DefaultHTTPErrorHandler plus: 413 for an oversized body, and a
+// errorHandler is runtime.DefaultHTTPErrorHandler plus: an ErrorInfo on every error (the
+// gateway's own, such as a bad query parameter, have none), 413 for an oversized body, and a
 // Retry-After header (whole seconds, rounded up) when the status carries a RetryInfo.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	err = service.ToStatus(err)
 	st := status.Convert(err)
 	code := 0
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
-			if d.GetReason() == reasonBodyTooLarge {
+			switch d.GetReason() {
+			case reasonBodyTooLarge:
 				code = http.StatusRequestEntityTooLarge
+			case reasonMethodNotAllowed:
+				code = http.StatusMethodNotAllowed
 			}
 		case *errdetails.RetryInfo:
 			secs := math.Ceil(d.GetRetryDelay().AsDuration().Seconds())

@@ -72,6 +72,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, 
 		}),
 		runtime.WithMiddlewares(bodies.middleware(cfg.MaxBodyBytes)),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
 	)
 	if err := cdv1.RegisterContactDetailsServiceHandler(ctx, mux, conn); err != nil {

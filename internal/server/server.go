@@ -31,6 +31,7 @@ import (
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/gateway"
+	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/service"
 )
 
@@ -46,6 +47,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds the graceful stop; then open streams are cut. Zero means 10s.
 	ShutdownTimeout time.Duration
+	// Secrets are masked in every error a caller receives; nil masks nothing.
+	Secrets *redact.Secrets
 	// Tokens authenticates callers; nil turns authentication off.
 	Tokens *auth.Tokens
 	// OpenReflection lets reflection be used without a token (health always is).
@@ -91,12 +94,12 @@ func New(cfg Config) (*Server, error) {
 	unary := []grpc.UnaryServerInterceptor{
 		recovery.UnaryServerInterceptor(recoverOpts...),
 		logging.UnaryServerInterceptor(log, logOpts...),
-		service.UnaryErrorInterceptor(),
+		service.UnaryErrorInterceptor(cfg.Secrets),
 	}
 	stream := []grpc.StreamServerInterceptor{
 		recovery.StreamServerInterceptor(recoverOpts...),
 		logging.StreamServerInterceptor(log, logOpts...),
-		service.StreamErrorInterceptor(),
+		service.StreamErrorInterceptor(cfg.Secrets),
 	}
 	if cfg.Tokens != nil {
 		exempt := auth.Exempt(cfg.OpenReflection)

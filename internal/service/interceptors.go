@@ -14,24 +14,60 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/fibergate/fibergate/internal/redact"
 )
 
 // UnaryErrorInterceptor makes every error a handler (or an interceptor inside it) returns
 // readable in every gRPC language: protovalidate's buf.validate.Violations become a
 // google.rpc.BadRequest, and every status gets exactly one google.rpc.ErrorInfo (ToStatus).
-// Install it outside the protovalidate interceptor.
-func UnaryErrorInterceptor() grpc.UnaryServerInterceptor {
+// Known secrets (secrets may be nil) are masked in the message and details, whatever text an
+// error picked up on its way (Fiber may echo any key). Install it outside the protovalidate
+// interceptor.
+func UnaryErrorInterceptor(secrets *redact.Secrets) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := handler(ctx, req)
-		return resp, convertError(err)
+		return resp, redactStatus(convertError(err), secrets)
 	}
 }
 
 // StreamErrorInterceptor is UnaryErrorInterceptor for streams.
-func StreamErrorInterceptor() grpc.StreamServerInterceptor {
+func StreamErrorInterceptor(secrets *redact.Secrets) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		return convertError(handler(srv, ss))
+		return redactStatus(convertError(handler(srv, ss)), secrets)
 	}
+}
+
+// redactStatus masks secrets in a status's message and in the text of its ErrorInfo and
+// BadRequest details.
+func redactStatus(err error, secrets *redact.Secrets) error {
+	if err == nil || secrets == nil {
+		return err
+	}
+	sp := status.Convert(err).Proto()
+	sp.Message = secrets.Redact(sp.GetMessage())
+	for _, a := range sp.GetDetails() {
+		m, uerr := a.UnmarshalNew()
+		if uerr != nil {
+			continue
+		}
+		switch d := m.(type) {
+		case *errdetails.ErrorInfo:
+			for k, v := range d.Metadata {
+				d.Metadata[k] = secrets.Redact(v)
+			}
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				v.Description = secrets.Redact(v.GetDescription())
+			}
+		default:
+			continue
+		}
+		if nerr := a.MarshalFrom(m); nerr != nil {
+			continue
+		}
+	}
+	return status.FromProto(sp).Err()
 }
 
 func convertError(err error) error {

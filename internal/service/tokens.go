@@ -72,7 +72,7 @@ func parseListToken(tok, owner string) (storage.PageKey, error) {
 	}
 	ns, id, ok := strings.Cut(s, "|")
 	n, perr := strconv.ParseInt(ns, 10, 64)
-	if !ok || perr != nil || id == "" {
+	if !ok || perr != nil || id == "" || n < 0 {
 		return storage.PageKey{}, tasks.ErrBadToken
 	}
 	return storage.PageKey{CreateTime: time.Unix(0, n).UTC(), ID: id}, nil

@@ -28,9 +28,13 @@ func contractAccepts(v protovalidate.Validator, u string) bool {
 	return v.Validate(&cdv1.LinkedInUrl{Value: u}) == nil
 }
 
-// fiberAccepts is what Fiber's schema accepts, plus the contract's own length cap.
+// noControl is the contract's own addition to Fiber's pattern.
+var noControl = regexp.MustCompile("[\\x00-\\x20\\x7f\\x{85}\\x{a0}\\x{2028}\\x{2029}]")
+
+// fiberAccepts is what Fiber's schema accepts, within the contract's length cap and without
+// whitespace or control characters.
 func fiberAccepts(u string) bool {
-	return u != "" && utf8.RuneCountInString(u) <= 2048 && fiberURLPattern.MatchString(u)
+	return u != "" && utf8.RuneCountInString(u) <= 2048 && fiberURLPattern.MatchString(u) && !noControl.MatchString(u)
 }
 
 func TestLinkedInURLRuleMatchesFibersPattern(t *testing.T) {
@@ -53,6 +57,9 @@ func TestLinkedInURLRuleMatchesFibersPattern(t *testing.T) {
 		{"HTTPS://WWW.LINKEDIN.COM/IN/JAKE", false},
 		{"https://www.linkedin.com/in/ja\\ke", true}, // the slug stops at the backslash; the pattern is not anchored at the end
 		{"https://www.linkedin.com/in/\\jake", false},
+		{"https://www.linkedin.com/in/ja\x00ke", false},
+		{"https://www.linkedin.com/in/jake\r\nX-Injected: 1", false},
+		{"https://www.linkedin.com/in/ja ke", false},
 		{"ftp://www.linkedin.com/in/jake", false},
 		{"", false},
 		{"https://www.linkedin.com/in/" + strings.Repeat("a", 2100), false},

@@ -155,7 +155,8 @@ func (x *PersonDetails) GetLinkedinUrl() *LinkedInUrl {
 type LinkedInUrl struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A LinkedIn URL, like "https://www.linkedin.com/in/jake". It must match Fiber's pattern:
-	// an /in/, /sales/lead/ or /talent/profile/ URL on a linkedin domain, in lower case.
+	// an /in/, /sales/lead/ or /talent/profile/ URL on a linkedin domain, in lower case. Unlike
+	// Fiber's pattern, fibergate also refuses whitespace and control characters anywhere in it.
 	Value         string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1184,9 +1185,10 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"request_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\x89\x03\xbaH\x85\x03\x1a\x82\x03\n" +
 	"\x1eenrichment_types.not_all_false\x12.at least one enrichment type must be requested\x1a\xaf\x02!has(this.enrichment_types) || !has(this.enrichment_types.get_work_emails) || this.enrichment_types.get_work_emails || !has(this.enrichment_types.get_personal_emails) || this.enrichment_types.get_personal_emails || !has(this.enrichment_types.get_phone_numbers) || this.enrichment_types.get_phone_numbers\"d\n" +
 	"\rPersonDetails\x12S\n" +
-	"\flinkedin_url\x18\x01 \x01(\v2(.fibergate.contactdetails.v1.LinkedInUrlB\x06\xbaH\x03\xc8\x01\x01R\vlinkedinUrl\"\xea\x02\n" +
-	"\vLinkedInUrl\x12\xda\x02\n" +
-	"\x05value\x18\x01 \x01(\tB\xc3\x02\xbaH\xbf\x02\xba\x01\xb4\x02\n" +
+	"\flinkedin_url\x18\x01 \x01(\v2(.fibergate.contactdetails.v1.LinkedInUrlB\x06\xbaH\x03\xc8\x01\x01R\vlinkedinUrl\"\xff\x03\n" +
+	"\vLinkedInUrl\x12\xef\x03\n" +
+	"\x05value\x18\x01 \x01(\tB\xd8\x03\xbaH\xd4\x03\xba\x01\x91\x01\n" +
+	"\x17linkedin_url.no_control\x121must not contain whitespace or control characters\x1aC!this.matches('[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]')\xba\x01\xb4\x02\n" +
 	"\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches('^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?')r\x05\x10\x01\x18\x80\x10R\x05value\"\xe6\x01\n" +
 	"\x0fEnrichmentTypes\x12+\n" +
 	"\x0fget_work_emails\x18\x01 \x01(\bH\x00R\rgetWorkEmails\x88\x01\x01\x123\n" +
