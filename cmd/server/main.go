@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -151,6 +152,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return reportBudget(gctx, limiter, logger, time.Minute) })
 	g.Go(func() error { return srv.Run(gctx, nil) })
 	return g.Wait()
 }
