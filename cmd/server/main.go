@@ -67,8 +67,17 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	limits, err := parseLimits(cfg)
+	if err != nil {
+		return err
+	}
 	if cfg.fakeFiber {
-		sim, url, err := fiberfake.Start(fiberfake.Config{Logger: logger.With("component", "fiberfake")})
+		// The simulator enforces the same (possibly scaled) limits as the budget.
+		rate := func(l budget.Limit) fiberfake.Rate { return fiberfake.Rate{N: l.N, Per: l.Per} }
+		sim, url, err := fiberfake.Start(fiberfake.Config{
+			Logger: logger.With("component", "fiberfake"),
+			Limits: fiberfake.Limits{Start: rate(limits.Start), Poll: rate(limits.Poll), Cancel: rate(limits.Cancel)},
+		})
 		if err != nil {
 			return fmt.Errorf("start fiber simulator: %w", err)
 		}
@@ -100,10 +109,6 @@ func run(ctx context.Context, cfg config) error {
 		logger.Warn("no Fiber API key configured (FIBER_API_KEY): StartBatch calls without api_key will fail with FAILED_PRECONDITION")
 	}
 	client, err := fiber.New(fiberURL, fiber.WithTimeout(cfg.fiberTimeout), fiber.WithUserAgent("fibergate"))
-	if err != nil {
-		return err
-	}
-	limits, err := parseLimits(cfg)
 	if err != nil {
 		return err
 	}
