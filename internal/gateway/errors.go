@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -62,7 +65,7 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 // gateway's own, such as a bad query parameter, have none), 413 for an oversized body, and a
 // Retry-After header (whole seconds, rounded up) when the status carries a RetryInfo.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	err = service.ToStatus(err)
+	err = service.ToStatus(queryParamError(err))
 	st := status.Convert(err)
 	code := 0
 	for _, d := range st.Details() {
@@ -95,3 +98,39 @@ type statusOverride struct {
 }
 
 func (s *statusOverride) WriteHeader(int) { s.ResponseWriter.WriteHeader(s.code) }
+
+// queryParamPrefix matches grpc-gateway's message for a query parameter it cannot parse.
+var queryParamPrefix = regexp.MustCompile(`^parsing field "([a-z0-9_.]+)": `)
+
+// queryParamError turns grpc-gateway's bare INVALID_ARGUMENT for a bad query parameter (e.g.
+// ?pageSize=abc) into one with a BadRequest naming the parameter by its JSON name.
+func queryParamError(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
+		return err
+	}
+	m := queryParamPrefix.FindStringSubmatch(st.Message())
+	if m == nil {
+		return err
+	}
+	field := lowerCamel(m[1])
+	return service.BadRequest(field, "cannot parse the query parameter: "+st.Message()[len(m[0]):], "query.parse")
+}
+
+// lowerCamel maps a proto field path to its JSON names ("page_size" -> "pageSize").
+func lowerCamel(path string) string {
+	var b strings.Builder
+	upper := false
+	for _, r := range path {
+		if r == '_' {
+			upper = true
+			continue
+		}
+		if upper {
+			r = unicode.ToUpper(r)
+		}
+		upper = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}

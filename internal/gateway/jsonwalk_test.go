@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
@@ -82,4 +83,24 @@ func FuzzCheckJSON(f *testing.F) {
 			t.Fatalf("%d unknown fields reported", len(unknown))
 		}
 	})
+}
+
+func TestQueryParamErrorsNameTheParameter(t *testing.T) {
+	err := queryParamError(status.Error(codes.InvalidArgument, `parsing field "page_size": strconv.ParseInt: parsing "abc": invalid syntax`))
+	st := status.Convert(err)
+	var fields []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		}
+	}
+	if st.Code() != codes.InvalidArgument || len(fields) != 1 || fields[0] != "pageSize" {
+		t.Errorf("got %v %v, want INVALID_ARGUMENT naming pageSize", st.Code(), fields)
+	}
+	other := status.Error(codes.InvalidArgument, "something else")
+	if got := queryParamError(other); got != other {
+		t.Errorf("an unrelated error was rewritten: %v", got)
+	}
 }
