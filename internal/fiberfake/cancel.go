@@ -15,18 +15,7 @@ import (
 // stay counted in numRemaining.
 func (s *Sim) cancel(body []byte) (reply, *reqError) {
 	var warns []apiWarning
-	top, err := decodeObject(body, "", []string{"apiKey", "taskId"}, &warns)
-	if err != nil {
-		return reply{}, err
-	}
-	key, err := apiKeyOf(top, s.keyExists)
-	if err != nil {
-		return reply{}, err
-	}
-	s.mu.Lock()
-	now := s.cfg.Clock.Now()
-	err = s.admit(key, EndpointCancel, now)
-	s.mu.Unlock()
+	top, key, now, err := s.open(body, EndpointCancel, &warns, "apiKey", "taskId")
 	if err != nil {
 		return reply{}, err
 	}

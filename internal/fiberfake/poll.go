@@ -16,18 +16,7 @@ const (
 // Polling is free.
 func (s *Sim) poll(body []byte) (reply, *reqError) {
 	var warns []apiWarning
-	top, err := decodeObject(body, "", []string{"apiKey", "taskId", "cursor", "take"}, &warns)
-	if err != nil {
-		return reply{}, err
-	}
-	key, err := apiKeyOf(top, s.keyExists)
-	if err != nil {
-		return reply{}, err
-	}
-	s.mu.Lock()
-	now := s.cfg.Clock.Now()
-	err = s.admit(key, EndpointPoll, now)
-	s.mu.Unlock()
+	top, key, now, err := s.open(body, EndpointPoll, &warns, "apiKey", "taskId", "cursor", "take")
 	if err != nil {
 		return reply{}, err
 	}

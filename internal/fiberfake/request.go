@@ -151,3 +151,25 @@ func apiKeyOf(o object, exists func(string) bool) (string, *reqError) {
 	}
 	return key, nil
 }
+
+// open does what every endpoint does first, in Fiber's order: decode the body as an object of
+// the known fields (others become warnings), check the API key (401), then count the call
+// against the key's rate limit (429). It returns the body, the key and the time of arrival.
+func (s *Sim) open(body []byte, ep Endpoint, warns *[]apiWarning, known ...string) (object, string, time.Time, *reqError) {
+	top, err := decodeObject(body, "", known, warns)
+	if err != nil {
+		return object{}, "", time.Time{}, err
+	}
+	key, err := apiKeyOf(top, s.keyExists)
+	if err != nil {
+		return object{}, "", time.Time{}, err
+	}
+	s.mu.Lock()
+	now := s.cfg.Clock.Now()
+	err = s.admit(key, ep, now)
+	s.mu.Unlock()
+	if err != nil {
+		return object{}, "", time.Time{}, err
+	}
+	return top, key, now, nil
+}

@@ -19,18 +19,7 @@ type startRequest struct {
 // (400), all people rejected (400), credits (402).
 func (s *Sim) start(body []byte) (reply, *reqError) {
 	var warns []apiWarning
-	top, err := decodeObject(body, "", []string{"apiKey", "personDetails", "enrichmentTypes"}, &warns)
-	if err != nil {
-		return reply{}, err
-	}
-	key, err := apiKeyOf(top, s.keyExists)
-	if err != nil {
-		return reply{}, err
-	}
-	s.mu.Lock()
-	now := s.cfg.Clock.Now()
-	err = s.admit(key, EndpointStart, now)
-	s.mu.Unlock()
+	top, key, now, err := s.open(body, EndpointStart, &warns, "apiKey", "personDetails", "enrichmentTypes")
 	if err != nil {
 		return reply{}, err
 	}
