@@ -116,7 +116,7 @@ func (e *env) waitFinished(id string) storage.Task {
 	e.t.Helper()
 	ctx := testContext(e.t)
 	for {
-		changed := e.engine.hub.changes(id)
+		changed, _ := e.engine.hub.latest(id)
 		t, err := e.store.GetTask(ctx, id)
 		if err != nil {
 			e.t.Fatal(err)
@@ -241,7 +241,8 @@ func (e *env) driveWith(clk *fakeClock, others func() int, wake <-chan struct{},
 		var changes []<-chan struct{}
 		unfinished := 0
 		for _, id := range ids {
-			changes = append(changes, e.engine.hub.changes(id))
+			changed, _ := e.engine.hub.latest(id)
+			changes = append(changes, changed)
 			t, err := e.store.GetTask(ctx, id)
 			if err != nil {
 				e.t.Fatal(err)

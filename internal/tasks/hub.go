@@ -44,14 +44,6 @@ func (h *hub) get(id string) *taskHub {
 	return t
 }
 
-// changes returns a channel closed at the task's next change. Take it before reading the
-// store, so a change that lands after the read is not missed.
-func (h *hub) changes(id string) <-chan struct{} {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.get(id).changed
-}
-
 // notify wakes everybody waiting on the task. snap, if not nil, is what the write that
 // caused the change stored, so caught-up watchers need not read the store.
 func (h *hub) notify(id string, snap *snapshot) {
