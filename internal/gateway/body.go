@@ -24,6 +24,7 @@ import (
 // It is read-only after construction and safe for concurrent use.
 type bodyChecker struct {
 	routes map[string]protoreflect.MessageDescriptor // "POST /v1/x/{id=*}:cancel" → input
+	mux    *runtime.ServeMux                         // for error answers; set by New before serving
 }
 
 var templateVar = regexp.MustCompile(`\{([a-z_.]+)\}`)
@@ -83,17 +84,17 @@ func (bc *bodyChecker) middleware(max int64) runtime.Middleware {
 			if err != nil {
 				var tooBig *http.MaxBytesError
 				if errors.As(err, &tooBig) {
-					writeError(w, r, errBodyTooLarge(max))
+					writeError(bc.mux, w, r, errBodyTooLarge(max))
 					return
 				}
-				writeError(w, r, service.BadRequest("", "reading the request body failed", "body.read"))
+				writeError(bc.mux, w, r, service.BadRequest("", "reading the request body failed", "body.read"))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			if md != nil && len(bytes.TrimSpace(body)) > 0 {
 				unknown, err := checkJSON(md, body)
 				if err != nil {
-					writeError(w, r, err)
+					writeError(bc.mux, w, r, err)
 					return
 				}
 				if len(unknown) > 0 {

@@ -56,9 +56,11 @@ func errBodyTooLarge(max int64) error {
 	return ds.Err()
 }
 
-// writeError answers a request the generated handlers never saw, in the gateway's format.
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	errorHandler(r.Context(), nil, &runtime.JSONPb{}, w, r, err)
+// writeError answers a request the generated handlers never saw, in the gateway's format and
+// with its marshaler.
+func writeError(mux *runtime.ServeMux, w http.ResponseWriter, r *http.Request, err error) {
+	_, out := runtime.MarshalerForRequest(mux, r)
+	errorHandler(r.Context(), mux, out, w, r, err)
 }
 
 // errorHandler is runtime.DefaultHTTPErrorHandler plus: an ErrorInfo on every error (the
@@ -84,9 +86,6 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 	}
 	if code != 0 {
 		w = &statusOverride{ResponseWriter: w, code: code}
-	}
-	if mux == nil {
-		mux = runtime.NewServeMux()
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
