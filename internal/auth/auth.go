@@ -21,7 +21,7 @@ import (
 	"strings"
 )
 
-// ErrUnauthenticated: no token, or one that matches no principal.
+// ErrUnauthenticated means there is no token, or one that matches no principal.
 var ErrUnauthenticated = errors.New("missing or invalid bearer token")
 
 // Tokens is an immutable set of principals and their token hashes; safe for concurrent use.

@@ -183,5 +183,5 @@ func (i *idempotency) replay(ctx context.Context, r storage.Request, hash string
 	return nil, ErrEarlierOutcomeUnknown
 }
 
-// ErrRequestInProgress: another process is sending the request with this id right now.
+// ErrRequestInProgress means another process is sending the request with this id right now.
 var ErrRequestInProgress = errors.New("a StartBatch with this request_id is in progress: retry shortly with the same request_id")

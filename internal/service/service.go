@@ -83,7 +83,7 @@ func (s *Service) apiKey(requestKey string) (string, error) {
 	return "", ErrNoAPIKey
 }
 
-// ErrRequestKeyRefused: the request carries an api_key and the server does not take them.
+// ErrRequestKeyRefused means the request carries an api_key and the server does not take them.
 var ErrRequestKeyRefused = errors.New("this server does not accept a Fiber api_key in requests: leave it out to use the server's key")
 
 // requestKey vets a request-supplied Fiber key ("" passes through).

@@ -8,7 +8,7 @@ import (
 // DefaultMaxWatchStreams is how many WatchTask streams one principal may hold open at once.
 const DefaultMaxWatchStreams = 100
 
-// ErrTooManyStreams: the principal holds its maximum of open watch streams.
+// ErrTooManyStreams means the principal holds its maximum of open watch streams.
 var ErrTooManyStreams = errors.New("too many open WatchTask streams for this caller: close one, or use ListTaskResults")
 
 // streamQuota counts open watch streams per principal. Safe for concurrent use.

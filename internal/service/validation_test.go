@@ -29,7 +29,7 @@ func contractAccepts(v protovalidate.Validator, u string) bool {
 }
 
 // noControl is the contract's own addition to Fiber's pattern.
-var noControl = regexp.MustCompile("[\\x00-\\x20\\x7f\\x{85}\\x{a0}\\x{2028}\\x{2029}]")
+var noControl = regexp.MustCompile(`[\x00-\x20\x7f\x{85}\x{a0}\x{2028}\x{2029}]`)
 
 // fiberAccepts is what Fiber's schema accepts, within the contract's length cap and without
 // whitespace or control characters.

@@ -83,13 +83,6 @@ func (c *fakeClock) advanceToNext() time.Time {
 	return c.now
 }
 
-// advance moves time by d without firing anything early.
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // pendingChanged returns the number of pending timers and a channel closed when it changes.
 func (c *fakeClock) pendingChanged() (int, <-chan struct{}) {
 	c.mu.Lock()
