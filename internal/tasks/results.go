@@ -21,33 +21,60 @@ func PersonResultFromFiber(r fiber.PersonResult, seq int) *cdv1.PersonResult {
 	}
 	for _, e := range r.Emails {
 		out.Emails = append(out.Emails, &cdv1.Email{
-			Email: e.Email, Type: emailTypes[e.Type], FiberType: e.Type,
-			Status: emailStatuses[e.Status], FiberStatus: e.Status,
+			Email: e.Email, Type: emailType(e.Type), FiberType: e.Type,
+			Status: emailStatus(e.Status), FiberStatus: e.Status,
 		})
 	}
 	for _, p := range r.PhoneNumbers {
 		out.PhoneNumbers = append(out.PhoneNumbers, &cdv1.PhoneNumber{
-			Number: p.Number, Type: phoneTypes[p.Type], FiberType: p.Type,
+			Number: p.Number, Type: phoneType(p.Type), FiberType: p.Type,
 		})
 	}
 	return out
 }
 
-var (
-	emailTypes = map[string]cdv1.EmailType{
-		"work": cdv1.EmailType_EMAIL_TYPE_WORK, "personal": cdv1.EmailType_EMAIL_TYPE_PERSONAL,
-		"other": cdv1.EmailType_EMAIL_TYPE_OTHER, "unknown": cdv1.EmailType_EMAIL_TYPE_UNKNOWN,
-		"generic": cdv1.EmailType_EMAIL_TYPE_GENERIC,
+// Fiber's enum strings; anything else maps to UNSPECIFIED and stays in fiber_type/status.
+func emailType(s string) cdv1.EmailType {
+	switch s {
+	case "work":
+		return cdv1.EmailType_EMAIL_TYPE_WORK
+	case "personal":
+		return cdv1.EmailType_EMAIL_TYPE_PERSONAL
+	case "other":
+		return cdv1.EmailType_EMAIL_TYPE_OTHER
+	case "unknown":
+		return cdv1.EmailType_EMAIL_TYPE_UNKNOWN
+	case "generic":
+		return cdv1.EmailType_EMAIL_TYPE_GENERIC
 	}
-	emailStatuses = map[string]cdv1.EmailStatus{
-		"valid": cdv1.EmailStatus_EMAIL_STATUS_VALID, "risky": cdv1.EmailStatus_EMAIL_STATUS_RISKY,
-		"unknown": cdv1.EmailStatus_EMAIL_STATUS_UNKNOWN, "invalid": cdv1.EmailStatus_EMAIL_STATUS_INVALID,
+	return cdv1.EmailType_EMAIL_TYPE_UNSPECIFIED
+}
+
+func emailStatus(s string) cdv1.EmailStatus {
+	switch s {
+	case "valid":
+		return cdv1.EmailStatus_EMAIL_STATUS_VALID
+	case "risky":
+		return cdv1.EmailStatus_EMAIL_STATUS_RISKY
+	case "unknown":
+		return cdv1.EmailStatus_EMAIL_STATUS_UNKNOWN
+	case "invalid":
+		return cdv1.EmailStatus_EMAIL_STATUS_INVALID
 	}
-	phoneTypes = map[string]cdv1.PhoneType{
-		"mobile": cdv1.PhoneType_PHONE_TYPE_MOBILE, "other": cdv1.PhoneType_PHONE_TYPE_OTHER,
-		"unknown": cdv1.PhoneType_PHONE_TYPE_UNKNOWN,
+	return cdv1.EmailStatus_EMAIL_STATUS_UNSPECIFIED
+}
+
+func phoneType(s string) cdv1.PhoneType {
+	switch s {
+	case "mobile":
+		return cdv1.PhoneType_PHONE_TYPE_MOBILE
+	case "other":
+		return cdv1.PhoneType_PHONE_TYPE_OTHER
+	case "unknown":
+		return cdv1.PhoneType_PHONE_TYPE_UNKNOWN
 	}
-)
+	return cdv1.PhoneType_PHONE_TYPE_UNSPECIFIED
+}
 
 // decodeResults turns stored results back into contract messages.
 func decodeResults(rs []storage.Result) ([]*cdv1.PersonResult, error) {
