@@ -2,25 +2,45 @@ package budget
 
 import "time"
 
-// departures is the log of a bucket's most recent departures, at most max of them, oldest
-// first. A departure is first logged when its slot is granted; when the caller later reports
-// (Limiter.Sent) that the request was written, the oldest unconfirmed entry moves to that time.
-// Entries only ever move later, so the log never understates how recent a departure was. It is
-// a ring buffer that grows on demand up to max, so that a bucket with a large limit but little
-// traffic stays small. It is not safe for concurrent use.
+// departures is the log of a bucket's most recent departures, at most max of them, in time
+// order. Each entry bounds when one request reached Fiber:
+//
+//   - granted: logged when Wait granted the slot. The request arrives later than that, so the
+//     time is only a lower bound of its arrival; the margin must cover the rest.
+//   - inFlight: the caller reported (Limiter.Sent) that the request was written at that time
+//     and its answer has not come. Its arrival is unknown: it may be any moment from now on.
+//   - answered: the caller reported (Limiter.Done) that the answer began to arrive, or the
+//     attempt ended, at that time. Fiber counted the request before it answered, so the time
+//     is an upper bound of its arrival.
+//
+// Entries of one bucket are interchangeable: a report moves the oldest entry it may move, not
+// necessarily the reporter's own. Entries only ever move later, and an in-flight entry counts as
+// later than every other (see gate), so the log never understates how recent a departure was.
+// It is a ring buffer that grows on demand up to max, so that a bucket with a large limit but
+// little traffic stays small. It is not safe for concurrent use.
 type departures struct {
-	buf         []departure
-	head        int // index in buf of the oldest entry
-	n           int // entries in use
-	max         int // the limit's N: older departures no longer matter
-	unconfirmed int // entries not yet confirmed by sent
+	buf      []departure
+	head     int // index in buf of the oldest entry
+	n        int // entries in use
+	max      int // the limit's N: older departures no longer matter
+	granted  int // entries in state granted
+	inFlight int // entries in state inFlight
 }
 
 // departure is one logged departure.
 type departure struct {
-	at        time.Time
-	confirmed bool // at is when the request was written, not when its slot was granted
+	at    time.Time
+	state depState
 }
+
+// depState is what a departure's time tells about the request's arrival at Fiber.
+type depState uint8
+
+const (
+	granted  depState = iota // at is when the slot was granted: arrival is later
+	inFlight                 // at is when the request was written; its answer has not come
+	answered                 // at is when the answer came (or the attempt ended): arrival was earlier
+)
 
 // len returns the number of departures kept.
 func (d *departures) len() int { return d.n }
@@ -39,52 +59,99 @@ func (d *departures) last() time.Time {
 	return d.at(d.n - 1)
 }
 
-// push logs an unconfirmed departure at t, which is not before the last one, dropping the
-// oldest entry when max are kept.
-func (d *departures) push(t time.Time) {
-	d.insert(departure{at: t})
-}
-
-// sent confirms that a request was written at t: the oldest unconfirmed entry after cutoff
-// (one window before t: older grants cannot be the request's own) moves to t; it never moves
-// earlier. Entries of the same bucket are interchangeable, so moving another request's entry
-// instead of the writer's own only makes the log later, never earlier. When there is no such
-// entry (the request's own was pushed out), t is logged as a new confirmed departure.
-func (d *departures) sent(t, cutoff time.Time) {
-	i := 0
-	if d.unconfirmed > 0 {
-		for ; i < d.n; i++ {
-			if e := d.ref(i); !e.confirmed && e.at.After(cutoff) {
-				break
+// gate returns the k-th oldest departure, 0 <= k < len, with every in-flight entry counted as
+// happening at now, after all the others: its request may reach Fiber at any moment, so a slot
+// it gates cannot be placed before its answer comes.
+func (d *departures) gate(k int, now time.Time) departure {
+	if d.inFlight == 0 {
+		return *d.ref(k)
+	}
+	if k < d.n-d.inFlight {
+		for i := range d.n {
+			if e := d.ref(i); e.state != inFlight {
+				if k == 0 {
+					return *e
+				}
+				k--
 			}
 		}
-	} else {
-		i = d.n
+	}
+	return departure{at: now, state: inFlight}
+}
+
+// push logs a departure granted at t, which is not before the last one, dropping the oldest
+// entry when max are kept.
+func (d *departures) push(t time.Time) {
+	d.insert(departure{at: t, state: granted})
+}
+
+// sent reports that a request was written at t: the oldest granted entry after cutoff (one
+// window before t: older grants cannot be the request's own) becomes in flight at t, or at its
+// own time when that is later. When there is no such entry (the request's own was pushed out,
+// or taken by another report), an in-flight entry at t is added.
+func (d *departures) sent(t, cutoff time.Time) {
+	d.settle(t, inFlight, func(e *departure) bool { return e.state == granted && e.at.After(cutoff) })
+}
+
+// done reports that the answer to a request began to arrive at t, or that its attempt ended
+// then: the oldest in-flight entry becomes answered at t (or at its own time when that is
+// later); when none is in flight, the oldest granted entry after cutoff does; when there is
+// neither, an answered entry at t is added. In-flight entries are taken whatever their age, so
+// that every Sent followed by its Done leaves nothing in flight.
+func (d *departures) done(t, cutoff time.Time) {
+	if d.inFlight > 0 {
+		d.settle(t, answered, func(e *departure) bool { return e.state == inFlight })
+		return
+	}
+	d.settle(t, answered, func(e *departure) bool { return e.state == granted && e.at.After(cutoff) })
+}
+
+// settle moves the oldest entry that match accepts to state s at t (never earlier than it was),
+// or adds an entry in state s at t when none matches.
+func (d *departures) settle(t time.Time, s depState, match func(*departure) bool) {
+	i := 0
+	for ; i < d.n; i++ {
+		if match(d.ref(i)) {
+			break
+		}
 	}
 	if i == d.n {
-		d.insert(departure{at: t, confirmed: true})
+		d.insert(departure{at: t, state: s})
 		return
 	}
 	e := d.ref(i)
-	d.unconfirmed--
+	d.count(e.state, -1)
 	if t.Before(e.at) {
 		t = e.at
 	}
-	*e = departure{at: t, confirmed: true}
+	*e = departure{at: t, state: s}
+	d.count(s, +1)
 	// Keep the log in order: move the entry past those that are now earlier.
 	for ; i+1 < d.n && d.at(i+1).Before(t); i++ {
 		*d.ref(i), *d.ref(i + 1) = *d.ref(i + 1), *d.ref(i)
 	}
 }
 
-// insert adds e at its place in time order, dropping the oldest entry when max are kept (and
-// e itself when it would be the oldest).
+// count adds delta to the counter of state s.
+func (d *departures) count(s depState, delta int) {
+	switch s {
+	case granted:
+		d.granted += delta
+	case inFlight:
+		d.inFlight += delta
+	}
+}
+
+// insert adds e at its place in time order. When max are kept, the oldest entry that is not in
+// flight (in-flight entries count as the most recent, see gate) is dropped, or e itself when it
+// would be that one.
 func (d *departures) insert(e departure) {
 	if d.n == d.max {
-		if d.n > 0 && e.at.Before(d.at(0)) {
+		i := d.oldestSettled()
+		if e.state != inFlight && (i < 0 || e.at.Before(d.at(i))) {
 			return
 		}
-		d.drop()
+		d.remove(max(i, 0))
 	}
 	if d.n == len(d.buf) {
 		nb := make([]departure, min(max(2*len(d.buf), 8), d.max))
@@ -99,29 +166,42 @@ func (d *departures) insert(e departure) {
 		*d.ref(i) = *d.ref(i - 1)
 	}
 	*d.ref(i) = e
-	if !e.confirmed {
-		d.unconfirmed++
-	}
+	d.count(e.state, +1)
 }
 
-// drop removes the oldest entry.
-func (d *departures) drop() {
-	if !d.ref(0).confirmed {
-		d.unconfirmed--
+// oldestSettled returns the index of the oldest entry that is not in flight, or -1 when all
+// are.
+func (d *departures) oldestSettled() int {
+	for i := range d.n {
+		if d.ref(i).state != inFlight {
+			return i
+		}
 	}
-	d.head = (d.head + 1) % len(d.buf)
+	return -1
+}
+
+// remove deletes the i-th oldest entry, 0 <= i < len.
+func (d *departures) remove(i int) {
+	d.count(d.ref(i).state, -1)
+	if i == 0 {
+		d.head = (d.head + 1) % len(d.buf)
+		d.n--
+		return
+	}
+	for j := i; j < d.n-1; j++ {
+		*d.ref(j) = *d.ref(j + 1)
+	}
 	d.n--
 }
 
-// giveBack deletes the entry of a grant at t that was not used: the unconfirmed entry at
-// exactly t, or when another request's Sent confirmed it, the oldest unconfirmed entry (the
-// later ones stay: the log must not understate). With no unconfirmed entry left, nothing is
-// deleted.
+// giveBack deletes the entry of a grant at t that was not used: the granted entry at exactly t,
+// or when a report took that one, the oldest granted entry (the later ones stay: the log must
+// not understate). With no granted entry left, nothing is deleted.
 func (d *departures) giveBack(t time.Time) {
 	idx := -1
 	for i := d.n - 1; i >= 0; i-- {
 		e := d.ref(i)
-		if e.confirmed {
+		if e.state != granted {
 			continue
 		}
 		idx = i
@@ -129,14 +209,9 @@ func (d *departures) giveBack(t time.Time) {
 			break
 		}
 	}
-	if idx < 0 {
-		return
+	if idx >= 0 {
+		d.remove(idx)
 	}
-	for j := idx; j < d.n-1; j++ {
-		*d.ref(j) = *d.ref(j + 1)
-	}
-	d.n--
-	d.unconfirmed--
 }
 
 // since counts the departures after t.

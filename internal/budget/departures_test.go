@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// TestDeparturesModel drives the ring buffer with random operations and compares it with a
-// plain sorted slice that keeps the newest max entries.
+// TestDeparturesModel drives the ring buffer with random operations (grants, Sent and Done
+// reports, grants given back) and compares it, and its gate times, with a plain sorted slice
+// that keeps the newest max entries, in-flight entries counting as the newest.
 func TestDeparturesModel(t *testing.T) {
 	for seed := range uint64(50) {
 		rng := rand.New(rand.NewPCG(seed, 3))
@@ -17,27 +18,33 @@ func TestDeparturesModel(t *testing.T) {
 		var model []departure
 		trim := func() {
 			slices.SortStableFunc(model, func(a, b departure) int { return a.at.Compare(b.at) })
-			if len(model) > maxN {
-				model = model[len(model)-maxN:]
+			// Drop the oldest entries that are not in flight (or the oldest, when all are).
+			for len(model) > maxN {
+				i := max(slices.IndexFunc(model, func(e departure) bool { return e.state != inFlight }), 0)
+				model = slices.Delete(model, i, i+1)
 			}
 		}
 		t0 := time.Unix(1000, 0)
 		now := t0
-		for step := range 400 {
+		for step := range 600 {
 			now = now.Add(time.Duration(rng.IntN(50)) * time.Millisecond)
 			switch op := rng.IntN(10); {
 			case op < 5:
 				d.push(now)
-				model = append(model, departure{at: now})
+				model = append(model, departure{at: now, state: granted})
 				trim()
-			case op < 8:
+			case op < 7:
 				cutoff := now.Add(-300 * time.Millisecond)
 				d.sent(now, cutoff)
-				i := slices.IndexFunc(model, func(e departure) bool { return !e.confirmed && e.at.After(cutoff) })
-				if i < 0 {
-					model = append(model, departure{at: now, confirmed: true})
+				settleModel(&model, now, inFlight, func(e departure) bool { return e.state == granted && e.at.After(cutoff) })
+				trim()
+			case op < 9:
+				cutoff := now.Add(-300 * time.Millisecond)
+				d.done(now, cutoff)
+				if slices.ContainsFunc(model, func(e departure) bool { return e.state == inFlight }) {
+					settleModel(&model, now, answered, func(e departure) bool { return e.state == inFlight })
 				} else {
-					model[i] = departure{at: now, confirmed: true}
+					settleModel(&model, now, answered, func(e departure) bool { return e.state == granted && e.at.After(cutoff) })
 				}
 				trim()
 			default:
@@ -48,7 +55,7 @@ func TestDeparturesModel(t *testing.T) {
 				d.giveBack(victim)
 				i := -1
 				for j := len(model) - 1; j >= 0; j-- {
-					if model[j].confirmed {
+					if model[j].state != granted {
 						continue
 					}
 					i = j
@@ -61,12 +68,10 @@ func TestDeparturesModel(t *testing.T) {
 				}
 			}
 			var got []departure
-			unconfirmed := 0
+			counts := map[depState]int{}
 			for i := range d.len() {
 				got = append(got, *d.ref(i))
-				if !d.ref(i).confirmed {
-					unconfirmed++
-				}
+				counts[d.ref(i).state]++
 			}
 			// Entries at the same instant may sit in either order.
 			sorted := func(es []departure) []departure {
@@ -75,18 +80,27 @@ func TestDeparturesModel(t *testing.T) {
 					if c := a.at.Compare(b.at); c != 0 {
 						return c
 					}
-					if a.confirmed == b.confirmed {
-						return 0
-					}
-					if a.confirmed {
-						return 1
-					}
-					return -1
+					return int(a.state) - int(b.state)
 				})
 				return out
 			}
-			if !slices.Equal(sorted(got), sorted(model)) || unconfirmed != d.unconfirmed {
-				t.Fatalf("seed %d step %d: log %v (unconfirmed %d), want %v", seed, step, got, d.unconfirmed, model)
+			if !slices.Equal(sorted(got), sorted(model)) || counts[granted] != d.granted || counts[inFlight] != d.inFlight {
+				t.Fatalf("seed %d step %d: log %v (granted %d, in flight %d), want %v", seed, step, got, d.granted, d.inFlight, model)
+			}
+			// gate: the settled entries in order, then every in-flight one at now.
+			var eff []time.Time
+			for _, e := range model {
+				if e.state != inFlight {
+					eff = append(eff, e.at)
+				}
+			}
+			for range len(model) - len(eff) {
+				eff = append(eff, now)
+			}
+			for k, want := range eff {
+				if g := d.gate(k, now).at; !g.Equal(want) {
+					t.Fatalf("seed %d step %d: gate(%d) = %v, want %v (log %v)", seed, step, k, g, want, got)
+				}
 			}
 			if !slices.IsSortedFunc(got, func(a, b departure) int { return a.at.Compare(b.at) }) {
 				t.Fatalf("seed %d step %d: log out of order: %v", seed, step, got)
@@ -96,4 +110,18 @@ func TestDeparturesModel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// settleModel is departures.settle on a plain slice: the first entry that match accepts moves
+// to state s at t (never earlier), or an entry is appended.
+func settleModel(model *[]departure, t time.Time, s depState, match func(departure) bool) {
+	i := slices.IndexFunc(*model, match)
+	if i < 0 {
+		*model = append(*model, departure{at: t, state: s})
+		return
+	}
+	if t.Before((*model)[i].at) {
+		t = (*model)[i].at
+	}
+	(*model)[i] = departure{at: t, state: s}
 }

@@ -16,8 +16,9 @@ type Config struct {
 	// Limits are the limits of the three endpoints; a zero field means its default.
 	Limits Limits
 
-	// Margin stretches every window to absorb the jitter between a request leaving and reaching
-	// Fiber. Zero means DefaultMargin of each endpoint's limit; negative means none.
+	// Margin stretches the window of every departure whose answer was not reported (Done) to
+	// absorb the delay between a request leaving and reaching Fiber. Zero means DefaultMargin
+	// of each endpoint's limit; negative means none.
 	Margin time.Duration
 
 	// MaxWait bounds how long Wait queues, on top of the context's deadline: a Wait whose slot
@@ -200,12 +201,28 @@ func (l *Limiter) Penalize(keyID string, ep fiber.Endpoint, retryAfter time.Dura
 }
 
 // Sent reports that a request of keyID to ep, granted by an earlier Wait, has just been
-// written to the network. Its departure then counts from now instead of from its grant, which
-// takes the time spent connecting and writing (a TLS handshake on a cold connection, a busy
-// scheduler) out of the jitter that the margin must absorb. Calling it is optional: a Wait
-// without Sent counts from the grant. Call it at most once per granted Wait, from any
-// goroutine; an unknown endpoint is ignored.
+// written to the network. Until Done reports its answer, the request counts as in flight: it
+// may reach Fiber at any moment, so no slot that depends on its arrival is granted. A caller
+// that calls Sent must call Done once the attempt is over, whatever its outcome, or the slots
+// after it wait for ever. Call it at most once per granted Wait, from any goroutine; an unknown
+// endpoint is ignored.
 func (l *Limiter) Sent(keyID string, ep fiber.Endpoint) {
+	l.report(keyID, ep, (*departures).sent)
+}
+
+// Done reports that the answer to a request of keyID to ep, granted by an earlier Wait, has
+// begun to arrive, or that the attempt ended without one (failed, timed out, refused before
+// sending). Fiber counted the request before it answered, so its departure then counts from
+// now: an upper bound of its arrival, which makes the spacing of departures safe however long
+// the request took to get there. Without Done (and Sent), a departure counts from its grant and
+// only the margin absorbs the delay to Fiber. Call it at most once per granted Wait, from any
+// goroutine; an unknown endpoint is ignored.
+func (l *Limiter) Done(keyID string, ep fiber.Endpoint) {
+	l.report(keyID, ep, (*departures).done)
+}
+
+// report applies a Sent or Done report to the bucket of keyID at ep.
+func (l *Limiter) report(keyID string, ep fiber.Endpoint, apply func(d *departures, t, cutoff time.Time)) {
 	if _, ok := l.limits.For(ep); !ok {
 		return
 	}
@@ -213,9 +230,9 @@ func (l *Limiter) Sent(keyID string, ep fiber.Endpoint) {
 	defer l.mu.Unlock()
 	now := l.clock.Now()
 	b := l.bucket(keyID, ep, now)
-	b.log.sent(now, now.Add(-b.window))
+	apply(&b.log, now, now.Add(-b.window))
 	if b.waiting > 0 {
-		l.schedule(b, now) // the next slot may have moved later
+		l.schedule(b, now) // the next slot has moved
 	}
 }
 
@@ -247,6 +264,7 @@ func (l *Limiter) bucket(keyID string, ep fiber.Endpoint, now time.Time) *bucket
 	b := &bucket{
 		key:    k,
 		limit:  lim,
+		margin: margin,
 		window: lim.Per + margin,
 		base:   base,
 		cap:    capped,

@@ -389,9 +389,11 @@ func TestCaller(t *testing.T) {
 	}
 }
 
-// TestSentMovesTheDeparture: a departure reported by Sent counts from then, not from its
-// grant; a Sent with no grant of its own in the window is logged as a new departure.
-func TestSentMovesTheDeparture(t *testing.T) {
+// TestReportsMoveTheDeparture: a departure counts from its answer once Done reports it, and
+// then without the margin (the answer is an upper bound of the arrival at Fiber, there is no
+// jitter left to absorb); a request written but not yet answered holds back every slot that
+// depends on it, however long it takes.
+func TestReportsMoveTheDeparture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := testContext(t)
 		lim := mustLimit(t, "2/1s")
@@ -403,26 +405,67 @@ func TestSentMovesTheDeparture(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// The first request took 100ms to connect and write, the second 300ms.
+		// The first request is written at 100ms and answered at 150ms, the second written at
+		// 300ms and answered at 400ms.
 		time.Sleep(100 * time.Millisecond)
 		l.Sent(testKey, fiber.EndpointStart)
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
+		l.Done(testKey, fiber.EndpointStart)
+		time.Sleep(150 * time.Millisecond)
 		l.Sent(testKey, fiber.EndpointStart)
+		time.Sleep(100 * time.Millisecond)
+		l.Done(testKey, fiber.EndpointStart)
 		out := make(chan outcome, 2)
 		waitAsync(ctx, l, testKey, fiber.EndpointStart, "a", "a", out)
 		waitAsync(ctx, l, testKey, fiber.EndpointStart, "b", "b", out)
 		got := []time.Duration{(<-out).at.Sub(t0), (<-out).at.Sub(t0)}
 		slices.Sort(got)
-		if want := []time.Duration{100*time.Millisecond + w, 300*time.Millisecond + w}; !slices.Equal(got, want) {
-			t.Errorf("next slots at %v, want %v: one window after each write", got, want)
+		if want := []time.Duration{150*time.Millisecond + lim.Per, 400*time.Millisecond + lim.Per}; !slices.Equal(got, want) {
+			t.Errorf("next slots at %v, want %v: Per after each answer, without the margin", got, want)
 		}
 
-		// Long after, a Sent whose grant left the window is logged as a departure of its own.
+		// a and b are written at once; one is answered 10ms later, the other hangs. The slot
+		// after the answered one (c) comes a window after its answer. c is written and hangs
+		// too: with both requests of the window in flight, the next slot (d) waits for an
+		// answer, however long it takes, and comes a window after it.
+		t1 := time.Now()
+		l.Sent(testKey, fiber.EndpointStart)
+		l.Sent(testKey, fiber.EndpointStart)
+		time.Sleep(10 * time.Millisecond)
+		l.Done(testKey, fiber.EndpointStart)
+		waitAsync(ctx, l, testKey, fiber.EndpointStart, "a", "c", out)
+		if o := <-out; o.err != nil || o.at.Sub(t1) != 10*time.Millisecond+lim.Per {
+			t.Fatalf("c granted at +%v (err %v), want +%v", o.at.Sub(t1), o.err, 10*time.Millisecond+lim.Per)
+		}
+		l.Sent(testKey, fiber.EndpointStart)
+		waitAsync(ctx, l, testKey, fiber.EndpointStart, "a", "d", out)
+		time.Sleep(3 * w)
+		synctest.Wait()
+		if len(out) > 0 {
+			o := <-out
+			t.Fatalf("d granted at +%v while both requests of its window were in flight", o.at.Sub(t1))
+		}
+		if st := bucketStats(l, testKey, fiber.EndpointStart); st.Waiting != 1 {
+			t.Fatalf("stats %+v, want d waiting", st)
+		}
+		l.Done(testKey, fiber.EndpointStart)
+		answeredAt := time.Since(t1)
+		if o := <-out; o.err != nil || o.at.Sub(t1) != answeredAt+lim.Per {
+			t.Errorf("d granted at +%v (err %v), want Per after the late answer, +%v", o.at.Sub(t1), o.err, answeredAt+lim.Per)
+		}
+		for range 2 {
+			l.Done(testKey, fiber.EndpointStart) // the other hung request and d end
+		}
+
+		// Long after, a Sent whose grant left the window is logged as a departure of its own,
+		// in flight until its Done.
 		time.Sleep(5 * time.Second)
 		l.Sent(testKey, fiber.EndpointStart)
 		if st := bucketStats(l, testKey, fiber.EndpointStart); st.InWindow != 1 {
 			t.Errorf("in window after a late Sent: %d, want 1", st.InWindow)
 		}
+		l.Done(testKey, fiber.EndpointStart)
 		l.Sent(testKey, "delete") // ignored
+		l.Done(testKey, "delete") // ignored
 	})
 }

@@ -115,6 +115,33 @@ type burstRun struct {
 	took     time.Duration // until the last call ended
 }
 
+// run makes the burst's calls at once, call(ctx, i) being the i-th, and waits for them. With
+// stopAfter > 0, calls still running at stopAfter are stopped (their context ends). It returns
+// when the calls began.
+func (r *burstRun) run(ctx context.Context, stopAfter time.Duration, call func(context.Context, int) (int, error), callerOf func(int) string) time.Time {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	begin := make(chan struct{})
+	for i := range r.done {
+		wg.Go(func() {
+			<-begin
+			seen, err := call(ctx, i)
+			r.done[i] = callDone{caller: callerOf(i), err: err, at: time.Now()}
+			r.seen429[i] = seen
+		})
+	}
+	t0 := time.Now()
+	close(begin)
+	if stopAfter > 0 {
+		timer := time.AfterFunc(stopAfter, stop)
+		defer timer.Stop()
+	}
+	wg.Wait()
+	r.summarize(t0)
+	return t0
+}
+
 func (r *burstRun) summarize(t0 time.Time) {
 	r.finished = true
 	var last time.Time
@@ -143,16 +170,16 @@ func (r *burstRun) log(t *testing.T) {
 }
 
 // TestBurstThroughBudget is the proof: 90 starts from 5 callers at once through a
-// 30/6s budget against a simulator enforcing 30/6s. In the same run, against simulators of
-// their own, two naive clients fire everything and retry each 429 after a pause: one honours
-// Fiber's Retry-After (the simulator sends it), which is the fastest any client can be; the
-// other pauses 1s whatever Fiber says. fibergate must see no 429, finish within 1.05x the
-// time of each naive client (those still running then are stopped: they have lost), spend
-// the budget at 95% or more of the allowed rate while its queue is not empty, and serve the
-// callers round-robin.
+// 30/6s budget against a simulator enforcing 30/6s. In the same test, one after the other so
+// that none steals the CPU from another, each against a simulator of its own, two naive clients
+// fire everything and retry each 429 after a pause: one honours Fiber's Retry-After (the
+// simulator sends it), which is the fastest any client can be; the other pauses 1s whatever
+// Fiber says. fibergate must see no 429, finish within 1.05x the time of each naive client
+// (one still running then is stopped: it has lost), spend the budget at 95% or more of the
+// allowed rate while its queue is not empty, and serve the callers round-robin.
 func TestBurstThroughBudget(t *testing.T) {
 	if testing.Short() {
-		t.Skip("takes about 13s of real time")
+		t.Skip("takes about 40s of real time")
 	}
 	const (
 		callers = 5
@@ -171,69 +198,37 @@ func TestBurstThroughBudget(t *testing.T) {
 		sim, url := fiberfaketest.NewServer(t, simConfig(fiberfake.Limits{Start: rate, RetryAfter: true}))
 		return &burstRun{name: name, sim: sim, done: make([]callDone, calls), seen429: make([]int, calls)}, url
 	}
-	gate, gateURL := newRun("fibergate")
-	naiveRA, naiveRAURL := newRun("naive (Retry-After)")
-	naive1s, naive1sURL := newRun("naive (1s pause)")
+	callerOf := func(i int) string { return fmt.Sprint("svc-", i%callers) }
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
 
+	// fibergate: the Retrier through the Limiter.
+	gate, gateURL := newRun("fibergate")
 	var deps departures
 	l, err := budget.New(budget.Config{Limits: budget.Limits{Start: lim}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	retrier := fiber.NewRetrier(newSimClient(t, gateURL, fiber.WithBeforeAttempt(deps.hook)), fiber.RetryConfig{Limiter: l})
-	naiveRAClient, naive1sClient := newSimClient(t, naiveRAURL), newSimClient(t, naive1sURL)
+	t0 := gate.run(ctx, 0, func(ctx context.Context, i int) (int, error) {
+		cctx, cancel := context.WithTimeout(budget.WithCaller(ctx, callerOf(i)), 30*time.Second)
+		defer cancel()
+		_, err := retrier.Start(cctx, testKey, fiber.StartRequest{LinkedInURLs: []string{person(i)}})
+		return 0, err
+	}, callerOf)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	naiveCtx, stopNaive := context.WithCancel(ctx)
-	defer stopNaive()
-	var (
-		gateWG, naiveWG sync.WaitGroup
-		begin           = make(chan struct{})
-	)
-	for i := range calls {
-		caller := fmt.Sprint("svc-", i%callers)
-		req := fiber.StartRequest{LinkedInURLs: []string{person(i)}}
-		gateWG.Go(func() {
-			cctx, cancel := context.WithTimeout(budget.WithCaller(ctx, caller), 30*time.Second)
-			defer cancel()
-			<-begin
-			_, err := retrier.Start(cctx, testKey, req)
-			gate.done[i] = callDone{caller: caller, err: err, at: time.Now()}
-		})
-		for _, n := range []struct {
-			run        *burstRun
-			c          *fiber.Client
-			retryAfter bool
-		}{{naiveRA, naiveRAClient, true}, {naive1s, naive1sClient, false}} {
-			naiveWG.Go(func() {
-				<-begin
-				seen, err := naiveStart(naiveCtx, n.c, req, n.retryAfter)
-				n.run.done[i] = callDone{caller: caller, err: err, at: time.Now()}
-				n.run.seen429[i] = seen
-			})
-		}
+	// The naive clients, each stopped at 1.05x fibergate's time.
+	naiveRA, naiveRAURL := newRun("naive (Retry-After)")
+	naive1s, naive1sURL := newRun("naive (1s pause)")
+	for _, n := range []struct {
+		run        *burstRun
+		c          *fiber.Client
+		retryAfter bool
+	}{{naiveRA, newSimClient(t, naiveRAURL), true}, {naive1s, newSimClient(t, naive1sURL), false}} {
+		n.run.run(ctx, gate.took*105/100, func(ctx context.Context, i int) (int, error) {
+			return naiveStart(ctx, n.c, fiber.StartRequest{LinkedInURLs: []string{person(i)}}, n.retryAfter)
+		}, callerOf)
 	}
-	t0 := time.Now()
-	close(begin)
-	gateWG.Wait()
-	gate.summarize(t0)
-	// A naive client still running at 1.05x fibergate's time has lost: stop it.
-	cutoff := time.NewTimer(time.Until(t0.Add(gate.took * 105 / 100)))
-	naiveDone := make(chan struct{})
-	go func() {
-		naiveWG.Wait()
-		close(naiveDone)
-	}()
-	select {
-	case <-naiveDone:
-		cutoff.Stop()
-	case <-cutoff.C:
-		stopNaive()
-		<-naiveDone
-	}
-	naiveRA.summarize(t0)
-	naive1s.summarize(t0)
 
 	// Rate while the queue was not empty: the first window's N leave at once, every later
 	// departure waits for the window; ideal is N per Per from the first departure on.

@@ -11,7 +11,8 @@ import (
 )
 
 // Limiter keeps the upstream rate limits. The Retrier calls Wait before every attempt, retries
-// included, Sent once the attempt's request is written, and Penalize after every 429.
+// included, Sent once the attempt's request is written, Done once its answer begins to arrive or
+// the attempt ends (always, after every granted Wait), and Penalize after every 429.
 // *budget.Limiter implements it.
 type Limiter interface {
 	// Wait blocks until a request of key keyID to ep may be sent, and consumes that slot. An
@@ -20,6 +21,9 @@ type Limiter interface {
 	// Sent reports that the request of a granted Wait was just written in full, so that its
 	// departure can be counted from then rather than from the grant.
 	Sent(keyID string, ep Endpoint)
+	// Done reports that the answer to the request of a granted Wait began to arrive, or that
+	// the attempt ended without one, so that its arrival at Fiber is known to be no later.
+	Done(keyID string, ep Endpoint)
 	// Penalize reports a 429 to a request of keyID at ep, with Fiber's Retry-After or 0.
 	Penalize(keyID string, ep Endpoint, retryAfter time.Duration)
 }
@@ -153,7 +157,7 @@ func (r *Retrier) do(ctx context.Context, ep Endpoint, keyID string, attempt fun
 				return fmt.Errorf("fiber %s: %w", ep, err)
 			}
 		}
-		err := attempt(r.traced(ctx, keyID, ep))
+		err := r.attempt(ctx, keyID, ep, attempt)
 		if err == nil {
 			return nil
 		}
@@ -183,20 +187,25 @@ func (r *Retrier) do(ctx context.Context, ep Endpoint, keyID string, attempt fun
 	}
 }
 
-// traced returns ctx with a trace that reports to the Limiter when the request has been
-// written. The Client's own trace, added on top, composes with it.
-func (r *Retrier) traced(ctx context.Context, keyID string, ep Endpoint) context.Context {
+// attempt runs one attempt with a trace that reports to the Limiter when the request has been
+// written (Sent) and when the first byte of the answer came (Done); an attempt that ends
+// without an answer reports Done when it returns. The Client's own trace, added on top,
+// composes with it.
+func (r *Retrier) attempt(ctx context.Context, keyID string, ep Endpoint, attempt func(context.Context) error) error {
 	if r.lim == nil {
-		return ctx
+		return attempt(ctx)
 	}
-	var once sync.Once
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+	var sent, done sync.Once
+	reportDone := func() { done.Do(func() { r.lim.Done(keyID, ep) }) }
+	defer reportDone()
+	return attempt(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
-				once.Do(func() { r.lim.Sent(keyID, ep) })
+				sent.Do(func() { r.lim.Sent(keyID, ep) })
 			}
 		},
-	})
+		GotFirstResponseByte: reportDone,
+	}))
 }
 
 // retryable reports whether a failed attempt of ep may be repeated.

@@ -73,6 +73,8 @@ type fakeLimiter struct {
 	mu        sync.Mutex // guards the fields below
 	waits     []string
 	sent      []string
+	done      []string
+	events    []string // "wait", "sent", "done", "429" in the order they came
 	penalties []time.Duration
 }
 
@@ -80,12 +82,21 @@ func (f *fakeLimiter) Sent(keyID string, ep fiber.Endpoint) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sent = append(f.sent, keyID+"/"+string(ep))
+	f.events = append(f.events, "sent")
+}
+
+func (f *fakeLimiter) Done(keyID string, ep fiber.Endpoint) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.done = append(f.done, keyID+"/"+string(ep))
+	f.events = append(f.events, "done")
 }
 
 func (f *fakeLimiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.waits = append(f.waits, keyID+"/"+string(ep))
+	f.events = append(f.events, "wait")
 	if f.waitErr != nil && len(f.waits) >= f.failAfter {
 		return f.waitErr
 	}
@@ -96,6 +107,7 @@ func (f *fakeLimiter) Penalize(keyID string, ep fiber.Endpoint, retryAfter time.
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.penalties = append(f.penalties, retryAfter)
+	f.events = append(f.events, "429")
 }
 
 // ambiguity records OnAmbiguousStart calls.
@@ -198,7 +210,8 @@ func TestAmbiguousStartHook(t *testing.T) {
 }
 
 // TestStartRetriedWhenNeverSent: a start whose connection failed before anything was written
-// is retried; the server sees it once.
+// is retried; the server sees it once. The failed attempt reports Done to the Limiter without
+// Sent, so that nothing stays in flight.
 func TestStartRetriedWhenNeverSent(t *testing.T) {
 	h := &scripted{script: []answer{{status: http.StatusOK}}}
 	_, srv := newTestClient(t, h)
@@ -216,12 +229,16 @@ func TestStartRetriedWhenNeverSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var amb ambiguity
-	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, OnAmbiguousStart: amb.hook})
+	lim := &fakeLimiter{}
+	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, OnAmbiguousStart: amb.hook, Limiter: lim})
 	if err := callR(testContext(t), r, fiber.EndpointStart); err != nil {
 		t.Fatal(err)
 	}
 	if dials.Load() != 2 || h.requests() != 1 || amb.count() != 0 {
 		t.Errorf("%d dials, %d requests, %d ambiguous; want 2, 1, 0", dials.Load(), h.requests(), amb.count())
+	}
+	if diff := cmp.Diff([]string{"wait", "done", "wait", "sent", "done"}, lim.events); diff != "" {
+		t.Errorf("limiter reports (-want +got):\n%s", diff)
 	}
 }
 
@@ -246,6 +263,11 @@ func TestRetryWithLimiter(t *testing.T) {
 	}
 	if diff := cmp.Diff(lim.waits, lim.sent); diff != "" {
 		t.Errorf("sent reports (-waits +sent):\n%s", diff)
+	}
+	// Each attempt: granted, written, answered; the 429 is reported after its answer.
+	want := []string{"wait", "sent", "done", "429", "wait", "sent", "done", "wait", "sent", "done"}
+	if diff := cmp.Diff(want, lim.events); diff != "" {
+		t.Errorf("limiter reports (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]time.Duration{30 * time.Second}, lim.penalties); diff != "" {
 		t.Errorf("penalties (-want +got):\n%s", diff)
