@@ -35,7 +35,10 @@ func TestScaledLimitRealTime(t *testing.T) {
 		at = append(at, o.at.Sub(t0))
 	}
 	slices.Sort(at)
-	const slack = 250 * time.Millisecond // scheduling on a loaded machine
+	// Never early (that would be a 429); late only by scheduling on a loaded machine, which
+	// half a window bounds without making the test depend on the machine's speed: a grant in
+	// the wrong window is still caught.
+	slack := w / 2
 	for i, d := range at {
 		want := time.Duration(i/5) * w
 		if d < want || d > want+slack {

@@ -214,7 +214,7 @@ func TestOverDeadlineFailsFast(t *testing.T) {
 	if we.RetryAfter <= window-500*time.Millisecond || we.RetryAfter > window || we.MaxWait || we.Endpoint != fiber.EndpointStart || we.KeyID != fiber.KeyID(testKey) {
 		t.Errorf("WaitError = %+v, want a retry delay just under %v for the deadline", *we, window)
 	}
-	if took > 100*time.Millisecond {
+	if took > 400*time.Millisecond { // waiting would have taken the deadline's 500ms
 		t.Errorf("failed after %v, want at once", took)
 	}
 	if fiber.KindOf(err) != 0 {
@@ -281,7 +281,7 @@ func TestPenaltySlowsTheBucket(t *testing.T) {
 	if _, err := r.Cancel(budget.WithCaller(ctx, "b"), testKey, mine); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(paused); d > 500*time.Millisecond {
+	if d := time.Since(paused); d > 800*time.Millisecond { // the pause is 1s
 		t.Errorf("other buckets waited %v", d)
 	}
 	if _, err := r.Poll(budget.WithCaller(ctx, "b"), testKey, fiber.PollRequest{TaskID: mine}); err != nil {
