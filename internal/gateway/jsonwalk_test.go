@@ -9,6 +9,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 )
@@ -81,6 +82,10 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 		if len(unknown) > maxUnknownFields {
 			t.Fatalf("%d unknown fields reported", len(unknown))
+		}
+		// What passes reaches the handler: the gateway's own decoding must take it.
+		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, &cdv1.StartBatchRequest{}); err != nil {
+			t.Fatalf("accepted a body the gateway cannot decode: %v", err)
 		}
 	})
 }
