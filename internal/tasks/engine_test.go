@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -126,6 +127,34 @@ func TestWatchingAFinishedTaskCostsNoUpstreamCalls(t *testing.T) {
 	distinct(t, urlsOf(t, 1, ups), 300)
 	if after := e.sim.Stats(); after.Endpoints[fiberfake.EndpointPoll].Calls != before.Endpoints[fiberfake.EndpointPoll].Calls {
 		t.Errorf("watching a finished task polled Fiber")
+	}
+}
+
+// TestTerminalStateOnlyOnTheLastUpdate: a finished task holds more results than one update
+// carries; every update but the last reads RUNNING, so a client that stops at the first
+// terminal state has every result.
+func TestTerminalStateOnlyOnTheLastUpdate(t *testing.T) {
+	e := newEnv(t, fiberfake.Config{Seed: 6, PeoplePerSecond: 5000})
+	n := 2*MaxResultsPerUpdate + 250
+	id := e.start(n)
+	e.waitFinished(id)
+	for _, from := range []int{0, 100} { // a late watcher, and one resuming behind
+		ups := watchAll(t, e.engine, id, from)
+		if len(ups) != 3 {
+			t.Fatalf("from %d: %d updates, want 3 (500, 500 and the rest)", from, len(ups))
+		}
+		for i, u := range ups {
+			last := i == len(ups)-1
+			if got := u.Task.State.Terminal(); got != last {
+				t.Errorf("from %d: update %d of %d has state %v", from, i+1, len(ups), u.Task.State)
+			}
+			if u.Final() != last {
+				t.Errorf("from %d: update %d of %d: Final() = %v", from, i+1, len(ups), u.Final())
+			}
+		}
+		// A client that stops at the first terminal state.
+		stop := slices.IndexFunc(ups, func(u Update) bool { return u.Task.State.Terminal() })
+		distinct(t, urlsOf(t, from+1, ups[:stop+1]), n-from)
 	}
 }
 

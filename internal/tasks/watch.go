@@ -17,7 +17,10 @@ var ErrShuttingDown = errors.New("server shutting down: resume with the last tok
 
 // Update is one step of a watch.
 type Update struct {
-	// Task is the task as stored when the update was read.
+	// Task is the task as stored when the update was read, except that its State is terminal
+	// only on the final update: while stored results remain to be delivered (a finished task
+	// holds more than one update carries) it reads StateRunning, so that a client may stop at
+	// the first terminal state without losing results.
 	Task storage.Task
 	// Results are new since the previous update (none with progressOnly).
 	Results []*cdv1.PersonResult
@@ -56,6 +59,9 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		u, err := e.read(ctx, id, afterSeq, progressOnly, snap)
 		if err != nil {
 			return err
+		}
+		if u.Task.State.Terminal() && !u.Final() {
+			u.Task.State = storage.StateRunning // results still to come: not the end yet
 		}
 		t := u.Task
 		if last == nil || len(u.Results) > 0 || u.Final() || t.State != last.Task.State || t.Stats != last.Task.Stats {
