@@ -60,8 +60,10 @@ func TestFiberErrorStatusesMapToGRPCAndREST(t *testing.T) {
 		// caller hears of it.
 		{"429", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 429}, codes.ResourceExhausted, "UPSTREAM_RATE_LIMITED", 429, ""},
 		{"429 with Retry-After", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 429, RetryAfter: time.Second}, codes.ResourceExhausted, "UPSTREAM_RATE_LIMITED", 429, "1"},
-		{"500", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 500}, codes.Unavailable, "UPSTREAM_UNAVAILABLE", 503, ""},
-		{"503", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 503}, codes.Unavailable, "UPSTREAM_UNAVAILABLE", 503, ""},
+		// A server error may come after Fiber created (and charged) the task: the start's
+		// outcome is unknown, and it is not sent again.
+		{"500", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 500}, codes.Unknown, "UPSTREAM_OUTCOME_UNKNOWN", 500, ""},
+		{"503", fiberfake.Fault{Kind: fiberfake.FaultStatus, Status: 503}, codes.Unknown, "UPSTREAM_OUTCOME_UNKNOWN", 500, ""},
 		// The request was written before the connection dropped: from the client's side Fiber may
 		// have acted on it, so it is ambiguous too.
 		{"connection dropped unanswered", fiberfake.Fault{Kind: fiberfake.FaultDropBefore}, codes.Unknown, "UPSTREAM_OUTCOME_UNKNOWN", 500, ""},

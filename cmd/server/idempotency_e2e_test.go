@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -110,31 +111,39 @@ func TestIdempotentStartAfterFailures(t *testing.T) {
 	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url)
 	client := p.dial(t)
 
-	// A start Fiber surely refused: the same id may be retried, and then succeeds.
-	if err := sim.InjectFault(fiberfake.Fault{Endpoint: fiberfake.EndpointStart, Kind: fiberfake.FaultStatus, Status: 503, Count: 1}); err != nil {
+	// A start Fiber surely refused (402: out of credits, nothing was charged): the same id
+	// may be retried once credits are topped up, and then succeeds.
+	if err := sim.InjectFault(fiberfake.Fault{Endpoint: fiberfake.EndpointStart, Kind: fiberfake.FaultStatus, Status: 402, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
 	req := idempotentStart("0e9f7d3c-2b1a-4c5d-8e6f-7a8b9c0d1e2f", "https://www.linkedin.com/in/jake")
-	if _, err := client.StartBatch(testContext(t), req); status.Code(err) != codes.Unavailable {
-		t.Fatalf("first try: %v, want UNAVAILABLE", err)
+	if _, err := client.StartBatch(testContext(t), req); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("first try: %v, want FAILED_PRECONDITION", err)
 	}
 	if _, err := client.StartBatch(testContext(t), req); err != nil {
 		t.Fatalf("retry after a refused start: %v", err)
 	}
 
-	// A start whose outcome is unknown is never sent again under its id.
-	if err := sim.InjectFault(fiberfake.Fault{Endpoint: fiberfake.EndpointStart, Kind: fiberfake.FaultDropAfter, Count: 1}); err != nil {
-		t.Fatal(err)
-	}
-	amb := idempotentStart("5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "https://www.linkedin.com/in/ada")
-	before := sim.Calls(fiberfake.EndpointStart)
-	for range 2 {
-		_, err := client.StartBatch(testContext(t), amb)
-		if st := status.Convert(err); st.Code() != codes.Unknown || errorInfo(st).GetReason() != "UPSTREAM_OUTCOME_UNKNOWN" {
-			t.Fatalf("ambiguous start: %v %v, want UNKNOWN UPSTREAM_OUTCOME_UNKNOWN", st.Code(), errorInfo(st))
+	// A start whose outcome is unknown (no answer, or a server error that may have come after
+	// the task was created) is never sent again under its id.
+	for i, f := range []fiberfake.Fault{
+		{Endpoint: fiberfake.EndpointStart, Kind: fiberfake.FaultDropAfter, Count: 1},
+		{Endpoint: fiberfake.EndpointStart, Kind: fiberfake.FaultStatus, Status: 503, Count: 1},
+		{Endpoint: fiberfake.EndpointStart, Kind: fiberfake.FaultStatus, Status: 500, Count: 1},
+	} {
+		if err := sim.InjectFault(f); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if n := sim.Calls(fiberfake.EndpointStart) - before; n != 1 {
-		t.Errorf("the ambiguous start went upstream %d times, want 1", n)
+		amb := idempotentStart(fmt.Sprintf("5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4%d", i), fmt.Sprintf("https://www.linkedin.com/in/ada-%d", i))
+		before := sim.Calls(fiberfake.EndpointStart)
+		for range 2 {
+			_, err := client.StartBatch(testContext(t), amb)
+			if st := status.Convert(err); st.Code() != codes.Unknown || errorInfo(st).GetReason() != "UPSTREAM_OUTCOME_UNKNOWN" {
+				t.Fatalf("ambiguous start (%v %d): %v %v, want UNKNOWN UPSTREAM_OUTCOME_UNKNOWN", f.Kind, f.Status, st.Code(), errorInfo(st))
+			}
+		}
+		if n := sim.Calls(fiberfake.EndpointStart) - before; n != 1 {
+			t.Errorf("the ambiguous start (%v %d) went upstream %d times, want 1", f.Kind, f.Status, n)
+		}
 	}
 }

@@ -28,13 +28,14 @@ const (
 	KindNotFound
 	// KindRateLimited: too many requests (429); Error.RetryAfter may say when to come back.
 	KindRateLimited
-	// KindUnavailable: Fiber failed (5xx), or the request surely never reached it (DNS, dial,
-	// TLS handshake, connection lost before the request was written). Safe to retry, except
-	// that a 5xx answer to a start cannot rule out that Fiber acted on it.
+	// KindUnavailable: Fiber failed (5xx to a poll or cancel), or the request surely never
+	// reached it (DNS, dial, TLS handshake, connection lost before the request was written).
+	// Safe to retry.
 	KindUnavailable
-	// KindOutcomeUnknown: the request was or may have been sent, but no complete answer came
-	// (timeout, reset or EOF after sending, a cut-off body, an undecodable 2xx to a start). A
-	// start that fails this way may have created and charged a task.
+	// KindOutcomeUnknown: the request was or may have been sent, but no answer tells what
+	// happened (timeout, reset or EOF after sending, a cut-off body, an undecodable 2xx to a
+	// start, a 5xx to a start: Fiber may have failed after creating the task). A start that
+	// fails this way may have created and charged a task.
 	KindOutcomeUnknown
 	// KindProtocol: an answer that is known not to be a success but fits no other kind (a 3xx,
 	// an unexpected 4xx such as 418), or a malformed 2xx to a poll or cancel.
@@ -159,6 +160,11 @@ func statusError(ep Endpoint, apiKey string, status int, h http.Header, body []b
 		Endpoint:   ep,
 		StatusCode: status,
 		RetryAfter: parseRetryAfter(h.Get("Retry-After"), time.Now()),
+	}
+	if e.Kind == KindUnavailable && ep == EndpointStart {
+		// A server error says nothing about how far the start got: it may have created (and
+		// charged) the task before failing.
+		e.Kind = KindOutcomeUnknown
 	}
 	var eb errorBody
 	if len(body) > 0 && json.Unmarshal(body, &eb) == nil {

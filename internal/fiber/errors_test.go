@@ -49,18 +49,22 @@ func TestStatusKinds(t *testing.T) {
 				if !errors.As(err, &fe) {
 					t.Fatalf("got %v (%T), want an *Error", err, err)
 				}
+				kind := tt.want
+				if kind == fiber.KindUnavailable && ep == fiber.EndpointStart {
+					kind = fiber.KindOutcomeUnknown // a 5xx may come after the task was created
+				}
 				want := &fiber.Error{
-					Kind: tt.want, Endpoint: ep, StatusCode: tt.status,
+					Kind: kind, Endpoint: ep, StatusCode: tt.status,
 					Message: "bad things happened to key [REDACTED]",
 				}
 				if diff := cmp.Diff(want, fe); diff != "" {
 					t.Errorf("error (-want +got):\n%s", diff)
 				}
-				if fiber.KindOf(err) != tt.want {
-					t.Errorf("KindOf = %v, want %v", fiber.KindOf(err), tt.want)
+				if fiber.KindOf(err) != kind {
+					t.Errorf("KindOf = %v, want %v", fiber.KindOf(err), kind)
 				}
 				assertNoKey(t, err)
-				wantText := fmt.Sprintf("fiber %s: %s (HTTP %d): bad things happened to key [REDACTED]", ep, tt.want, tt.status)
+				wantText := fmt.Sprintf("fiber %s: %s (HTTP %d): bad things happened to key [REDACTED]", ep, kind, tt.status)
 				if err.Error() != wantText {
 					t.Errorf("Error() = %q, want %q", err.Error(), wantText)
 				}

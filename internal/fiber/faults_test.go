@@ -67,14 +67,14 @@ func TestFaultsThroughBudget(t *testing.T) {
 	}{
 		{"429", fiber.EndpointStart, want{calls: 2, tasks: 1}},
 		{"429 Retry-After", fiber.EndpointStart, want{calls: 2, tasks: 1}},
-		{"500", fiber.EndpointStart, want{kind: fiber.KindUnavailable, calls: 1, ambiguous: true}},
-		{"503", fiber.EndpointStart, want{kind: fiber.KindUnavailable, calls: 1, ambiguous: true}},
+		{"500", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, ambiguous: true}},
+		{"503", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, ambiguous: true}},
 		{"reset before", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, ambiguous: true}},
 		{"reset after", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, tasks: 1, ambiguous: true}},
 		{"broken body", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, tasks: 1, ambiguous: true}},
 		{"slow, times out", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, ambiguous: true}},
 		{"slow, in time", fiber.EndpointStart, want{calls: 1, tasks: 1}},
-		{"429 then 503", fiber.EndpointStart, want{kind: fiber.KindUnavailable, calls: 2, ambiguous: true}},
+		{"429 then 503", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 2, ambiguous: true}},
 
 		{"429", fiber.EndpointPoll, want{calls: 2}},
 		{"429 Retry-After", fiber.EndpointPoll, want{calls: 2}},

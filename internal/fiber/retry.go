@@ -55,8 +55,8 @@ type RetryConfig struct {
 	Limiter Limiter
 
 	// OnAmbiguousStart, when not nil, is called once for each start that failed in a way that
-	// does not rule out that Fiber created (and charged) the task: KindOutcomeUnknown, or a
-	// 5xx answer (KindUnavailable with a StatusCode). Such a start is never retried; the hook
+	// does not rule out that Fiber created (and charged) the task: KindOutcomeUnknown (which
+	// includes a 5xx answer to a start). Such a start is never retried; the hook
 	// lets the server record it so that an operator can reconcile it. It gets the key's id,
 	// the number of URLs in the request and the error, and must be safe for concurrent use.
 	OnAmbiguousStart func(keyID string, people int, err error)
@@ -72,9 +72,9 @@ type RetryConfig struct {
 //     on KindOutcomeUnknown. A cancel whose first attempt took effect may then answer 422, as
 //     the task is no longer cancellable; polling the task tells.
 //   - Start, which costs credits, only when Fiber surely did not act on it: on 429, and on
-//     KindUnavailable without a status, which the Client reports only when the request was
-//     surely never written (connection refused or lost before sending). A 5xx answer or
-//     KindOutcomeUnknown may hide a created task: it is returned as is, and reported to
+//     KindUnavailable, which the Client reports for a start only when the request was surely
+//     never written (connection refused or lost before sending). KindOutcomeUnknown (no
+//     answer, or a 5xx) may hide a created task: it is returned as is, and reported to
 //     RetryConfig.OnAmbiguousStart.
 //
 // A retry is not attempted when the backoff would outlast ctx's deadline. Errors come back as
@@ -217,7 +217,7 @@ func retryable(ep Endpoint, fe *Error) bool {
 	case KindRateLimited:
 		return true // Fiber refused it before doing anything
 	case KindUnavailable:
-		return ep != EndpointStart || fe.StatusCode == 0
+		return true // a start is KindUnavailable only when surely never sent
 	case KindOutcomeUnknown:
 		return ep != EndpointStart
 	}
@@ -230,7 +230,7 @@ func startMayHaveActed(err error) bool {
 	if !errors.As(err, &fe) {
 		return false
 	}
-	return fe.Kind == KindOutcomeUnknown || (fe.Kind == KindUnavailable && fe.StatusCode != 0)
+	return fe.Kind == KindOutcomeUnknown
 }
 
 // backoff returns the pause before retry n (1-based): Base doubled n-1 times, at most Cap,

@@ -158,10 +158,10 @@ func TestRetryDecisions(t *testing.T) {
 	}{
 		{name: "429 then ok", script: []answer{{status: 429}, ok}, wantReqs: 2, startReqs: 2},
 		{name: "429 with Retry-After then ok", script: []answer{{status: 429, retryAfter: "0"}, ok}, wantReqs: 2, startReqs: 2},
-		{name: "500 then ok", script: []answer{{status: 500}, ok}, wantReqs: 2, startKind: fiber.KindUnavailable, startReqs: 1, startAmbiguous: true},
-		{name: "503 503 then ok", script: []answer{{status: 503}, {status: 503}, ok}, wantReqs: 3, startKind: fiber.KindUnavailable, startReqs: 1, startAmbiguous: true},
+		{name: "500 then ok", script: []answer{{status: 500}, ok}, wantReqs: 2, startKind: fiber.KindOutcomeUnknown, startReqs: 1, startAmbiguous: true},
+		{name: "503 503 then ok", script: []answer{{status: 503}, {status: 503}, ok}, wantReqs: 3, startKind: fiber.KindOutcomeUnknown, startReqs: 1, startAmbiguous: true},
 		{name: "dropped then ok", script: []answer{{drop: true}, ok}, wantReqs: 2, startKind: fiber.KindOutcomeUnknown, startReqs: 1, startAmbiguous: true},
-		{name: "always 503", script: []answer{{status: 503}}, wantKind: fiber.KindUnavailable, wantReqs: 4, startKind: fiber.KindUnavailable, startReqs: 1, startAmbiguous: true},
+		{name: "always 503", script: []answer{{status: 503}}, wantKind: fiber.KindUnavailable, wantReqs: 4, startKind: fiber.KindOutcomeUnknown, startReqs: 1, startAmbiguous: true},
 		{name: "always 429", script: []answer{{status: 429}}, wantKind: fiber.KindRateLimited, wantReqs: 4, startKind: fiber.KindRateLimited, startReqs: 4},
 		{name: "400", script: []answer{{status: 400}, ok}, wantKind: fiber.KindBadRequest, wantReqs: 1, startKind: fiber.KindBadRequest, startReqs: 1},
 		{name: "401", script: []answer{{status: 401}, ok}, wantKind: fiber.KindUnauthenticated, wantReqs: 1, startKind: fiber.KindUnauthenticated, startReqs: 1},
