@@ -117,14 +117,9 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	logger.Info("fiber budget", "start", limits.Start.String(), "poll", limits.Poll.String(), "cancel", limits.Cancel.String())
-	upstream := fiber.NewRetrier(client, fiber.RetryConfig{
-		Limiter: limiter,
-		OnAmbiguousStart: func(keyID string, people int, err error) {
-			// Fiber may have started (and charged) this batch: an operator reconciles it
-			// against Fiber's task list.
-			logger.Error("RECONCILE: a fiber start may have taken effect without an answer", "key_id", keyID, "people", people, "err", err)
-		},
-	})
+	// Starts of unknown outcome are recorded for the operator by the service, which knows
+	// the caller and the request (see cmd/reconcile).
+	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter})
 	store, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return err

@@ -24,7 +24,8 @@ type Config struct {
 	Fiber Starter
 	// Tasks follows started tasks and serves the task RPCs. Required.
 	Tasks *tasks.Engine
-	// Store keeps idempotency records of StartBatch. Required.
+	// Store keeps idempotency records of StartBatch and the records of ambiguous starts.
+	// Required.
 	Store storage.Store
 	// IdempotencyTTL is how long a request_id is remembered; zero means 24h.
 	IdempotencyTTL time.Duration
@@ -48,6 +49,7 @@ type Service struct {
 
 	fiber         Starter
 	tasks         *tasks.Engine
+	store         storage.Store
 	idem          *idempotency
 	defaultAPIKey string
 	allowReqKey   bool
@@ -65,7 +67,7 @@ func New(cfg Config) *Service {
 		log = slog.Default()
 	}
 	return &Service{
-		fiber: cfg.Fiber, tasks: cfg.Tasks, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
+		fiber: cfg.Fiber, tasks: cfg.Tasks, store: cfg.Store, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
 		idem:    newIdempotency(cfg.Store, cfg.IdempotencyTTL, log),
 		streams: newStreamQuota(cfg.MaxWatchStreams),
 		secrets: cfg.Secrets,

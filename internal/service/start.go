@@ -2,6 +2,9 @@ package service
 
 import (
 	"context"
+	"time"
+
+	"github.com/google/uuid"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/budget"
@@ -21,7 +24,11 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	if err != nil {
 		return nil, ToStatus(err)
 	}
-	start := func() (*cdv1.StartBatchResponse, error) { return s.start(ctx, key, req) }
+	var reqKey string
+	if id != "" {
+		reqKey = principal(ctx) + "/" + id
+	}
+	start := func() (*cdv1.StartBatchResponse, error) { return s.start(ctx, key, reqKey, req) }
 	if id == "" {
 		resp, err := start()
 		return resp, ToStatus(err)
@@ -30,16 +37,21 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	if err != nil {
 		return nil, ToStatus(err)
 	}
-	resp, err := s.idem.do(ctx, principal(ctx)+"/"+id, hash, start)
+	resp, err := s.idem.do(ctx, reqKey, hash, start)
 	return resp, ToStatus(err)
 }
 
-// start sends the start upstream and records the task.
-func (s *Service) start(ctx context.Context, key string, req *cdv1.StartBatchRequest) (*cdv1.StartBatchResponse, error) {
+// start sends the start upstream and records the task. reqKey is the request's idempotency
+// key, "" if it has none.
+func (s *Service) start(ctx context.Context, key, reqKey string, req *cdv1.StartBatchRequest) (*cdv1.StartBatchResponse, error) {
+	freq := StartRequestToFiber(req)
 	// The rate limiter queues callers fairly by this name.
-	resp, err := s.fiber.Start(budget.WithCaller(ctx, principal(ctx)), key, StartRequestToFiber(req))
+	resp, err := s.fiber.Start(budget.WithCaller(ctx, principal(ctx)), key, freq)
 	if err != nil {
 		s.log.WarnContext(ctx, "fiber start failed", "key_id", fiber.KeyID(key), "people", len(req.GetPersonDetails()), "err", err)
+		if fiber.KindOf(err) == fiber.KindOutcomeUnknown {
+			s.recordAmbiguousStart(ctx, key, reqKey, freq.LinkedInURLs, err)
+		}
 		return nil, err
 	}
 	out := StartResponseFromFiber(resp)
@@ -50,6 +62,29 @@ func (s *Service) start(ctx context.Context, key string, req *cdv1.StartBatchReq
 		s.log.ErrorContext(ctx, "started task not recorded", "task_id", resp.TaskID, "err", err)
 	}
 	return out, nil
+}
+
+// recordAmbiguousStart keeps the record of a start that Fiber may have acted on without a
+// usable answer, so that an operator can reconcile it (cmd/reconcile lists the records), and
+// logs it at error level. It never fails the call: the caller hears of the unknown outcome
+// either way.
+func (s *Service) recordAmbiguousStart(ctx context.Context, key, reqKey string, urls []string, cause error) {
+	a := storage.AmbiguousStart{
+		ID:         "amb-" + uuid.NewString(),
+		Time:       time.Now(),
+		Owner:      principal(ctx),
+		KeyID:      fiber.KeyID(key),
+		RequestKey: reqKey,
+		URLs:       urls,
+		Error:      cause.Error(), // fiber errors never hold the key
+	}
+	if s.secrets != nil {
+		a.Error = s.secrets.Redact(a.Error) // nor a request-supplied one
+	}
+	err := s.store.RecordAmbiguousStart(context.WithoutCancel(ctx), a)
+	s.log.ErrorContext(ctx, "RECONCILE: a fiber start may have taken effect without a usable answer",
+		"record_id", a.ID, "principal", a.Owner, "key_id", a.KeyID, "request_key", reqKey, "people", len(urls),
+		"err", cause, "record_err", err)
 }
 
 // StartRequestToFiber translates a validated StartBatchRequest to the upstream client's type.

@@ -140,8 +140,14 @@ type Store interface {
 	// DeleteTask removes a task and its results. ErrNotFound if unknown.
 	DeleteTask(ctx context.Context, id string) error
 	// PurgeFinished removes tasks that reached a terminal state before t, with their results,
-	// and returns how many went.
+	// and the ambiguous-start records made before t; it returns how many tasks went.
 	PurgeFinished(ctx context.Context, before time.Time) (int, error)
+	// RecordAmbiguousStart stores a record of a start whose outcome is unknown. ErrExists if
+	// its ID is taken.
+	RecordAmbiguousStart(ctx context.Context, a AmbiguousStart) error
+	// ListAmbiguousStarts returns the records made at or after since, oldest first (Time, then
+	// ID ascending).
+	ListAmbiguousStarts(ctx context.Context, since time.Time) ([]AmbiguousStart, error)
 	// ClaimRequest records a new idempotent request in state RequestPending, unless a record
 	// with r.Key exists that has not expired at r.CreateTime: then nothing is written and the
 	// existing record is returned (claimed false). An expired record is replaced.
@@ -187,4 +193,24 @@ type Request struct {
 	Response []byte
 	// CreateTime is when it was claimed; ExpireTime when the record may be forgotten.
 	CreateTime, ExpireTime time.Time
+}
+
+// AmbiguousStart is the record of a start that was sent to Fiber and failed in a way that does
+// not tell whether Fiber created (and charged) the task: no answer, or a server error. It is
+// never sent again on its own; an operator reconciles it against Fiber's records of the key.
+type AmbiguousStart struct {
+	// ID is fibergate's name for the record, given to the caller and logged.
+	ID string
+	// Time is when the attempt failed.
+	Time time.Time
+	// Owner is the principal that asked for the start.
+	Owner string
+	// KeyID names the Fiber key it was sent with (fiber.KeyID); never the key itself.
+	KeyID string
+	// RequestKey is the idempotency key of the request, "" if it had none.
+	RequestKey string
+	// URLs are the LinkedIn URLs sent, in order.
+	URLs []string
+	// Error is the failure as the client reported it (secrets redacted).
+	Error string
 }

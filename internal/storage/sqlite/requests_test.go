@@ -11,8 +11,8 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// TestMigrateRequests opens a file of schema version 1, from before idempotent requests: its
-// tasks stay, and requests work.
+// TestMigrateRequests opens a file of schema version 1, from before idempotent requests and
+// ambiguous-start records: its tasks stay, and both work.
 func TestMigrateRequests(t *testing.T) {
 	ctx := testContext(t)
 	path := filepath.Join(t.TempDir(), "fibergate.db")
@@ -22,15 +22,15 @@ func TestMigrateRequests(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	db := rawDB(t, path)
-	for _, q := range []string{"DROP TABLE requests", "PRAGMA user_version = 1"} {
+	for _, q := range []string{"DROP TABLE requests", "DROP TABLE ambiguous_starts", "PRAGMA user_version = 1"} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 
 	s = openStore(t, path)
-	if v := queryInt(t, db, "PRAGMA user_version"); v != 2 {
-		t.Errorf("user_version = %d, want 2", v)
+	if v := queryInt(t, db, "PRAGMA user_version"); v != 3 {
+		t.Errorf("user_version = %d, want 3", v)
 	}
 	rs, err := s.ReadResults(ctx, "task-1", 0, 10)
 	if err != nil {
@@ -50,6 +50,13 @@ func TestMigrateRequests(t *testing.T) {
 	}
 	if diff := cmp.Diff(r, got); diff != "" {
 		t.Errorf("GetRequest after migration (-want +got):\n%s", diff)
+	}
+	a := storage.AmbiguousStart{ID: "amb-1", Time: at, Owner: "alice", KeyID: "k", URLs: []string{"u"}, Error: "e"}
+	if err := s.RecordAmbiguousStart(ctx, a); err != nil {
+		t.Fatalf("RecordAmbiguousStart after migration: %v", err)
+	}
+	if got, err := s.ListAmbiguousStarts(ctx, at); err != nil || len(got) != 1 || got[0].ID != "amb-1" {
+		t.Errorf("ListAmbiguousStarts after migration = %v, %v", got, err)
 	}
 }
 

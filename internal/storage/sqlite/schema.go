@@ -60,6 +60,18 @@ func migrations() []string {
 		) STRICT;
 		-- PurgeRequests.
 		CREATE INDEX requests_by_expiry ON requests (expire_time);`,
+		// 3: starts whose outcome is unknown, for the operator. urls is a JSON array.
+		`CREATE TABLE ambiguous_starts (
+			id          TEXT    NOT NULL PRIMARY KEY,
+			time        INTEGER NOT NULL,
+			owner       TEXT    NOT NULL,
+			key_id      TEXT    NOT NULL,
+			request_key TEXT    NOT NULL,
+			urls        TEXT    NOT NULL,
+			error       TEXT    NOT NULL
+		) STRICT;
+		-- ListAmbiguousStarts and PurgeFinished.
+		CREATE INDEX ambiguous_starts_by_time ON ambiguous_starts (time, id);`,
 	}
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -129,11 +130,18 @@ func (s *Store) PurgeFinished(ctx context.Context, before time.Time) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("purge finished tasks: %w", err)
 	}
-	res, err := s.write.ExecContext(ctx, `DELETE FROM tasks WHERE `+terminal+` AND finish_time < ?`, cutoff)
-	if err != nil {
-		return 0, fmt.Errorf("purge finished tasks: %w", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err = inTx(ctx, s.write, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tasks WHERE `+terminal+` AND finish_time < ?`, cutoff)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM ambiguous_starts WHERE time < ?`, cutoff)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("purge finished tasks: %w", err)
 	}

@@ -18,6 +18,7 @@
 //     GetRequest as for ClaimRequest: at its ExpireTime it is expired. PurgeRequests(t)
 //     deletes the records whose ExpireTime is strictly before t.
 //   - A claim that replaces an expired record leaves nothing of it, not even its response.
+//   - PurgeFinished(t) deletes the ambiguous-start records made strictly before t.
 //
 // It leaves to each backend (and tests nothing about) ReadResults on an unknown task, invalid
 // ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a backend
@@ -79,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"GetRequestExpired", testGetRequestExpired},
 		{"ReleaseRequest", testReleaseRequest},
 		{"PurgeRequests", testPurgeRequests},
+		{"AmbiguousStarts", testAmbiguousStarts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

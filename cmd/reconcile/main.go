@@ -1,0 +1,98 @@
+// Command reconcile lists the starts whose outcome fibergate could not know: starts that were
+// sent to Fiber and failed without an answer, or with a server error, so that Fiber may have
+// created (and charged) the task. fibergate never sends such a start again on its own; an
+// operator compares these records with Fiber's records of the key (credits used, tasks seen)
+// and tells the caller.
+//
+// It reads the server's store, also while the server runs:
+//
+//	go run ./cmd/reconcile -store sqlite:fibergate.db -since 72h
+//
+// Each record is printed as one JSON object per line: id (also in the server's RECONCILE log
+// line), time, owner (the caller's principal), key_id (which Fiber key, never the key),
+// request_key (the caller's idempotency key, if any), people, urls and error. The -store flag
+// falls back to FIBERGATE_STORE, like the server's.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/fibergate/fibergate/internal/storage"
+	"github.com/fibergate/fibergate/internal/storage/sqlite"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "reconcile:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// record is one line of output.
+type record struct {
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Owner      string    `json:"owner"`
+	KeyID      string    `json:"key_id"`
+	RequestKey string    `json:"request_key,omitempty"`
+	People     int       `json:"people"`
+	URLs       []string  `json:"urls"`
+	Error      string    `json:"error"`
+}
+
+// run lists the records of the store named by the flags in args to stdout.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defStore := getenv("FIBERGATE_STORE")
+	if defStore == "" {
+		defStore = "sqlite:fibergate.db"
+	}
+	spec := fs.String("store", defStore, "the server's store, as its -store flag (env FIBERGATE_STORE)")
+	since := fs.Duration("since", 30*24*time.Hour, "list the records of this last period")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	kind, path, _ := strings.Cut(*spec, ":")
+	if kind != "sqlite" || path == "" {
+		return fmt.Errorf("-store %q: want sqlite:PATH", *spec)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("-store: %w", err) // do not create an empty store by mistake
+	}
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	list, err := s.ListAmbiguousStarts(ctx, time.Now().Add(-*since))
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	for _, a := range list {
+		if err := enc.Encode(toRecord(a)); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "%d start(s) of unknown outcome since %s\n", len(list), time.Now().Add(-*since).UTC().Format(time.RFC3339))
+	return nil
+}
+
+func toRecord(a storage.AmbiguousStart) record {
+	return record{ID: a.ID, Time: a.Time.UTC(), Owner: a.Owner, KeyID: a.KeyID, RequestKey: a.RequestKey,
+		People: len(a.URLs), URLs: a.URLs, Error: a.Error}
+}
