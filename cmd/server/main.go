@@ -112,7 +112,9 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	limiter, err := budget.New(budget.Config{Limits: limits, MaxWait: cfg.maxQueueWait, Logger: logger.With("component", "budget")})
+	limiter, err := budget.New(budget.Config{
+		Limits: limits, MaxWait: cfg.maxQueueWait, SendReserve: sendReserve, Logger: logger.With("component", "budget"),
+	})
 	if err != nil {
 		return err
 	}
@@ -156,6 +158,11 @@ func run(ctx context.Context, cfg config) error {
 	g.Go(func() error { return srv.Run(gctx, nil) })
 	return g.Wait()
 }
+
+// sendReserve is the time a call queued for a rate-limit slot keeps before its deadline to be
+// sent and answered: a start cut off by its deadline after it was sent has an unknown outcome
+// (and may be charged), one refused before sending costs nothing.
+const sendReserve = time.Second
 
 // parseLimits reads the three rate flags.
 func parseLimits(cfg config) (budget.Limits, error) {

@@ -25,6 +25,15 @@ type Config struct {
 	// is expected later fails at once with a *WaitError. Zero means no bound but the deadline.
 	MaxWait time.Duration
 
+	// SendReserve is the time a request needs after its slot: a Wait that has to queue counts
+	// its context's deadline as that much earlier, so that the queue never eats the time the
+	// request needs to be sent and answered. A start cut off by its deadline after it was sent
+	// has an unknown outcome (it may be charged); one refused before sending costs nothing. A
+	// queued Wait whose slot comes later than expected, leaving less than SendReserve before
+	// the deadline, gives the slot back and fails with a *WaitError. A slot free at once is
+	// granted whatever the deadline. Zero means no reserve.
+	SendReserve time.Duration
+
 	// Backoff is the pause after a 429 that carried no Retry-After. Zero fields mean a first
 	// pause of one slot interval (Per/N, at least 10ms) and a cap of one window (Per).
 	Backoff Backoff
@@ -51,6 +60,7 @@ type Limiter struct {
 	limits  Limits
 	margin  time.Duration
 	maxWait time.Duration
+	reserve time.Duration
 	backoff Backoff
 	clock   Clock
 	log     *slog.Logger
@@ -69,13 +79,14 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("budget: %w", err)
 	}
-	if cfg.Backoff.Base < 0 || cfg.Backoff.Cap < 0 || cfg.MaxWait < 0 {
-		return nil, fmt.Errorf("budget: backoff and max wait must not be negative")
+	if cfg.Backoff.Base < 0 || cfg.Backoff.Cap < 0 || cfg.MaxWait < 0 || cfg.SendReserve < 0 {
+		return nil, fmt.Errorf("budget: backoff, max wait and send reserve must not be negative")
 	}
 	l := &Limiter{
 		limits:  ls,
 		margin:  cfg.Margin,
 		maxWait: cfg.MaxWait,
+		reserve: cfg.SendReserve,
 		backoff: cfg.Backoff,
 		clock:   cfg.Clock,
 		log:     cfg.Logger,
@@ -157,6 +168,18 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		l.mu.Unlock()
 		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
 	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < l.reserve {
+		left := time.Until(dl)
+		// The slot came too late to send safely before the deadline: hand it on.
+		b.pending--
+		b.giveBack(w)
+		b.counters.FastFails++
+		l.schedule(b, l.clock.Now())
+		l.mu.Unlock()
+		l.log.Debug("fiber budget: slot came too close to the deadline", "key_id", keyID, "endpoint", ep,
+			"caller", caller, "left", left, "reserve", l.reserve)
+		return &WaitError{KeyID: keyID, Endpoint: ep, Limit: b.limit, Allowed: max(left, 0)}
+	}
 	b.pending--
 	waited := w.at.Sub(w.enqueued)
 	b.counters.Grants++
@@ -169,10 +192,10 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 }
 
 // allowed returns how long a Wait with ctx may queue, whether that bound is MaxWait, and
-// whether there is a bound at all.
+// whether there is a bound at all. The deadline's bound keeps SendReserve for the request.
 func (l *Limiter) allowed(ctx context.Context) (d time.Duration, isMax, bounded bool) {
 	if dl, ok := ctx.Deadline(); ok {
-		d, bounded = time.Until(dl), true
+		d, bounded = time.Until(dl)-l.reserve, true
 	}
 	if l.maxWait > 0 && (!bounded || l.maxWait < d) {
 		d, isMax, bounded = l.maxWait, true, true

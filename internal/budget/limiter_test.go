@@ -469,3 +469,54 @@ func TestReportsMoveTheDeparture(t *testing.T) {
 		l.Done(testKey, "delete") // ignored
 	})
 }
+
+// TestSendReserve: with a send reserve, a queued Wait counts its deadline that much earlier,
+// and a slot that comes too close to the deadline (a 429 pause pushed it) is handed on rather
+// than granted; a slot free at once is granted whatever the deadline.
+func TestSendReserve(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lim := mustLimit(t, "1/1s")
+		w := lim.Per + budget.DefaultMargin(lim) // 1.02s
+		const reserve = 300 * time.Millisecond
+		l := newLimiter(t, budget.Config{Limits: budget.Limits{Start: lim}, SendReserve: reserve})
+		bg := context.Background()
+
+		tiny, cancelTiny := context.WithTimeout(bg, 100*time.Millisecond)
+		defer cancelTiny()
+		if err := l.Wait(tiny, testKey, fiber.EndpointStart); err != nil {
+			t.Fatalf("a free slot with 100ms left: %v, want it granted", err)
+		}
+		t0 := time.Now()
+
+		// The next slot comes at w = 1.02s: a 1.2s deadline leaves less than the reserve.
+		d12, cancel12 := context.WithTimeout(bg, 1200*time.Millisecond)
+		defer cancel12()
+		var we *budget.WaitError
+		if err := l.Wait(d12, testKey, fiber.EndpointStart); !errors.As(err, &we) || we.RetryAfter != w || we.Allowed != 1200*time.Millisecond-reserve {
+			t.Fatalf("1.2s deadline: %v, want a *WaitError expecting %v with %v allowed", err, w, 1200*time.Millisecond-reserve)
+		}
+		if time.Since(t0) != 0 {
+			t.Fatal("the fast failure waited")
+		}
+
+		// A 1.5s deadline fits (0.48s left at the slot), so it queues; then a 429 pauses the
+		// bucket until 1.4s, which would leave it 0.1s: the slot is handed on.
+		d15, cancel15 := context.WithTimeout(bg, 1500*time.Millisecond)
+		defer cancel15()
+		out := make(chan outcome, 1)
+		waitAsync(d15, l, testKey, fiber.EndpointStart, "a", "late", out)
+		synctest.Wait()
+		time.Sleep(time.Second)
+		l.Penalize(testKey, fiber.EndpointStart, 400*time.Millisecond)
+		o := <-out
+		if !errors.As(o.err, &we) || o.at.Sub(t0) != 1400*time.Millisecond || we.Allowed != 100*time.Millisecond {
+			t.Fatalf("queued Wait: %v at +%v, want a *WaitError at +1.4s with 100ms left", o.err, o.at.Sub(t0))
+		}
+		if err := l.Wait(bg, testKey, fiber.EndpointStart); err != nil || time.Since(t0) != 1400*time.Millisecond {
+			t.Errorf("the handed-on slot: %v at +%v, want it at once (+1.4s)", err, time.Since(t0))
+		}
+		if st := bucketStats(l, testKey, fiber.EndpointStart); st.Grants != 2 || st.FastFails != 2 {
+			t.Errorf("stats %+v, want 2 grants and 2 fast failures", st)
+		}
+	})
+}
