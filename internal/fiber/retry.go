@@ -60,6 +60,11 @@ type RetryConfig struct {
 	// lets the server record it so that an operator can reconcile it. It gets the key's id,
 	// the number of URLs in the request and the error, and must be safe for concurrent use.
 	OnAmbiguousStart func(keyID string, people int, err error)
+
+	// OnAttempt, when not nil, is called after every attempt (retries included) with its
+	// endpoint, its error (nil on success) and how long it took, for metrics. It must be safe
+	// for concurrent use and quick.
+	OnAttempt func(ep Endpoint, err error, took time.Duration)
 }
 
 // Retrier calls Fiber through a Client, spending the rate limits of a Limiter and retrying what
@@ -85,6 +90,7 @@ type Retrier struct {
 	policy      RetryPolicy
 	lim         Limiter
 	onAmbiguous func(keyID string, people int, err error)
+	onAttempt   func(ep Endpoint, err error, took time.Duration)
 }
 
 // NewRetrier returns a Retrier that calls Fiber through c. It panics if c is nil.
@@ -103,7 +109,7 @@ func NewRetrier(c *Client, cfg RetryConfig) *Retrier {
 		p.Cap = DefaultRetryCap
 	}
 	p.Cap = max(p.Cap, p.Base)
-	return &Retrier{c: c, policy: p, lim: cfg.Limiter, onAmbiguous: cfg.OnAmbiguousStart}
+	return &Retrier{c: c, policy: p, lim: cfg.Limiter, onAmbiguous: cfg.OnAmbiguousStart, onAttempt: cfg.OnAttempt}
 }
 
 // Start starts a batch like Client.Start, waiting for the start budget and retrying only
@@ -157,7 +163,11 @@ func (r *Retrier) do(ctx context.Context, ep Endpoint, keyID string, attempt fun
 				return fmt.Errorf("fiber %s: %w", ep, err)
 			}
 		}
+		began := time.Now()
 		err := r.attempt(ctx, keyID, ep, attempt)
+		if r.onAttempt != nil {
+			r.onAttempt(ep, err, time.Since(began))
+		}
 		if err == nil {
 			return nil
 		}

@@ -249,10 +249,19 @@ func TestRetryWithLimiter(t *testing.T) {
 	h := &scripted{script: []answer{{status: 429, retryAfter: "30"}, {status: 503}, {status: http.StatusOK}}}
 	c, _ := newTestClient(t, h)
 	lim := &fakeLimiter{}
-	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fiber.RetryPolicy{Base: time.Millisecond}, Limiter: lim})
+	var attempts []string // guarded by lim.mu
+	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fiber.RetryPolicy{Base: time.Millisecond}, Limiter: lim,
+		OnAttempt: func(ep fiber.Endpoint, err error, took time.Duration) {
+			lim.mu.Lock()
+			defer lim.mu.Unlock()
+			attempts = append(attempts, fmt.Sprintf("%s %v %t", ep, fiber.KindOf(err), took > 0))
+		}})
 	start := time.Now()
 	if err := callR(testContext(t), r, fiber.EndpointPoll); err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"poll rate limited true", "poll unavailable true", "poll ErrorKind(0) true"}, attempts); diff != "" {
+		t.Errorf("OnAttempt calls (-want +got):\n%s", diff)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v: the Retrier slept on Retry-After itself", d)
