@@ -126,3 +126,63 @@ func BenchmarkWait1000Callers(b *testing.B) {
 		b.Errorf("grants = %d, want %d", st.Grants, lim.N+b.N)
 	}
 }
+
+// BenchmarkWaitSentDone measures one attempt's calls as fiber.Retrier makes them: Wait before
+// the request, Sent once it is written, Done once its answer comes. One caller, on a fake clock
+// that stands still during an attempt (the answer comes at once) and moves between attempts, so
+// that no Wait ever queues and the figure is the limiter's own cost per attempt:
+//
+//   - uncontended: Fiber's poll limit, 240/min, used at a tenth of its pace. The slot is
+//     always free; the log still keeps its last 240 departures, most of them out of the window.
+//   - log-full: the same limit used at exactly its pace: all 240 departures of the log are in
+//     the window, and each Wait takes the slot that has just freed up.
+//   - log-full-10000: log-full with a limit of 10000/min. Sent and Done look for the entry to
+//     move from the oldest one (departures.settle), so this shows how the cost grows with the
+//     length of the log, which both cases above keep at 240 entries.
+func BenchmarkWaitSentDone(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		lim  budget.Limit
+		pace int // the clock moves pace slot intervals (Per/N) between attempts
+	}{
+		{"uncontended", budget.Limit{N: 240, Per: time.Minute}, 10},
+		{"log-full", budget.Limit{N: 240, Per: time.Minute}, 1},
+		{"log-full-10000", budget.Limit{N: 10000, Per: time.Minute}, 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			clk := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+			l := newLimiter(b, budget.Config{Limits: budget.Limits{Poll: bc.lim}, Clock: clk})
+			// A Wait that queued would wait for a clock that only this loop moves: the
+			// deadline makes it fail instead.
+			ctx, cancel := context.WithTimeout(budget.WithCaller(context.Background(), "bench"), time.Minute)
+			defer cancel()
+			step := time.Duration(bc.pace) * bc.lim.Per / time.Duration(bc.lim.N)
+			attempt := func() {
+				clk.Advance(step)
+				if err := l.Wait(ctx, testKey, fiber.EndpointPoll); err != nil {
+					b.Fatal(err)
+				}
+				l.Sent(testKey, fiber.EndpointPoll)
+				l.Done(testKey, fiber.EndpointPoll)
+			}
+			for range bc.lim.N { // fill the log
+				attempt()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				attempt()
+			}
+			b.StopTimer()
+			st := bucketStats(l, testKey, fiber.EndpointPoll)
+			if st.Queued != 0 || st.Waiting != 0 {
+				b.Errorf("stats %+v: a Wait queued", st)
+			}
+			// At a tenth of the pace, the departure a whole window ago is still in the window
+			// while the margin lasts.
+			if want := min(bc.lim.N, bc.lim.N/bc.pace+1); st.InWindow != want {
+				b.Errorf("%d departures in the window, want %d", st.InWindow, want)
+			}
+		})
+	}
+}
