@@ -47,14 +47,23 @@ func BenchmarkWaitFreeParallel(b *testing.B) {
 }
 
 // BenchmarkWait1000Callers runs 1000 callers, each in a loop of Waits, against one bucket
-// limited to 100000/1s whose window was filled beforehand, so that every timed Wait queues.
-// It reports the grants per second (the limit allows 100000, less the 20ms margin: 98039),
-// that rate as a share of the limit, and the wait of each call at the 50th and 99th
-// percentiles (bimodal: a slot freed while a caller is already queued is granted in
-// microseconds, one that is not waits for the window to move). b.N is the number of grants; run it with -benchtime=300000x or more so that it
-// spans a few windows.
+// limited to 1000 per 50ms (20,000/s) whose window was filled beforehand, so that every timed
+// Wait queues and each window's 1000 slots go to the 1000 queued callers. One op is one grant:
+// b.N grants span about b.N/1000 windows of 52.5ms (the default margin of this limit is
+// 2.5ms), so the default -benchtime of 1s sizes itself to some 20 windows, and a short run of
+// the ramp waits only one:
+//
+//	go test -run '^$' -bench Wait1000Callers -benchmem ./internal/budget/
+//
+// ns/op is therefore the limit's pace, about 52.5µs, not the limiter's cost. It reports the
+// grants per second (the limit less its margin allows 19,048) and that rate as a share of the
+// limit, which say whether the limiter keeps pace with 1000 waiters; cpu-ns/grant, the CPU time
+// this process spent per grant (the limiter, its timers and waking the callers), which is its
+// overhead; and the wait of each call at the 50th and 99th percentiles and on average (a slot
+// freed while a caller is already queued is granted at once, one that is not waits for the
+// window to move). B/op and allocs/op are per grant.
 func BenchmarkWait1000Callers(b *testing.B) {
-	lim := budget.Limit{N: 100000, Per: time.Second}
+	lim := budget.Limit{N: 1000, Per: 50 * time.Millisecond}
 	l := newLimiter(b, budget.Config{Limits: budget.Limits{Start: lim}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -72,6 +81,7 @@ func BenchmarkWait1000Callers(b *testing.B) {
 	)
 	remaining.Store(int64(b.N))
 	for i := range callers {
+		waits[i] = make([]time.Duration, 0, 2*b.N/callers+8) // round-robin: about b.N/callers each
 		wg.Go(func() {
 			cctx := budget.WithCaller(ctx, fmt.Sprint("caller-", i))
 			<-start
@@ -85,11 +95,14 @@ func BenchmarkWait1000Callers(b *testing.B) {
 			}
 		})
 	}
+	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	t0 := time.Now()
 	close(start)
 	wg.Wait()
 	elapsed := time.Since(t0)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 
 	all := slices.Concat(waits...)
@@ -97,6 +110,9 @@ func BenchmarkWait1000Callers(b *testing.B) {
 	rate := float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(rate, "grants/s")
 	b.ReportMetric(100*rate/lim.PerSecond(), "%limit")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/grant")
+	}
 	if len(all) > 0 {
 		var sum time.Duration
 		for _, d := range all {
@@ -108,5 +124,65 @@ func BenchmarkWait1000Callers(b *testing.B) {
 	}
 	if st := bucketStats(l, testKey, fiber.EndpointStart); st.Grants != uint64(lim.N+b.N) {
 		b.Errorf("grants = %d, want %d", st.Grants, lim.N+b.N)
+	}
+}
+
+// BenchmarkWaitSentDone measures one attempt's calls as fiber.Retrier makes them: Wait before
+// the request, Sent once it is written, Done once its answer comes. One caller, on a fake clock
+// that stands still during an attempt (the answer comes at once) and moves between attempts, so
+// that no Wait ever queues and the figure is the limiter's own cost per attempt:
+//
+//   - uncontended: Fiber's poll limit, 240/min, used at a tenth of its pace. The slot is
+//     always free; the log still keeps its last 240 departures, most of them out of the window.
+//   - log-full: the same limit used at exactly its pace: all 240 departures of the log are in
+//     the window, and each Wait takes the slot that has just freed up.
+//   - log-full-10000: log-full with a limit of 10000/min. Sent and Done look for the entry to
+//     move from the oldest one (departures.settle), so this shows how the cost grows with the
+//     length of the log, which both cases above keep at 240 entries.
+func BenchmarkWaitSentDone(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		lim  budget.Limit
+		pace int // the clock moves pace slot intervals (Per/N) between attempts
+	}{
+		{"uncontended", budget.Limit{N: 240, Per: time.Minute}, 10},
+		{"log-full", budget.Limit{N: 240, Per: time.Minute}, 1},
+		{"log-full-10000", budget.Limit{N: 10000, Per: time.Minute}, 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			clk := &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+			l := newLimiter(b, budget.Config{Limits: budget.Limits{Poll: bc.lim}, Clock: clk})
+			// A Wait that queued would wait for a clock that only this loop moves: the
+			// deadline makes it fail instead.
+			ctx, cancel := context.WithTimeout(budget.WithCaller(context.Background(), "bench"), time.Minute)
+			defer cancel()
+			step := time.Duration(bc.pace) * bc.lim.Per / time.Duration(bc.lim.N)
+			attempt := func() {
+				clk.Advance(step)
+				if err := l.Wait(ctx, testKey, fiber.EndpointPoll); err != nil {
+					b.Fatal(err)
+				}
+				l.Sent(testKey, fiber.EndpointPoll)
+				l.Done(testKey, fiber.EndpointPoll)
+			}
+			for range bc.lim.N { // fill the log
+				attempt()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				attempt()
+			}
+			b.StopTimer()
+			st := bucketStats(l, testKey, fiber.EndpointPoll)
+			if st.Queued != 0 || st.Waiting != 0 {
+				b.Errorf("stats %+v: a Wait queued", st)
+			}
+			// At a tenth of the pace, the departure a whole window ago is still in the window
+			// while the margin lasts.
+			if want := min(bc.lim.N, bc.lim.N/bc.pace+1); st.InWindow != want {
+				b.Errorf("%d departures in the window, want %d", st.InWindow, want)
+			}
+		})
 	}
 }

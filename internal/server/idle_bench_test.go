@@ -26,6 +26,9 @@ const watchClientEnv = "FIBERGATE_BENCH_WATCH_CLIENT"
 
 const benchKey = "bench-fiber-key"
 
+// maxIdleStreamBytes is the target cost of one idle WatchTask stream to the server.
+const maxIdleStreamBytes = 50 << 10
+
 // BenchmarkIdleWatchStreamMemory measures what one idle WatchTask stream costs the server:
 // 10,000 streams watch a task that makes no progress, over 10 HTTP/2 connections of 1,000
 // streams each (20 sockets in all, so the default file-descriptor limit is enough; gRPC-Go
@@ -35,65 +38,123 @@ const benchKey = "bench-fiber-key"
 // figures are the server's alone: HeapInuse+StackInuse of this process after GC with all
 // streams open and each past its first message, minus the same before, divided by the streams.
 // This process also holds the Fiber simulator and the SQLite store, which the streams do not
-// grow. B/stream is the target figure (≤ 50 KiB); heap-B/stream and stack-B/stream split it,
-// and goroutines/stream counts the server goroutines each stream keeps.
+// grow. B/stream is the target figure (≤ 50 KiB, checked: the benchmark fails above it);
+// heap-B/stream and stack-B/stream split it, and goroutines/stream counts the server goroutines
+// each stream keeps. One op is one round of 10,000 streams, so run it with -benchtime 1x:
+//
+//	go test -run '^$' -bench IdleWatchStreamMemory -benchtime 1x ./internal/server/
 func BenchmarkIdleWatchStreamMemory(b *testing.B) {
 	const conns, streams = 10, 10_000
+	ib := newIdleBench(b, streams)
+	var sum idleFigures
+	b.ResetTimer()
+	for range b.N {
+		f := ib.measure(b, conns, streams)
+		sum.heap += f.heap
+		sum.stack += f.stack
+		sum.goroutines += f.goroutines
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	perStream := (sum.heap + sum.stack) / n
+	b.ReportMetric(perStream, "B/stream")
+	b.ReportMetric(sum.heap/n, "heap-B/stream")
+	b.ReportMetric(sum.stack/n, "stack-B/stream")
+	b.ReportMetric(sum.goroutines/n, "goroutines/stream")
+	if perStream > maxIdleStreamBytes {
+		b.Errorf("an idle stream costs %.0f B, want at most %d (50 KiB)", perStream, maxIdleStreamBytes)
+	}
+}
+
+// TestIdleWatchStreamsSmall runs BenchmarkIdleWatchStreamMemory's body with 150 streams (more
+// than service.DefaultMaxWatchStreams, so a stack that lost its raised cap fails here) over 3
+// connections, so that `go test` catches what would break the benchmark. It checks what does
+// not depend on the machine's speed: every stream got its first message and stayed open (the
+// server holds at least one goroutine per stream while they are open) and the server's
+// goroutines went back to their idle count once the client left. Memory at this scale is too
+// coarse to check against the target; the benchmark does that.
+func TestIdleWatchStreamsSmall(t *testing.T) {
+	const conns, streams = 3, 150
+	ib := newIdleBench(t, streams)
+	f := ib.measure(t, conns, streams)
+	if f.goroutines < 1 {
+		t.Errorf("%.2f server goroutines per open stream, want at least 1: are the streams open?", f.goroutines)
+	}
+	t.Logf("%.0f B per stream (heap %.0f, stack %.0f), %.2f goroutines per stream", f.heap+f.stack, f.heap, f.stack, f.goroutines)
+}
+
+// idleBench is a stack with one task that never progresses, already watched once, and the
+// test binary to re-execute as the watch client.
+type idleBench struct {
+	st  *stack
+	id  string // the task
+	exe string // this test binary
+}
+
+// newIdleBench starts the stack, allowing maxStreams watch streams, and the task.
+func newIdleBench(tb testing.TB, maxStreams int) *idleBench {
+	tb.Helper()
 	// One person at a millionth of a person per second: the task never finishes.
 	sim, url, err := fiberfake.Start(fiberfake.Config{Seed: 1, PeoplePerSecond: 1e-6, Keys: map[string]float64{benchKey: 1e9}})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { sim.Close() })
+	tb.Cleanup(func() { sim.Close() })
 	fc, err := fiber.New(url)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	st := startStack(b, stackConfig{starter: fc, upstream: fc, apiKey: benchKey})
-	client := st.dial(b, 1)[0]
-	ctx := benchContext(b, 10*time.Minute)
+	st := startStack(tb, stackConfig{starter: fc, upstream: fc, apiKey: benchKey, maxWatchStreams: maxStreams})
+	client := st.dial(tb, 1)[0]
+	ctx := benchContext(tb, 10*time.Minute)
 	resp, err := client.StartBatch(ctx, &cdv1.StartBatchRequest{PersonDetails: []*cdv1.PersonDetails{
 		{LinkedinUrl: &cdv1.LinkedInUrl{Value: "https://www.linkedin.com/in/never-done"}},
 	}})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	id := resp.GetOutput().GetTaskId()
 	// One watch first, so that what the first watch of a task sets up is not counted.
 	warm, cancelWarm := context.WithCancel(ctx)
+	defer cancelWarm()
 	stream, err := client.WatchTask(warm, &cdv1.WatchTaskRequest{TaskId: id})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := stream.Recv(); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	cancelWarm()
 	exe, err := os.Executable()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return &idleBench{st: st, id: id, exe: exe}
+}
 
-	var heap, stack, goroutines float64
-	b.ResetTimer()
-	for range b.N {
-		idle := settleGoroutines(b, -1)
-		before := memory()
-		child := startWatchClient(b, exe, fmt.Sprintf("%s %s %d %d", st.grpcAddr, id, conns, streams))
-		after := memory()
-		busy := runtime.NumGoroutine()
-		child.stop(b)
-		settleGoroutines(b, idle)
-		heap += float64(after.heap-before.heap) / streams
-		stack += float64(after.stack-before.stack) / streams
-		goroutines += float64(busy-idle) / streams
+// idleFigures is what idle streams cost the server, per stream.
+type idleFigures struct {
+	heap, stack float64 // bytes in use
+	goroutines  float64
+}
+
+// measure opens streams watches of the task over conns connections from a child process,
+// and returns what they cost the server while open. It fails tb unless every stream got its
+// first message and the server's goroutines fall back to their idle count once the child left.
+func (ib *idleBench) measure(tb testing.TB, conns, streams int) idleFigures {
+	tb.Helper()
+	idle := settleGoroutines(tb, -1)
+	before := memory()
+	child := startWatchClient(tb, ib.exe, fmt.Sprintf("%s %s %d %d", ib.st.grpcAddr, ib.id, conns, streams))
+	after := memory()
+	busy := runtime.NumGoroutine()
+	child.stop(tb)
+	settleGoroutines(tb, idle)
+	return idleFigures{
+		heap:       float64(after.heap-before.heap) / float64(streams),
+		stack:      float64(after.stack-before.stack) / float64(streams),
+		goroutines: float64(busy-idle) / float64(streams),
 	}
-	b.StopTimer()
-	n := float64(b.N)
-	b.ReportMetric((heap+stack)/n, "B/stream")
-	b.ReportMetric(heap/n, "heap-B/stream")
-	b.ReportMetric(stack/n, "stack-B/stream")
-	b.ReportMetric(goroutines/n, "goroutines/stream")
 }
 
 type memStats struct{ heap, stack int64 }
@@ -108,7 +169,14 @@ func memory() memStats {
 }
 
 // settleGoroutines waits until the goroutine count is at most target (when target ≥ 0), or
-// stops falling, and returns it. It polls: the closing streams have no event to wait on.
+// stops falling, and returns it, within 30s.
+//
+// It polls, with a sleep between looks, because what it waits for is not an event: a goroutine
+// ending signals nothing, and the server's goroutines of a closed connection (gRPC-Go's reader,
+// writer and keepalive loops, the stream handlers) end some time after anything observable,
+// even after a stats.Handler's ConnEnd; goleak polls for the same reason. "Stopped falling" is
+// itself a statement about time, so the idle count before a measurement cannot be had without
+// one either. The polls are bounded: at most 30s, which fails a target that is not reached.
 func settleGoroutines(tb testing.TB, target int) int {
 	tb.Helper()
 	deadline := time.Now().Add(30 * time.Second)

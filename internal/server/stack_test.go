@@ -26,6 +26,10 @@ type stackConfig struct {
 	upstream tasks.Upstream
 	apiKey   string
 	policy   tasks.Policy
+	// maxWatchStreams caps the open WatchTask streams of one caller, as -max-watch-streams
+	// does; zero means service.DefaultMaxWatchStreams. Every stream of a benchmark comes from
+	// the same caller, so one that opens more streams than the default must raise it.
+	maxWatchStreams int
 	// wrap, if not nil, wraps the SQLite store the engine uses.
 	wrap func(storage.Store) storage.Store
 }
@@ -50,7 +54,7 @@ func startStack(tb testing.TB, cfg stackConfig) *stack {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	engine := tasks.New(tasks.Config{Store: st, Fiber: cfg.upstream, DefaultAPIKey: cfg.apiKey, Policy: cfg.policy, Retention: -1, Logger: logger})
-	svc := service.New(service.Config{Fiber: cfg.starter, Tasks: engine, DefaultAPIKey: cfg.apiKey, Logger: logger})
+	svc := service.New(service.Config{Fiber: cfg.starter, Tasks: engine, DefaultAPIKey: cfg.apiKey, MaxWatchStreams: cfg.maxWatchStreams, Logger: logger})
 	srv, err := server.New(server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Service: svc, Logger: logger, ShutdownTimeout: time.Second})
 	if err != nil {
 		tb.Fatal(err)
@@ -104,6 +108,7 @@ func (s *stack) dial(tb testing.TB, n int) []cdv1.ContactDetailsServiceClient {
 	return out
 }
 
+// benchContext returns a context that ends with tb, and after d at the latest.
 func benchContext(tb testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	tb.Cleanup(cancel)
