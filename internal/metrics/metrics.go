@@ -1,0 +1,175 @@
+// Package metrics exports fibergate's Prometheus metrics: the gRPC server's calls (through
+// go-grpc-middleware's prometheus provider), every attempt at Fiber by endpoint and outcome,
+// the upstream budget (grants, queue depth, waits, fast failures, 429s received), and the Go
+// runtime and process.
+//
+// No label ever holds a secret or a value a caller controls: endpoints and outcomes are fixed
+// sets, gRPC methods come from the service descriptor, and API keys appear nowhere, not even
+// as their ids (a request may bring its own key, which would make the label set unbounded).
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fibergate/fibergate/internal/budget"
+	"github.com/fibergate/fibergate/internal/fiber"
+)
+
+// namespace prefixes every fibergate metric.
+const namespace = "fibergate"
+
+// Metrics is the registry and the collectors of one server. Create it with New.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	// GRPC counts and times the gRPC server's calls; its interceptors go in the server's chain.
+	GRPC *grpcprom.ServerMetrics
+
+	attempts *prometheus.CounterVec   // endpoint, outcome
+	duration *prometheus.HistogramVec // endpoint
+}
+
+// New returns Metrics with the Go runtime, process and gRPC server collectors registered, and
+// the Fiber attempt metrics. Add the budget with RegisterBudget.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		GRPC: grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram(
+			grpcprom.WithHistogramBuckets([]float64{.001, .005, .01, .05, .1, .5, 1, 5, 30, 120, 600}),
+		)),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "fiber", Name: "attempts_total",
+			Help: "HTTP attempts at Fiber, retries included, by endpoint (start, poll, cancel) and outcome " +
+				"(ok, or the failure's kind: rate_limited, unavailable, outcome_unknown, bad_request, ...).",
+		}, []string{"endpoint", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "fiber", Name: "attempt_duration_seconds",
+			Help:    "Duration of HTTP attempts at Fiber, from sending to the end of the answer, by endpoint.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.GRPC, m.attempts, m.duration,
+	)
+	for _, ep := range endpoints {
+		m.duration.WithLabelValues(string(ep))
+		m.attempts.WithLabelValues(string(ep), "ok")
+	}
+	return m
+}
+
+// endpoints are Fiber's three endpoints, the only values of the endpoint label.
+var endpoints = []fiber.Endpoint{fiber.EndpointStart, fiber.EndpointPoll, fiber.EndpointCancel}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry returns the registry, for tests and for further collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ObserveFiberAttempt counts one attempt at Fiber; it has the shape of
+// fiber.RetryConfig.OnAttempt.
+func (m *Metrics) ObserveFiberAttempt(ep fiber.Endpoint, err error, took time.Duration) {
+	m.attempts.WithLabelValues(string(ep), Outcome(err)).Inc()
+	m.duration.WithLabelValues(string(ep)).Observe(took.Seconds())
+}
+
+// Outcome names the outcome of an attempt for the outcome label: "ok", the snake_case name of
+// its fiber.ErrorKind, "not_sent" when it failed before reaching Fiber for another reason (the
+// context ended, a hook refused).
+func Outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	switch fiber.KindOf(err) {
+	case fiber.KindBadRequest:
+		return "bad_request"
+	case fiber.KindUnauthenticated:
+		return "unauthenticated"
+	case fiber.KindOutOfCredits:
+		return "out_of_credits"
+	case fiber.KindForbidden:
+		return "forbidden"
+	case fiber.KindNotFound:
+		return "not_found"
+	case fiber.KindRateLimited:
+		return "rate_limited"
+	case fiber.KindUnavailable:
+		return "unavailable"
+	case fiber.KindOutcomeUnknown:
+		return "outcome_unknown"
+	case fiber.KindProtocol:
+		return "protocol_error"
+	}
+	return "not_sent"
+}
+
+// RegisterBudget exports l's counters and queues, summed over the API keys of each endpoint.
+func (m *Metrics) RegisterBudget(l *budget.Limiter) {
+	m.reg.MustRegister(&budgetCollector{l: l})
+}
+
+// budgetCollector reads a Limiter's Stats at each scrape.
+type budgetCollector struct {
+	l *budget.Limiter
+}
+
+var (
+	budgetLabels = []string{"endpoint"}
+	descGrants   = prometheus.NewDesc(namespace+"_budget_grants_total",
+		"Slots of Fiber's rate limit granted and used.", budgetLabels, nil)
+	descQueued = prometheus.NewDesc(namespace+"_budget_queued_grants_total",
+		"Grants that had to wait in the fair queue.", budgetLabels, nil)
+	descWait = prometheus.NewDesc(namespace+"_budget_wait_seconds_total",
+		"Time queued grants spent waiting; divided by fibergate_budget_queued_grants_total, the mean wait.", budgetLabels, nil)
+	descWaitMax = prometheus.NewDesc(namespace+"_budget_wait_max_seconds",
+		"Longest wait of a queued grant since start.", budgetLabels, nil)
+	descFastFails = prometheus.NewDesc(namespace+"_budget_fast_failures_total",
+		"Calls refused at once (RESOURCE_EXHAUSTED) because their slot would come after their deadline or the max wait.", budgetLabels, nil)
+	descAbandoned = prometheus.NewDesc(namespace+"_budget_abandoned_total",
+		"Calls whose context ended while queued.", budgetLabels, nil)
+	descLimited = prometheus.NewDesc(namespace+"_budget_fiber_429_total",
+		"429 answers received from Fiber (each pauses the key's bucket); above zero, the key is shared with other software.", budgetLabels, nil)
+	descDepth = prometheus.NewDesc(namespace+"_budget_queue_depth",
+		"Calls waiting for a slot now.", budgetLabels, nil)
+	descKeys = prometheus.NewDesc(namespace+"_budget_active_keys",
+		"API keys with a bucket in use (recent traffic) at the endpoint.", budgetLabels, nil)
+)
+
+func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descGrants, descQueued, descWait, descWaitMax, descFastFails, descAbandoned, descLimited, descDepth, descKeys} {
+		ch <- d
+	}
+}
+
+func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.l.Stats()
+	depth := map[fiber.Endpoint]int{}
+	keys := map[fiber.Endpoint]int{}
+	for _, b := range s.Buckets {
+		depth[b.Endpoint] += b.Waiting
+		keys[b.Endpoint]++
+	}
+	for _, ep := range endpoints {
+		t, e := s.Totals[ep], string(ep)
+		ch <- prometheus.MustNewConstMetric(descGrants, prometheus.CounterValue, float64(t.Grants), e)
+		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.CounterValue, float64(t.Queued), e)
+		ch <- prometheus.MustNewConstMetric(descWait, prometheus.CounterValue, t.WaitTotal.Seconds(), e)
+		ch <- prometheus.MustNewConstMetric(descWaitMax, prometheus.GaugeValue, t.WaitMax.Seconds(), e)
+		ch <- prometheus.MustNewConstMetric(descFastFails, prometheus.CounterValue, float64(t.FastFails), e)
+		ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(t.Abandoned), e)
+		ch <- prometheus.MustNewConstMetric(descLimited, prometheus.CounterValue, float64(t.Penalties), e)
+		ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(depth[ep]), e)
+		ch <- prometheus.MustNewConstMetric(descKeys, prometheus.GaugeValue, float64(keys[ep]), e)
+	}
+}

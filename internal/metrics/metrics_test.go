@@ -1,0 +1,100 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/fibergate/fibergate/internal/budget"
+	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/metrics"
+)
+
+func TestOutcomeNamesEveryKind(t *testing.T) {
+	seen := map[string]bool{}
+	for k := fiber.KindBadRequest; k <= fiber.KindProtocol; k++ {
+		o := metrics.Outcome(&fiber.Error{Kind: k})
+		if o == "not_sent" || seen[o] {
+			t.Errorf("kind %v: outcome %q (seen before: %t)", k, o, seen[o])
+		}
+		seen[o] = true
+	}
+	if o := metrics.Outcome(nil); o != "ok" {
+		t.Errorf("nil: %q", o)
+	}
+	if o := metrics.Outcome(context.Canceled); o != "not_sent" {
+		t.Errorf("context.Canceled: %q", o)
+	}
+}
+
+// TestScrape: attempts and the budget show up in the text format, by endpoint and outcome,
+// and no label holds a key or its id.
+func TestScrape(t *testing.T) {
+	const key = "sk_live_do_not_leak"
+	m := metrics.New()
+	l, err := budget.New(budget.Config{Limits: budget.Limits{Start: budget.Limit{N: 1, Per: time.Minute}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.RegisterBudget(l)
+	ctx := context.Background()
+	if err := l.Wait(ctx, fiber.KeyID(key), fiber.EndpointStart); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var we *budget.WaitError
+	if err := l.Wait(short, fiber.KeyID(key), fiber.EndpointStart); !errors.As(err, &we) {
+		t.Fatalf("second start: %v, want a fast failure", err)
+	}
+	l.Penalize(fiber.KeyID(key), fiber.EndpointPoll, time.Second)
+	m.ObserveFiberAttempt(fiber.EndpointStart, nil, 120*time.Millisecond)
+	m.ObserveFiberAttempt(fiber.EndpointPoll, &fiber.Error{Kind: fiber.KindRateLimited}, time.Millisecond)
+	m.ObserveFiberAttempt(fiber.EndpointPoll, &fiber.Error{Kind: fiber.KindRateLimited}, time.Millisecond)
+
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(body)
+	for _, want := range []string{
+		`fibergate_fiber_attempts_total{endpoint="start",outcome="ok"} 1`,
+		`fibergate_fiber_attempts_total{endpoint="poll",outcome="rate_limited"} 2`,
+		`fibergate_fiber_attempt_duration_seconds_count{endpoint="start"} 1`,
+		`fibergate_budget_grants_total{endpoint="start"} 1`,
+		`fibergate_budget_fast_failures_total{endpoint="start"} 1`,
+		`fibergate_budget_fiber_429_total{endpoint="poll"} 1`,
+		`fibergate_budget_queue_depth{endpoint="cancel"} 0`,
+		`fibergate_budget_active_keys{endpoint="start"} 1`,
+		"go_goroutines",
+	} {
+		if !strings.Contains(text, want+"\n") && !strings.Contains(text, want) {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	if strings.Contains(text, key) || strings.Contains(text, fiber.KeyID(key)) {
+		t.Error("the scrape names the key or its id")
+	}
+	problems, err := testutil.GatherAndLint(m.Registry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "fibergate_") {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
+	}
+}
