@@ -140,16 +140,20 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		b.counters.FastFails++
 		l.mu.Unlock()
 		werr := &WaitError{KeyID: keyID, Endpoint: ep, Limit: b.limit, RetryAfter: wait, Ahead: ahead, Allowed: allowed, MaxWait: isMax}
-		l.log.Debug("fiber budget: no slot in time", "key_id", keyID, "endpoint", ep, "caller", caller,
-			"expected_wait", wait, "allowed", allowed, "ahead", ahead)
+		if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
+			l.log.Debug("fiber budget: no slot in time", "key_id", keyID, "endpoint", ep, "caller", caller,
+				"expected_wait", wait, "allowed", allowed, "ahead", ahead)
+		}
 		return werr
 	}
 	w := b.enqueue(caller, now)
 	l.schedule(b, now)
 	depth := b.waiting
 	l.mu.Unlock()
-	l.log.Debug("fiber budget: waiting for a slot", "key_id", keyID, "endpoint", ep, "caller", caller,
-		"expected_wait", wait, "ahead", ahead, "queue_depth", depth)
+	if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
+		l.log.Debug("fiber budget: waiting for a slot", "key_id", keyID, "endpoint", ep, "caller", caller,
+			"expected_wait", wait, "ahead", ahead, "queue_depth", depth)
+	}
 
 	select {
 	case <-w.ready:
@@ -176,8 +180,10 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		b.counters.FastFails++
 		l.schedule(b, l.clock.Now())
 		l.mu.Unlock()
-		l.log.Debug("fiber budget: slot came too close to the deadline", "key_id", keyID, "endpoint", ep,
-			"caller", caller, "left", left, "reserve", l.reserve)
+		if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
+			l.log.Debug("fiber budget: slot came too close to the deadline", "key_id", keyID, "endpoint", ep,
+				"caller", caller, "left", left, "reserve", l.reserve)
+		}
 		return &WaitError{KeyID: keyID, Endpoint: ep, Limit: b.limit, Allowed: max(left, 0)}
 	}
 	b.pending--
@@ -187,7 +193,9 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 	b.counters.WaitTotal += waited
 	b.counters.WaitMax = max(b.counters.WaitMax, waited)
 	l.mu.Unlock()
-	l.log.Debug("fiber budget: slot granted", "key_id", keyID, "endpoint", ep, "caller", caller, "waited", waited)
+	if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
+		l.log.Debug("fiber budget: slot granted", "key_id", keyID, "endpoint", ep, "caller", caller, "waited", waited)
+	}
 	return nil
 }
 
