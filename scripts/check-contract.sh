@@ -21,8 +21,13 @@ fi
 
 echo "buf breaking"
 base=$(git rev-parse -q --verify HEAD~1 || true)
+if [ -z "$base" ] && [ "$(git rev-parse --is-shallow-repository)" = true ]; then
+  # A shallow clone lacks the previous commit: fetch it rather than skip the check.
+  git fetch -q --deepen=1 || { echo "shallow clone and cannot fetch HEAD~1: cannot check breaking changes" >&2; exit 1; }
+  base=$(git rev-parse -q --verify HEAD~1 || true)
+fi
 if [ -z "$base" ] || ! git cat-file -e "$base:proto" 2>/dev/null; then
-  echo "no previous contract to compare with"
+  echo "no previous contract to compare with (first commit of the contract)"
   exit 0
 fi
 work=$(mktemp -d)
