@@ -19,7 +19,6 @@ type bucketKey struct {
 type bucket struct {
 	key    bucketKey
 	limit  Limit
-	margin time.Duration // added to the window of a departure not known to have arrived
 	window time.Duration // limit.Per plus the margin
 	base   time.Duration // first backoff after a 429 without Retry-After
 	cap    time.Duration // largest such backoff
@@ -59,10 +58,9 @@ type waiter struct {
 
 // slotTime returns when the slot of the waiter with p waiters ahead of it would be granted,
 // seen from now. Slots come in the order of the departure log: the j-th future departure may
-// leave once the departure N before it is window old, and not during a 429 pause. The window
-// of a departure whose answer came is Per alone: the answer time bounds its arrival, so there is
-// no jitter for the margin to absorb. A departure still in flight counts as leaving now (see
-// departures.gate), so the slot it gates moves when its answer comes. With the log
+// leave once the departure N before it is window old, and not during a 429 pause. A departure
+// still in flight counts as leaving now (see departures.gate), so the slot it gates moves when
+// its answer comes. With the log
 // padded at its old end to N entries L_0..L_N-1 (missing ones count as long gone), slot
 // p = q*N + r leaves at max(start, L_r + window) + q*window, start being now or the end of the
 // pause.
@@ -75,12 +73,7 @@ func (b *bucket) slotTime(now time.Time, p int) time.Time {
 	q, r := p/n, p%n
 	t := start
 	if missing := n - b.log.len(); r >= missing {
-		g := b.log.gate(r-missing, now)
-		free := g.at.Add(b.limit.Per)
-		if g.state != answered {
-			free = free.Add(b.margin)
-		}
-		if free.After(t) {
+		if free := b.log.gate(r-missing, now).at.Add(b.window); free.After(t) {
 			t = free
 		}
 	}

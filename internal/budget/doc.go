@@ -36,16 +36,20 @@
 //     departure counts from then. The (N+1)-th request after d then leaves at least Per after d
 //     arrived, whatever the delays: the spacing is safe by construction, and costs only the
 //     time from arrival to answer.
-//   - Nothing reported: the departure counts from its grant, a lower bound of its arrival, and
-//     the window is stretched by a margin, by default clamp(Per/100, 20ms, 1s) and never more
-//     than Per/20 (600ms for 1m, 60ms for 6s, 20ms for 2s), so that the rate stays at or above
-//     N/(Per+margin), 95.2% of Fiber's. Config.Margin overrides it.
+//   - Nothing reported: the departure counts from its grant, a lower bound of its arrival.
+//
+// Every window is also stretched by a margin, by default clamp(Per/100, 20ms, 1s) and never
+// more than Per/20 (600ms for 1m, 60ms for 6s, 20ms for 2s), so that the rate stays at or above
+// N/(Per+margin), 95.2% of Fiber's, 99% for windows of 2s and more. For a departure counted
+// from its grant it absorbs the delay to Fiber; for one counted from its answer, what the
+// answer cannot bound: Fiber's clock running a little fast, or timestamps it rounds.
+// Config.Margin overrides it.
 //
 // A first version counted from the write, with the margin: under the race detector on a busy
 // two-CPU machine a request then reached the simulator more than 60ms after another one written
 // later, and drew a 429 (which Fiber counts as an arrival too, so one 429 cost a whole window).
 // Counting from the answer needs no guess about the delay. Under 30/6s the burst test spends
-// 99.5% of the allowed rate this way.
+// about 99% of the allowed rate this way.
 //
 // # Fair queueing
 //

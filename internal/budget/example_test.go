@@ -57,5 +57,5 @@ func Example() {
 	}
 	// Output:
 	// task-42 <nil>
-	// no start slot within the deadline: retry in 1m0s
+	// no start slot within the deadline: retry in 1m1s
 }

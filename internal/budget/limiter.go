@@ -16,9 +16,10 @@ type Config struct {
 	// Limits are the limits of the three endpoints; a zero field means its default.
 	Limits Limits
 
-	// Margin stretches the window of every departure whose answer was not reported (Done) to
-	// absorb the delay between a request leaving and reaching Fiber. Zero means DefaultMargin
-	// of each endpoint's limit; negative means none.
+	// Margin stretches every window: for departures whose answer was not reported (Done) it
+	// absorbs the delay between a request leaving and reaching Fiber; for the others, what the
+	// answer time cannot bound (Fiber's clock, timestamps it may round). Zero means
+	// DefaultMargin of each endpoint's limit; negative means none.
 	Margin time.Duration
 
 	// MaxWait bounds how long Wait queues, on top of the context's deadline: a Wait whose slot
@@ -295,7 +296,6 @@ func (l *Limiter) bucket(keyID string, ep fiber.Endpoint, now time.Time) *bucket
 	b := &bucket{
 		key:    k,
 		limit:  lim,
-		margin: margin,
 		window: lim.Per + margin,
 		base:   base,
 		cap:    capped,

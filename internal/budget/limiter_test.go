@@ -389,10 +389,9 @@ func TestCaller(t *testing.T) {
 	}
 }
 
-// TestReportsMoveTheDeparture: a departure counts from its answer once Done reports it, and
-// then without the margin (the answer is an upper bound of the arrival at Fiber, there is no
-// jitter left to absorb); a request written but not yet answered holds back every slot that
-// depends on it, however long it takes.
+// TestReportsMoveTheDeparture: a departure counts from its answer once Done reports it (the
+// answer is an upper bound of the arrival at Fiber); a request written but not yet answered
+// holds back every slot that depends on it, however long it takes.
 func TestReportsMoveTheDeparture(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := testContext(t)
@@ -420,8 +419,8 @@ func TestReportsMoveTheDeparture(t *testing.T) {
 		waitAsync(ctx, l, testKey, fiber.EndpointStart, "b", "b", out)
 		got := []time.Duration{(<-out).at.Sub(t0), (<-out).at.Sub(t0)}
 		slices.Sort(got)
-		if want := []time.Duration{150*time.Millisecond + lim.Per, 400*time.Millisecond + lim.Per}; !slices.Equal(got, want) {
-			t.Errorf("next slots at %v, want %v: Per after each answer, without the margin", got, want)
+		if want := []time.Duration{150*time.Millisecond + w, 400*time.Millisecond + w}; !slices.Equal(got, want) {
+			t.Errorf("next slots at %v, want %v: one window after each answer", got, want)
 		}
 
 		// a and b are written at once; one is answered 10ms later, the other hangs. The slot
@@ -434,8 +433,8 @@ func TestReportsMoveTheDeparture(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 		l.Done(testKey, fiber.EndpointStart)
 		waitAsync(ctx, l, testKey, fiber.EndpointStart, "a", "c", out)
-		if o := <-out; o.err != nil || o.at.Sub(t1) != 10*time.Millisecond+lim.Per {
-			t.Fatalf("c granted at +%v (err %v), want +%v", o.at.Sub(t1), o.err, 10*time.Millisecond+lim.Per)
+		if o := <-out; o.err != nil || o.at.Sub(t1) != 10*time.Millisecond+w {
+			t.Fatalf("c granted at +%v (err %v), want +%v", o.at.Sub(t1), o.err, 10*time.Millisecond+w)
 		}
 		l.Sent(testKey, fiber.EndpointStart)
 		waitAsync(ctx, l, testKey, fiber.EndpointStart, "a", "d", out)
@@ -450,8 +449,8 @@ func TestReportsMoveTheDeparture(t *testing.T) {
 		}
 		l.Done(testKey, fiber.EndpointStart)
 		answeredAt := time.Since(t1)
-		if o := <-out; o.err != nil || o.at.Sub(t1) != answeredAt+lim.Per {
-			t.Errorf("d granted at +%v (err %v), want Per after the late answer, +%v", o.at.Sub(t1), o.err, answeredAt+lim.Per)
+		if o := <-out; o.err != nil || o.at.Sub(t1) != answeredAt+w {
+			t.Errorf("d granted at +%v (err %v), want one window after the late answer, +%v", o.at.Sub(t1), o.err, answeredAt+w)
 		}
 		for range 2 {
 			l.Done(testKey, fiber.EndpointStart) // the other hung request and d end
