@@ -97,9 +97,10 @@ func TestFaultsThroughBudget(t *testing.T) {
 		{"slow, times out", fiber.EndpointCancel, want{calls: 2, canceled: true}},
 		{"slow, in time", fiber.EndpointCancel, want{calls: 1, canceled: true}},
 		{"429 then 503", fiber.EndpointCancel, want{calls: 3, canceled: true}},
-		// The first cancel took effect but its answer was lost; the retry finds the task
-		// already canceled (422). The outcome is known: polling shows the task canceled.
-		{"reset after", fiber.EndpointCancel, want{kind: fiber.KindBadRequest, calls: 2, canceled: true}},
+		// The first attempt cancelled the task but its answer was lost; the retry is refused
+		// (422: no longer cancellable). That is an unknown outcome, not a refusal: polling
+		// shows the task canceled.
+		{"reset after", fiber.EndpointCancel, want{kind: fiber.KindOutcomeUnknown, calls: 2, canceled: true}},
 		{"broken body", fiber.EndpointCancel, want{kind: fiber.KindProtocol, calls: 1, canceled: true}},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptrace"
 	"sync"
 	"time"
@@ -140,14 +141,28 @@ func (r *Retrier) Poll(ctx context.Context, apiKey string, req PollRequest) (*Po
 }
 
 // Cancel cancels a task like Client.Cancel, waiting for the cancel budget and retrying
-// failures.
+// failures. When an attempt that may have reached Fiber got no usable answer and a retry is
+// then refused with 422 (the task is no longer cancellable), the first attempt may well have
+// cancelled it: the error is then KindOutcomeUnknown, not Fiber's 422.
 func (r *Retrier) Cancel(ctx context.Context, apiKey, taskID string) (*CancelResponse, error) {
-	var resp *CancelResponse
+	var (
+		resp         *CancelResponse
+		mayHaveActed bool // an attempt before the current one may have cancelled the task
+		earlier      bool
+	)
 	err := r.do(ctx, EndpointCancel, KeyID(apiKey), func(ctx context.Context) error {
+		mayHaveActed = mayHaveActed || earlier
 		var err error
 		resp, err = r.c.Cancel(ctx, apiKey, taskID)
+		var fe *Error
+		earlier = errors.As(err, &fe) && (fe.Kind == KindOutcomeUnknown || fe.Kind == KindUnavailable && fe.StatusCode >= 500)
 		return err
 	})
+	var fe *Error
+	if mayHaveActed && errors.As(err, &fe) && fe.StatusCode == http.StatusUnprocessableEntity {
+		return nil, &Error{Kind: KindOutcomeUnknown, Endpoint: EndpointCancel, StatusCode: fe.StatusCode,
+			Message: "an earlier attempt may have cancelled the task; Fiber now says: " + fe.Message, Err: err}
+	}
 	return resp, err
 }
 
