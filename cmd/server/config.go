@@ -115,7 +115,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	}
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", maxBody, "largest REST body or gRPC message accepted (env FIBERGATE_MAX_BODY_BYTES)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY, or from -fiber-api-key-file.\nWith -fake-fiber, the simulator accepts that key (or, without one, its demo key).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
