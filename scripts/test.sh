@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test: vet, the whole suite with the race detector (unit, integration and end-to-end
-# tests against the real server binary and grpcurl), then each fuzz target briefly.
-# Installs what it needs (pinned) itself. FUZZTIME=30s for a longer local fuzz run.
+# tests against the real server binary and grpcurl, which the tests build themselves from the
+# version pinned in go.mod), then each fuzz target briefly, printing its last progress line
+# (executions and elapsed time). FUZZTIME=30s for a longer local fuzz run. buf is not needed
+# here: scripts/check-contract.sh installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-./scripts/protodeps.sh
-./scripts/tools.sh
-export PATH="$PWD/.tools/bin:$PATH"
 
 go vet ./...
 go test -race -count=1 -timeout 15m ./...
 
 fuzztime=${FUZZTIME:-5s}
+fuzzlog=$(mktemp "${TMPDIR:-/tmp}/fibergate-fuzz.XXXXXX")
+trap 'rm -f "$fuzzlog"' EXIT
 while IFS=: read -r file name; do
   pkg=./$(dirname "$file")
   echo "fuzz $pkg $name for $fuzztime"
-  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" > /tmp/fibergate-fuzz.log 2>&1 || { cat /tmp/fibergate-fuzz.log; exit 1; }
-  tail -n 1 /tmp/fibergate-fuzz.log
+  go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" > "$fuzzlog" 2>&1 || { cat "$fuzzlog"; exit 1; }
+  # The last progress line says how many inputs ran in how long; the final line is only "ok".
+  grep -E '^fuzz: elapsed: .*execs: ' "$fuzzlog" | tail -n 1 || echo "  (no progress line)"
+  tail -n 1 "$fuzzlog"
 done < <(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' internal cmd | sed 's/func //' | sort)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/fibergate/fibergate/internal/budget"
 )
 
 // config is everything main reads from flags and the environment.
@@ -113,7 +115,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	}
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", maxBody, "largest REST body or gRPC message accepted (env FIBERGATE_MAX_BODY_BYTES)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY, or from -fiber-api-key-file.\nWith -fake-fiber, the simulator accepts that key (or, without one, its demo key).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -125,8 +127,8 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if c.maxBodyBytes < 1<<20 {
-		return c, fmt.Errorf("-max-body-bytes must be at least 1 MiB, got %d", c.maxBodyBytes)
+	if err := c.check(); err != nil {
+		return c, err
 	}
 	c.fiberAPIKey = getenv("FIBER_API_KEY")
 	if (c.tlsCert == "") != (c.tlsKey == "") {
@@ -136,4 +138,38 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		return c, fmt.Errorf("-tls-client-ca needs -tls-cert and -tls-key")
 	}
 	return c, nil
+}
+
+// check refuses values that parse but make no sense: a zero or negative duration where zero
+// would silently mean "no bound" or "the default", a size or count below one, a malformed rate.
+// -retention 0 keeps its documented meaning (never purge).
+func (c config) check() error {
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"-fiber-timeout", c.fiberTimeout},
+		{"-shutdown-timeout", c.shutdownTimeout},
+		{"-idempotency-ttl", c.idempotencyTTL},
+		{"-max-queue-wait", c.maxQueueWait},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be positive, got %v", d.flag, d.v)
+		}
+	}
+	if c.retention < 0 {
+		return fmt.Errorf("-retention must not be negative (0: never purge), got %v", c.retention)
+	}
+	if c.maxWatchStreams < 1 {
+		return fmt.Errorf("-max-watch-streams must be at least 1, got %d", c.maxWatchStreams)
+	}
+	if c.maxBodyBytes < 1<<20 {
+		return fmt.Errorf("-max-body-bytes must be at least 1 MiB, got %d", c.maxBodyBytes)
+	}
+	for _, r := range []struct{ flag, v string }{{"-start-rate", c.startRate}, {"-poll-rate", c.pollRate}, {"-cancel-rate", c.cancelRate}} {
+		if _, err := budget.ParseLimit(r.v); err != nil {
+			return fmt.Errorf("%s: %w", r.flag, err)
+		}
+	}
+	return nil
 }

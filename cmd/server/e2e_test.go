@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -164,13 +165,19 @@ func TestUnknownRESTFieldsComeBackAsWarnings(t *testing.T) {
 	}
 }
 
-func TestGracefulShutdownOnSIGTERM(t *testing.T) {
+func TestGracefulShutdownOnSIGTERM(t *testing.T) { testGracefulShutdown(t, syscall.SIGTERM) }
+
+func TestGracefulShutdownOnSIGINT(t *testing.T) { testGracefulShutdown(t, syscall.SIGINT) }
+
+// testGracefulShutdown checks that sig stops a serving server cleanly: exit status 0 and the
+// shutdown logged.
+func testGracefulShutdown(t *testing.T, sig os.Signal) {
 	p := startServer(t, nil, "-fake-fiber")
 	if _, errOut, ok := p.grpcurl(t, "ADDR", "list"); !ok {
 		t.Fatalf("grpcurl list: %s", errOut)
 	}
-	if err := p.stop(); err != nil {
-		t.Fatalf("server exit after SIGTERM: %v\n%s", err, p.logs.String())
+	if err := p.stopWith(sig); err != nil {
+		t.Fatalf("server exit after %v: %v\n%s", sig, err, p.logs.String())
 	}
 	mustContain(t, p.logs.String(), "fibergate shutting down")
 }

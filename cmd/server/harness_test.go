@@ -131,19 +131,23 @@ func startServer(t testing.TB, env []string, args ...string) *proc {
 }
 
 // stop sends SIGTERM and waits for the exit; it returns the process's exit error.
-func (p *proc) stop() error {
+func (p *proc) stop() error { return p.stopWith(syscall.SIGTERM) }
+
+// stopWith sends sig and waits for the exit; it returns the process's exit error. A server
+// still running 20s later is killed and the test fails.
+func (p *proc) stopWith(sig os.Signal) error {
 	select {
 	case <-p.exited:
 		return p.exitErr
 	default:
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.exited:
 	case <-time.After(20 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.exited
-		p.t.Errorf("server did not stop within 20s of SIGTERM")
+		p.t.Errorf("server did not stop within 20s of %v", sig)
 	}
 	return p.exitErr
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -145,5 +148,125 @@ func TestIdempotentStartAfterFailures(t *testing.T) {
 		if n := sim.Calls(fiberfake.EndpointStart) - before; n != 1 {
 			t.Errorf("the ambiguous start (%v %d) went upstream %d times, want 1", f.Kind, f.Status, n)
 		}
+	}
+}
+
+func TestIdempotencyKeyOverRESTPaysOnceConcurrentlyAndAfterRestart(t *testing.T) {
+	sim, url := newUpstream(t)
+	store := "sqlite:" + t.TempDir() + "/fibergate.db"
+	p := startOn(t, url, "-store", store)
+	body := []byte(`{"personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/jake"}},{"linkedinUrl":{"value":"https://www.linkedin.com/in/ada"}}]}`)
+	h := http.Header{"Idempotency-Key": {requestID}}
+	post := func(p *proc, body []byte) (int, []byte) {
+		code, _, out := p.rest(t, http.MethodPost, "/v1/contact-details/batch/start", body, h)
+		return code, out
+	}
+
+	// 20 concurrent identical calls: one upstream start, 20 identical bodies.
+	var wg sync.WaitGroup
+	statuses := make([]int, 20)
+	bodies := make([][]byte, 20)
+	errs := make([]error, 20)
+	for i := range statuses {
+		// Not p.rest: it may call t.Fatal, which only the test's goroutine may.
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, "http://"+p.httpAddr+"/v1/contact-details/batch/start", bytes.NewReader(body))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", requestID)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			statuses[i] = resp.StatusCode
+			bodies[i], errs[i] = io.ReadAll(resp.Body)
+		})
+	}
+	wg.Wait()
+	for i := range statuses {
+		if errs[i] != nil {
+			t.Fatalf("call %d: %v", i, errs[i])
+		}
+		if statuses[i] != http.StatusOK || string(bodies[i]) != string(bodies[0]) {
+			t.Fatalf("call %d: %d %s; call 0: %d %s", i, statuses[i], bodies[i], statuses[0], bodies[0])
+		}
+	}
+	if n := sim.Calls(fiberfake.EndpointStart); n != 1 {
+		t.Fatalf("%d upstream starts for 20 identical REST calls, want 1", n)
+	}
+
+	// The same after a restart on the same store.
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	p = startOn(t, url, "-store", store)
+	if code, out := post(p, body); code != http.StatusOK || string(out) != string(bodies[0]) {
+		t.Fatalf("after the restart: %d %s, want the original answer %s", code, out, bodies[0])
+	}
+	if n := sim.Calls(fiberfake.EndpointStart); n != 1 {
+		t.Fatalf("%d upstream starts after the restart, want 1", n)
+	}
+
+	// The same key with another body: 400 IDEMPOTENCY_KEY_REUSED, nothing sent.
+	code, out := post(p, []byte(`{"personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/someone-else"}}]}`))
+	if st := restStatus(t, out); code != http.StatusBadRequest || errorInfo(st).GetReason() != "IDEMPOTENCY_KEY_REUSED" {
+		t.Errorf("reused key: %d %s, want 400 IDEMPOTENCY_KEY_REUSED", code, out)
+	}
+	if n := sim.Calls(fiberfake.EndpointStart); n != 1 {
+		t.Errorf("%d upstream starts, want 1", n)
+	}
+}
+
+// TestIdempotencyTTLFlagReachesTheService proves only the wiring of -idempotency-ttl: the
+// expiry itself is tested with a fake clock in internal/service. It needs a real wait, as
+// short as the TTL can be made while the first replay still lands inside it.
+func TestIdempotencyTTLFlagReachesTheService(t *testing.T) {
+	sim, url := newUpstream(t)
+	const ttl = 2 * time.Second
+	p := startOn(t, url, "-idempotency-ttl", ttl.String())
+	client := p.dial(t)
+	req := idempotentStart("3f0c2b7e-5d4a-4c1b-9e8f-7a6b5c4d3e2f", "https://www.linkedin.com/in/jake")
+
+	began := time.Now()
+	first, err := client.StartBatch(testContext(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := client.StartBatch(testContext(t), req)
+	if time.Since(began) < ttl {
+		// Within the TTL (the check is skipped on a machine so slow that it has passed).
+		if err != nil || !proto.Equal(again, first) || sim.Calls(fiberfake.EndpointStart) != 1 {
+			t.Fatalf("a replay within the TTL: %v, %v, %d upstream starts; want the first answer, 1 start", again, err, sim.Calls(fiberfake.EndpointStart))
+		}
+	}
+	// Once the TTL has passed the id is forgotten: the same request starts a new task. Poll,
+	// bounded by the test's deadline, rather than sleep for a guessed time.
+	deadline := testContext(t)
+	tick := time.NewTicker(ttl / 10)
+	defer tick.Stop()
+	for {
+		resp, err := client.StartBatch(testContext(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.GetOutput().GetTaskId() != first.GetOutput().GetTaskId() {
+			if waited := time.Since(began); waited < ttl {
+				t.Errorf("a new start after %v, before the TTL of %v", waited, ttl)
+			}
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.Done():
+			t.Fatalf("the request id was still remembered %v after its TTL of %v", time.Since(began), ttl)
+		}
+	}
+	if n := sim.Calls(fiberfake.EndpointStart); n != 2 {
+		t.Errorf("%d upstream starts, want 2", n)
 	}
 }

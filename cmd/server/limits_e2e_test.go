@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -60,6 +63,67 @@ func TestWatchStreamsPerCallerAreCapped(t *testing.T) {
 		// deadline, without sleeping.
 		if deadline.Err() != nil {
 			t.Fatal("the slot never came back")
+		}
+	}
+}
+
+func TestWatchStreamsPerCallerAreCappedOverREST(t *testing.T) {
+	_, url := fiberfaketest.NewServer(t, fiberfake.Config{Seed: 3, PeoplePerSecond: 0.5, Keys: map[string]float64{serverKey: 1e6}})
+	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url, "-max-watch-streams", "1")
+	resp, err := p.dial(t).StartBatch(testContext(t), oneStart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/contact-details/batch/" + resp.GetOutput().GetTaskId() + ":watch?progressOnly=true"
+
+	// The first watch holds the only slot while its body is open.
+	ctx, cancel := context.WithCancel(testContext(t))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.httpAddr+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Body.Close()
+	if first.StatusCode != http.StatusOK {
+		t.Fatalf("first watch: %d", first.StatusCode)
+	}
+	if _, err := bufio.NewReader(first.Body).ReadBytes('\n'); err != nil {
+		t.Fatalf("first watch's first line: %v", err)
+	}
+
+	code, hdr, body := p.rest(t, http.MethodGet, path, nil, nil)
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("second watch: %d %s, want 429", code, body)
+	}
+	if ct := hdr.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("second watch's Content-Type %q, want JSON", ct)
+	}
+	if st := restStatus(t, body); st.Code() != codes.ResourceExhausted || errorInfo(st).GetReason() != "TOO_MANY_STREAMS" {
+		t.Errorf("second watch: %v %v, want RESOURCE_EXHAUSTED TOO_MANY_STREAMS", st.Code(), errorInfo(st))
+	}
+	// A gRPC watch of the same caller counts against the same cap.
+	stream, err := p.dial(t).WatchTask(testContext(t), &cdv1.WatchTaskRequest{TaskId: resp.GetOutput().GetTaskId(), ProgressOnly: true})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Errorf("a gRPC watch beside the REST one: %v, want RESOURCE_EXHAUSTED", err)
+	}
+
+	// Closing the first frees the slot, once the server has seen it go.
+	cancel()
+	deadline := testContext(t)
+	for {
+		code, _, body := p.rest(t, http.MethodGet, path, nil, nil) // to the task's end: 2s
+		if code == http.StatusOK {
+			break
+		}
+		if code != http.StatusTooManyRequests || deadline.Err() != nil {
+			t.Fatalf("watch after the first closed: %d %s", code, body)
 		}
 	}
 }

@@ -54,11 +54,10 @@ func main() {
 func run(ctx context.Context, cfg config) error {
 	fiberURL, apiKey := cfg.fiberURL, cfg.fiberAPIKey
 	if cfg.fiberKeyFile != "" {
-		b, err := os.ReadFile(cfg.fiberKeyFile)
-		if err != nil {
-			return fmt.Errorf("-fiber-api-key-file: %w", err)
+		var err error
+		if apiKey, err = readAPIKeyFile(cfg.fiberKeyFile); err != nil {
+			return err
 		}
-		apiKey = strings.TrimSpace(string(b))
 	}
 	// Every log line passes the redactor, which knows the server's key from the start and
 	// learns request-supplied keys as they arrive.
@@ -74,7 +73,13 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.fakeFiber {
 		// The simulator enforces the same (possibly scaled) limits as the budget.
 		rate := func(l budget.Limit) fiberfake.Rate { return fiberfake.Rate{N: l.N, Per: l.Per} }
+		var keys map[string]float64 // nil: the demo key alone
+		if apiKey != "" {
+			// The configured key is the one sent: the simulator knows it, as well as the demo key.
+			keys = map[string]float64{fiberfake.DemoAPIKey: fiberfake.DefaultDemoCredits, apiKey: fiberfake.DefaultDemoCredits}
+		}
 		sim, url, err := fiberfake.Start(fiberfake.Config{
+			Keys:   keys,
 			Logger: logger.With("component", "fiberfake"),
 			Limits: fiberfake.Limits{Start: rate(limits.Start), Poll: rate(limits.Poll), Cancel: rate(limits.Cancel)},
 		})
@@ -86,8 +91,10 @@ func run(ctx context.Context, cfg config) error {
 		if apiKey == "" {
 			apiKey = fiberfake.DemoAPIKey
 			secrets.Add(apiKey)
+			logger.Info("using the built-in Fiber simulator with its demo key", "fiber_url", url)
+		} else {
+			logger.Info("using the built-in Fiber simulator with the configured Fiber key", "fiber_url", url, "credits", fiberfake.DefaultDemoCredits)
 		}
-		logger.Info("using the built-in Fiber simulator", "fiber_url", url)
 	}
 	var tokens *auth.Tokens
 	switch {
@@ -163,6 +170,20 @@ func run(ctx context.Context, cfg config) error {
 // sent and answered: a start cut off by its deadline after it was sent has an unknown outcome
 // (and may be charged), one refused before sending costs nothing.
 const sendReserve = time.Second
+
+// readAPIKeyFile reads the Fiber key from path: its content without surrounding white space.
+// A file with nothing else is an error, not "no key".
+func readAPIKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("-fiber-api-key-file: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("-fiber-api-key-file %s: the file is empty (or only white space): put the Fiber API key in it, or leave the flag out", path)
+	}
+	return key, nil
+}
 
 // parseLimits reads the three rate flags.
 func parseLimits(cfg config) (budget.Limits, error) {

@@ -10,12 +10,15 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/storage/sqlite"
 )
 
 func TestRestartResumesFromStoredCursor(t *testing.T) {
 	// The simulator lives in the test process and outlives the first server.
-	sim, url := newPacedUpstream(t, 60)
-	store := "sqlite:" + filepath.Join(t.TempDir(), "fibergate.db")
+	// Repeat mode: every page carries a cursor, so the one stored before the kill is not empty.
+	sim, url := newUpstreamWith(t, fiberfake.Config{PeoplePerSecond: 60, CursorMode: fiberfake.CursorRepeatWhenCaughtUp})
+	dbPath := filepath.Join(t.TempDir(), "fibergate.db")
+	store := "sqlite:" + dbPath
 	first := startOn(t, url, "-store", store)
 	b := newBatch(300, 3, 2) // 5s of work
 	id := b.start(t, first.dial(t))
@@ -29,6 +32,14 @@ func TestRestartResumesFromStoredCursor(t *testing.T) {
 	}
 	first.kill()
 	polls := sim.Calls(fiberfake.EndpointPoll)
+	stored := storedCursor(t, dbPath, id)
+	before := sim.Polls(id)
+	if stored == "" {
+		t.Fatalf("no cursor stored before the kill (%d polls answered)", len(before))
+	}
+	if !handedOut(before, stored) {
+		t.Errorf("the stored cursor is none the simulator handed out before the kill")
+	}
 
 	second := startOn(t, url, "-store", store)
 	client := second.dial(t)
@@ -71,6 +82,36 @@ func TestRestartResumesFromStoredCursor(t *testing.T) {
 		t.Errorf("no poll after the restart (%d before, %d after)", polls, n)
 	}
 	mustContain(t, second.logs.String(), "resumed unfinished tasks")
+	if after := sim.Polls(id); len(after) <= len(before) {
+		t.Errorf("no poll of the task after the restart")
+	} else if got := after[len(before)].Cursor; got != stored {
+		t.Errorf("the first poll after the restart sent cursor %q, want the one stored before the kill, %q", got, stored)
+	}
+}
+
+// storedCursor reads task id's cursor from the SQLite store at path, which no server holds.
+func storedCursor(t *testing.T, path, id string) string {
+	t.Helper()
+	st, err := sqlite.Open(testContext(t), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	task, err := st.GetTask(testContext(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task.Progress.Cursor
+}
+
+// handedOut reports whether cursor was the nextCursor of one of polls.
+func handedOut(polls []fiberfake.PollRecord, cursor string) bool {
+	for _, p := range polls {
+		if p.NextCursor != nil && *p.NextCursor == cursor {
+			return true
+		}
+	}
+	return false
 }
 
 // kill ends the server with SIGKILL, as a crash would, and waits for the exit.

@@ -21,6 +21,11 @@
 // to the key (404); for poll, the cursor belongs to the task (400); for
 // cancel, the task is not done yet (422).
 //
+// A start whose enrichmentTypes sets getWorkEmails, getPersonalEmails and
+// getPhoneNumbers all to false asks for nothing: it is a 400 on the field
+// "enrichmentTypes", checked with the fields, before credits. A missing
+// enrichmentTypes, or a flag missing from it, counts as true.
+//
 // Unknown request fields never fail a call: each becomes a warning whose
 // field is the dotted path with array indexes as segments, for example
 // "personDetails.3.linkedinUrl.extra". Without any, "warnings" is null.

@@ -66,6 +66,8 @@ func (s *Sim) poll(body []byte) (reply, *reqError) {
 		results = append(results, r)
 	}
 	done := t.done(completed)
+	next := s.nextCursor(t.id, end, completed)
+	s.polls[t.id] = append(s.polls[t.id], PollRecord{Cursor: cursor, NextCursor: next, Results: len(results)})
 	advice := []string{}
 	if !done {
 		advice = append(advice, "Results are returned as people complete: call again with nextCursor until output.done is true.")
@@ -77,7 +79,7 @@ func (s *Sim) poll(body []byte) (reply, *reqError) {
 			Failed:       t.failed(completed),
 			Canceled:     t.canceled,
 			PageResults:  results,
-			NextCursor:   s.nextCursor(t.id, end, completed),
+			NextCursor:   next,
 		},
 		ChargeInfo: chargeFree{Method: "free", Message: "Polling is free.", LowCreditAlert: s.lowCreditAlert(key)},
 		Warnings:   warns,

@@ -60,6 +60,7 @@ type Sim struct {
 	limiter  *limiter
 	faults   []*Fault // consumed front to back
 	stats    map[Endpoint]*EndpointStats
+	polls    map[string][]PollRecord // by task id, in arrival order
 }
 
 // New returns a simulator for cfg. It starts no goroutine and opens no
@@ -74,6 +75,7 @@ func New(cfg Config) *Sim {
 		tasks:    make(map[string]*task),
 		limiter:  newLimiter(),
 		stats:    make(map[Endpoint]*EndpointStats),
+		polls:    make(map[string][]PollRecord),
 	}
 	for _, e := range Endpoints() {
 		s.stats[e] = &EndpointStats{Statuses: map[int]int{}}

@@ -3,6 +3,7 @@ package fiberfake
 import (
 	"maps"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -41,6 +42,26 @@ type TaskInfo struct {
 	Completed       int // people completed (found, no data or failed)
 	Done            bool
 	Canceled        bool
+}
+
+// PollRecord is one poll of a task that the simulator answered with a page.
+type PollRecord struct {
+	// Cursor is the cursor the request brought; empty when it had none.
+	Cursor string
+	// NextCursor is the nextCursor of the answer; nil for null.
+	NextCursor *string
+	// Results is how many results the page held.
+	Results int
+}
+
+// Polls returns the polls of task taskID answered with a page so far, in
+// arrival order. A poll refused before its page was built (bad key, rate
+// limit, bad field or cursor, an injected fault in place of the answer) is not
+// there; one whose answer a fault broke or dropped afterwards is.
+func (s *Sim) Polls(taskID string) []PollRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.polls[taskID])
 }
 
 // arrive counts an arrival at ep.
