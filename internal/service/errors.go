@@ -75,21 +75,25 @@ func ToStatus(err error) error {
 	case errors.As(err, &fe):
 		return upstreamStatus(fe)
 	case errors.Is(err, tasks.ErrNotFound):
-		return newStatus(codes.NotFound, ReasonTaskNotFound, "task not found", nil)
+		return newStatus(codes.NotFound, ReasonTaskNotFound, "task not found", taskMetadata(err))
 	case errors.Is(err, tasks.ErrRunning):
-		return newStatus(codes.FailedPrecondition, ReasonTaskRunning, "the task is still running: cancel it or wait until it ends", nil)
+		return newStatus(codes.FailedPrecondition, ReasonTaskRunning, "the task is still running: cancel it or wait until it ends", taskMetadata(err))
 	case errors.Is(err, tasks.ErrFinished):
-		return newStatus(codes.FailedPrecondition, ReasonTaskFinished, "the task has already finished", nil)
+		return newStatus(codes.FailedPrecondition, ReasonTaskFinished, "the task has already finished", taskMetadata(err))
 	case errors.Is(err, tasks.ErrKeyUnavailable):
-		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyUnavailable, tasks.ErrKeyUnavailable.Error(), nil)
+		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyUnavailable, tasks.ErrKeyUnavailable.Error(), taskMetadata(err))
 	case errors.Is(err, tasks.ErrBadToken):
-		return newStatus(codes.InvalidArgument, ReasonInvalidToken, "the token is malformed or belongs to another task or listing", nil)
+		return badRequestStatus(ReasonInvalidToken, fieldOf(err), "the token is malformed or belongs to another task or listing")
 	case errors.Is(err, tasks.ErrShuttingDown):
 		return newStatus(codes.Unavailable, ReasonShuttingDown, tasks.ErrShuttingDown.Error(), nil)
 	case errors.Is(err, ErrIdempotencyKeyReused):
-		return badRequestStatus(ReasonIdempotencyKeyReused, "request_id", ErrIdempotencyKeyReused.Error())
+		field := fieldOf(err)
+		if field == "" {
+			field = fieldRequestID
+		}
+		return badRequestStatus(ReasonIdempotencyKeyReused, field, ErrIdempotencyKeyReused.Error())
 	case errors.Is(err, ErrBadIdempotencyKey):
-		return badRequestStatus(ReasonValidationFailed, "Idempotency-Key", ErrBadIdempotencyKey.Error())
+		return badRequestStatus(ReasonValidationFailed, fieldIdempotencyKey, ErrBadIdempotencyKey.Error())
 	case errors.Is(err, ErrEarlierOutcomeUnknown):
 		return newStatus(codes.Unknown, ReasonUpstreamOutcomeUnknown, ErrEarlierOutcomeUnknown.Error(), nil)
 	case errors.Is(err, ErrRequestInProgress):
@@ -108,7 +112,13 @@ func ToStatus(err error) error {
 		return newStatus(codes.DeadlineExceeded, ReasonDeadlineExceeded, "the call's deadline passed", nil)
 	}
 	if st, ok := status.FromError(err); ok {
-		// A bare status from gRPC itself or an interceptor: add the ErrorInfo.
+		// A bare status from gRPC itself or an interceptor: add the ErrorInfo, and to an
+		// INVALID_ARGUMENT a BadRequest (the field is not known: "").
+		if st.Code() == codes.InvalidArgument {
+			return withInfo(st, reasonForCode(st.Code()), nil, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+				Description: st.Message(), Reason: reasonForCode(st.Code()),
+			}}})
+		}
 		return withInfo(st, reasonForCode(st.Code()), nil)
 	}
 	return newStatus(codes.Internal, ReasonInternal, "internal error", nil)
@@ -141,7 +151,12 @@ func upstreamStatus(fe *fiber.Error) error {
 	code, reason := codes.Internal, ReasonUpstreamProtocol
 	switch fe.Kind {
 	case fiber.KindBadRequest:
+		// Fiber's message names the offending part of the request in Fiber's own words; there
+		// is no field path to rely on, so the violation is of the request as a whole ("").
 		code, reason = codes.InvalidArgument, ReasonUpstreamBadRequest
+		extra = append(extra, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+			Description: msg, Reason: reason,
+		}}})
 	case fiber.KindUnauthenticated:
 		code, reason = codes.Unauthenticated, ReasonUpstreamUnauthorized
 	case fiber.KindOutOfCredits:
@@ -169,10 +184,14 @@ func upstreamStatus(fe *fiber.Error) error {
 	return newStatus(code, reason, msg, md, extra...)
 }
 
-// badRequestStatus is INVALID_ARGUMENT with a BadRequest naming field.
+// badRequestStatus is INVALID_ARGUMENT with a BadRequest naming field ("" for the request as a
+// whole).
 func badRequestStatus(reason, field, msg string) error {
 	br := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg, Reason: reason}}}
-	return newStatus(codes.InvalidArgument, reason, field+": "+msg, map[string]string{"field": field}, br)
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	return newStatus(codes.InvalidArgument, reason, msg, map[string]string{"field": field}, br)
 }
 
 func newStatus(code codes.Code, reason, msg string, md map[string]string, extra ...protoadapt.MessageV1) error {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/budget"
@@ -17,7 +18,7 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	if err != nil {
 		return nil, ToStatus(err)
 	}
-	id, err := requestID(ctx, req)
+	id, field, err := requestID(ctx, req)
 	if err != nil {
 		return nil, ToStatus(err)
 	}
@@ -31,6 +32,9 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 		return nil, ToStatus(err)
 	}
 	resp, err := s.idem.do(ctx, principal(ctx)+"/"+id, hash, start)
+	if errors.Is(err, ErrIdempotencyKeyReused) {
+		err = inField(field, err)
+	}
 	return resp, ToStatus(err)
 }
 
