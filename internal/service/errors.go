@@ -52,7 +52,12 @@ const (
 	ReasonCanceled               = "CANCELED"
 	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
 	ReasonInternal               = "INTERNAL"
+	ReasonUnknownMethod          = "UNIMPLEMENTED_METHOD"
 )
+
+// ErrPanic stands for a handler that panicked; the recovery interceptor returns it. Its status
+// says no more than "internal error".
+var ErrPanic = errors.New("handler panicked")
 
 // ErrNoAPIKey means a call needs a Fiber API key and neither the request nor the server has one.
 var ErrNoAPIKey = errors.New("no Fiber API key: the request carries no api_key and the server has none configured (set FIBER_API_KEY)")
@@ -69,6 +74,7 @@ func ToStatus(err error) error {
 	}
 	var fe *fiber.Error
 	var we *budget.WaitError
+	var um *unknownMethodError
 	switch {
 	case errors.As(err, &we):
 		return budgetStatus(we)
@@ -106,6 +112,10 @@ func ToStatus(err error) error {
 		return newStatus(codes.PermissionDenied, ReasonRequestKeyRefused, ErrRequestKeyRefused.Error(), nil)
 	case errors.Is(err, ErrNoAPIKey):
 		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyMissing, err.Error(), nil)
+	case errors.Is(err, ErrPanic):
+		return newStatus(codes.Internal, ReasonInternal, "internal error", nil)
+	case errors.As(err, &um):
+		return newStatus(codes.Unimplemented, ReasonUnknownMethod, um.Error(), map[string]string{"method": um.method})
 	case errors.Is(err, context.Canceled):
 		return newStatus(codes.Canceled, ReasonCanceled, "the call was canceled", nil)
 	case errors.Is(err, context.DeadlineExceeded):

@@ -41,6 +41,8 @@ func TestToStatusGivesEveryErrorOneErrorInfo(t *testing.T) {
 		{status.Error(codes.ResourceExhausted, "full"), codes.ResourceExhausted, "RESOURCE_EXHAUSTED", "", nil},
 		{status.Error(codes.InvalidArgument, "bare"), codes.InvalidArgument, ReasonValidationFailed, "", nil},
 		{errors.New("disk on fire"), codes.Internal, ReasonInternal, "", nil},
+		{fmt.Errorf("recovered: %w", ErrPanic), codes.Internal, ReasonInternal, "", nil},
+		{&unknownMethodError{method: "/x.Y/Z"}, codes.Unimplemented, ReasonUnknownMethod, "", map[string]string{"method": "/x.Y/Z"}},
 		{inField("pageToken", tasks.ErrBadToken), codes.InvalidArgument, ReasonInvalidToken, "pageToken", map[string]string{"field": "pageToken"}},
 		{inField("resumeToken", fmt.Errorf("parse: %w", tasks.ErrBadToken)), codes.InvalidArgument, ReasonInvalidToken, "resumeToken", nil},
 		{ErrIdempotencyKeyReused, codes.InvalidArgument, ReasonIdempotencyKeyReused, "requestId", nil},
