@@ -157,6 +157,8 @@ type LinkedInUrl struct {
 	// A LinkedIn URL, like "https://www.linkedin.com/in/jake". It must match Fiber's pattern:
 	// an /in/, /sales/lead/ or /talent/profile/ URL on a linkedin domain, in lower case. Unlike
 	// Fiber's pattern, fibergate also refuses whitespace and control characters anywhere in it.
+	// At most 2048 bytes of UTF-8 (not characters: a non-ASCII slug counts 2 to 4 bytes per
+	// character), so that 2000 of them fit the server's message size limit.
 	Value         string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1189,7 +1191,7 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\vLinkedInUrl\x12\xef\x03\n" +
 	"\x05value\x18\x01 \x01(\tB\xd8\x03\xbaH\xd4\x03\xba\x01\x91\x01\n" +
 	"\x17linkedin_url.no_control\x121must not contain whitespace or control characters\x1aC!this.matches('[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]')\xba\x01\xb4\x02\n" +
-	"\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches('^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?')r\x05\x10\x01\x18\x80\x10R\x05value\"\xe6\x01\n" +
+	"\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches('^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?')r\x05\x10\x01(\x80\x10R\x05value\"\xe6\x01\n" +
 	"\x0fEnrichmentTypes\x12+\n" +
 	"\x0fget_work_emails\x18\x01 \x01(\bH\x00R\rgetWorkEmails\x88\x01\x01\x123\n" +
 	"\x13get_personal_emails\x18\x02 \x01(\bH\x01R\x11getPersonalEmails\x88\x01\x01\x12/\n" +
