@@ -253,7 +253,14 @@ func TestAuthMatrix(t *testing.T) {
 			if b, u := bobs[i].Message(), unknown[i].Message(); b != u {
 				t.Errorf("another's task answers %q, an unknown one %q", b, u)
 			}
-			if b, u := errorInfo(bobs[i]).GetMetadata(), errorInfo(unknown[i]).GetMetadata(); !maps.Equal(b, u) {
+			// The metadata echoes the task id the caller sent, and nothing else differs.
+			b, u := maps.Clone(errorInfo(bobs[i]).GetMetadata()), maps.Clone(errorInfo(unknown[i]).GetMetadata())
+			if b["task_id"] != running["grpc"] || u["task_id"] != "no-such-task-00000" {
+				t.Errorf("task_id metadata %q and %q, want the ids sent (%q and no-such-task-00000)", b["task_id"], u["task_id"], running["grpc"])
+			}
+			delete(b, "task_id")
+			delete(u, "task_id")
+			if !maps.Equal(b, u) {
 				t.Errorf("another's task has ErrorInfo metadata %v, an unknown one %v", b, u)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fibergate/fibergate/internal/budget"
+	"github.com/fibergate/fibergate/internal/gateway"
 )
 
 // config is everything main reads from flags and the environment.
@@ -105,7 +106,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")
-	maxBody := int64(6 << 20)
+	maxBody := int64(gateway.DefaultMaxBodyBytes)
 	if v := getenv("FIBERGATE_MAX_BODY_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -113,7 +114,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		}
 		maxBody = n
 	}
-	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", maxBody, "largest REST body or gRPC message accepted (env FIBERGATE_MAX_BODY_BYTES)")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", maxBody, "largest REST body or gRPC message accepted; the default fits a StartBatch of 2000 URLs of 2048 bytes (env FIBERGATE_MAX_BODY_BYTES)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY, or from -fiber-api-key-file.\nWith -fake-fiber, the simulator accepts that key (or, without one, its demo key).\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -107,6 +107,13 @@ func TestFiberErrorStatusesMapToGRPCAndREST(t *testing.T) {
 				if ei := errorInfo(st); ei == nil || ei.GetReason() != tt.reason || ei.GetDomain() != "fibergate" {
 					t.Errorf("%s: ErrorInfo = %v, want one with reason %s", transport, ei, tt.reason)
 				}
+				if st.Code() == codes.InvalidArgument {
+					// One violation, of the request as a whole, carrying Fiber's message.
+					br := badRequestOf(st)
+					if len(br) != 1 || br[0].GetField() != "" || !strings.Contains(br[0].GetDescription(), "fiber says "+tt.name) {
+						t.Errorf("%s: field violations %v, want one with Fiber's message", transport, br)
+					}
+				}
 				if tt.fault.Kind == fiberfake.FaultStatus && !strings.Contains(st.Message(), "fiber says "+tt.name) {
 					t.Errorf("%s: message %q lost Fiber's message", transport, st.Message())
 				}
@@ -172,6 +179,17 @@ func TestNoFiberKeyFailsPreconditionAndSaysSoAtStartup(t *testing.T) {
 	if _, err := p.dial(t).StartBatch(testContext(t), req); err != nil {
 		t.Errorf("StartBatch with a request key: %v", err)
 	}
+}
+
+// badRequestOf returns the field violations of st's BadRequest details.
+func badRequestOf(st *status.Status) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			out = append(out, br.GetFieldViolations()...)
+		}
+	}
+	return out
 }
 
 // restStatus decodes the gateway's JSON error body into a status with its details.

@@ -81,12 +81,14 @@ type hostileCase struct {
 	rest *restCall
 	raw  string // a whole HTTP/1.1 request, written to the REST port as is
 
-	code   codes.Code // gRPC code, or the code in the REST error body
-	http   int        // REST status
-	reason string     // the ErrorInfo reason; "" for any (but there must be one)
-	field  string     // the BadRequest field violation expected first; "" for none
-	// noInfo: gRPC itself answers before any of fibergate's code runs, so the status
-	// carries no ErrorInfo (message size limit, unparsable unary request).
+	code   codes.Code        // gRPC code, or the code in the REST error body
+	http   int               // REST status
+	reason string            // the ErrorInfo reason; "" for any (but there must be one)
+	field  string            // the BadRequest field violation expected first; "" for none
+	md     map[string]string // ErrorInfo metadata expected (among others); nil for none
+	// noInfo: gRPC itself answers, before any of fibergate's code runs or (a stream's
+	// request) by writing the status of a failed RecvMsg itself, so the status carries no
+	// ErrorInfo (message size limit, unparsable request).
 	noInfo bool
 }
 
@@ -301,21 +303,21 @@ func TestHostileInputCorpus(t *testing.T) {
 			_, err := client.GetTask(ctx, &cdv1.GetTaskRequest{TaskId: "someone-elses-fiber-task", ApiKey: requestKey})
 			return err
 		}, code: codes.PermissionDenied, reason: "REQUEST_API_KEY_NOT_ALLOWED"},
-		{name: "grpc/list page token garbage", grpc: grpcList(&cdv1.ListTasksRequest{PageToken: "%%%not-base64%%%"}), code: ia, reason: tok},
-		{name: "grpc/list page token of results", grpc: grpcList(&cdv1.ListTasksRequest{PageToken: aResults}), code: ia, reason: tok},
-		{name: "grpc/list page token negative", grpc: grpcList(&cdv1.ListTasksRequest{PageToken: rawToken("l1|anonymous|-1|" + a)}), code: ia, reason: tok},
+		{name: "grpc/list page token garbage", grpc: grpcList(&cdv1.ListTasksRequest{PageToken: "%%%not-base64%%%"}), code: ia, reason: tok, field: "pageToken"},
+		{name: "grpc/list page token of results", grpc: grpcList(&cdv1.ListTasksRequest{PageToken: aResults}), code: ia, reason: tok, field: "pageToken"},
+		{name: "grpc/list page token negative", grpc: grpcList(&cdv1.ListTasksRequest{PageToken: rawToken("l1|anonymous|-1|" + a)}), code: ia, reason: tok, field: "pageToken"},
 		{name: "grpc/list page token of 513 bytes", grpc: grpcList(&cdv1.ListTasksRequest{PageToken: strings.Repeat("A", 513)}), code: ia, reason: vf, field: "pageToken"},
 		{name: "grpc/list page size 101", grpc: grpcList(&cdv1.ListTasksRequest{PageSize: 101}), code: ia, reason: vf, field: "pageSize"},
 		{name: "grpc/list page size -1", grpc: grpcList(&cdv1.ListTasksRequest{PageSize: -1}), code: ia, reason: vf, field: "pageSize"},
 		{name: "grpc/list unknown state", grpc: grpcList(&cdv1.ListTasksRequest{State: 99}), code: ia, reason: vf, field: "state"},
-		{name: "grpc/results token of another task", grpc: grpcResults(&cdv1.ListTaskResultsRequest{TaskId: b, PageToken: aResults}), code: ia, reason: tok},
-		{name: "grpc/results token negative", grpc: grpcResults(&cdv1.ListTaskResultsRequest{TaskId: b, PageToken: rawToken("r1|" + b + "|-5")}), code: ia, reason: tok},
-		{name: "grpc/results token of a resume", grpc: grpcResults(&cdv1.ListTaskResultsRequest{TaskId: a, PageToken: aResume}), code: ia, reason: tok},
+		{name: "grpc/results token of another task", grpc: grpcResults(&cdv1.ListTaskResultsRequest{TaskId: b, PageToken: aResults}), code: ia, reason: tok, field: "pageToken"},
+		{name: "grpc/results token negative", grpc: grpcResults(&cdv1.ListTaskResultsRequest{TaskId: b, PageToken: rawToken("r1|" + b + "|-5")}), code: ia, reason: tok, field: "pageToken"},
+		{name: "grpc/results token of a resume", grpc: grpcResults(&cdv1.ListTaskResultsRequest{TaskId: a, PageToken: aResume}), code: ia, reason: tok, field: "pageToken"},
 		{name: "grpc/results page size 1001", grpc: grpcResults(&cdv1.ListTaskResultsRequest{TaskId: b, PageSize: 1001}), code: ia, reason: vf, field: "pageSize"},
-		{name: "grpc/resume token of another task", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: aResume}), code: ia, reason: tok},
-		{name: "grpc/resume token garbage", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: "garbage!"}), code: ia, reason: tok},
-		{name: "grpc/resume token negative", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: rawToken("w1|" + b + "|-1")}), code: ia, reason: tok},
-		{name: "grpc/resume token overflowing", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: rawToken("w1|" + b + "|99999999999999999999999")}), code: ia, reason: tok},
+		{name: "grpc/resume token of another task", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: aResume}), code: ia, reason: tok, field: "resumeToken"},
+		{name: "grpc/resume token garbage", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: "garbage!"}), code: ia, reason: tok, field: "resumeToken"},
+		{name: "grpc/resume token negative", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: rawToken("w1|" + b + "|-1")}), code: ia, reason: tok, field: "resumeToken"},
+		{name: "grpc/resume token overflowing", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: rawToken("w1|" + b + "|99999999999999999999999")}), code: ia, reason: tok, field: "resumeToken"},
 		{name: "grpc/resume token of 600 bytes", grpc: grpcWatch(&cdv1.WatchTaskRequest{TaskId: b, ResumeToken: strings.Repeat("A", 600)}), code: ia, reason: vf, field: "resumeToken"},
 
 		// gRPC, raw protobuf. A request that does not parse is INTERNAL, as gRPC specifies
@@ -324,12 +326,19 @@ func TestHostileInputCorpus(t *testing.T) {
 		// ErrorInfo.
 		{name: "grpc raw/invalid UTF-8 in the URL", grpc: rawUnary("StartBatch", rawStart("https://www.linkedin.com/in/ja\xff\xfeke")), code: codes.Internal, noInfo: true},
 		{name: "grpc raw/invalid UTF-8 in the task id", grpc: rawUnary("GetTask", pbString(nil, 1, "task-\xc3\x28")), code: codes.Internal, noInfo: true},
+		// A stream's request is read by the handler, but grpc-go writes the status of a failed
+		// RecvMsg itself, before the interceptors see the error.
 		{name: "grpc raw/invalid UTF-8 in a watch", grpc: rawWatch(pbString(nil, 1, "task-\xed\xa0\x80")), code: codes.Internal, noInfo: true},
 		// A field of the wrong wire type is kept as an unknown field: the request has no people.
 		{name: "grpc raw/wrong wire type", grpc: rawUnary("StartBatch", protowire.AppendVarint(protowire.AppendTag(nil, 2, protowire.VarintType), 7)), code: ia, reason: vf, field: "personDetails"},
 		{name: "grpc raw/truncated message", grpc: rawUnary("StartBatch", rawStart("https://www.linkedin.com/in/jake")[:10]), code: codes.Internal, noInfo: true},
 		{name: "grpc raw/unknown fields only", grpc: rawUnary("StartBatch", pbString(nil, 99, "x")), code: ia, reason: vf, field: "personDetails"},
 		{name: "grpc raw/message over 6 MiB", grpc: rawUnary("StartBatch", rawStart("https://www.linkedin.com/in/"+strings.Repeat("a", 7<<20))), code: codes.ResourceExhausted, noInfo: true},
+		{name: "grpc raw/unknown method", grpc: rawUnary("NoSuchMethod", nil), code: codes.Unimplemented, reason: "UNIMPLEMENTED_METHOD", md: map[string]string{"method": servicePrefix + "NoSuchMethod"}},
+		{name: "grpc raw/unknown service", grpc: func(ctx context.Context) error {
+			var out []byte
+			return conn.Invoke(ctx, "/fibergate.contactdetails.v2.ContactDetailsService/StartBatch", rawStart("https://www.linkedin.com/in/jake"), &out, grpc.ForceCodec(rawCodec{}))
+		}, code: codes.Unimplemented, reason: "UNIMPLEMENTED_METHOD"},
 
 		// REST bodies.
 		{name: "rest/people a string", rest: postStart(`{"personDetails": "jake"}`, nil), code: ia, http: bad, reason: vf, field: "personDetails"},
@@ -376,7 +385,7 @@ func TestHostileInputCorpus(t *testing.T) {
 		{name: "rest/task id in unicode", rest: restGet("/v1/contact-details/batch/t%C3%A2sk"), code: ia, http: bad, reason: vf, field: "taskId"},
 		{name: "rest/task id with a colon", rest: restGet("/v1/contact-details/batch/a:b"), code: ia, http: bad, reason: vf, field: "taskId"},
 		{name: "rest/results of a task id with a space", rest: restGet("/v1/contact-details/batch/a%20b/results"), code: ia, http: bad, reason: vf, field: "taskId"},
-		{name: "rest/list page token garbage", rest: restGet("/v1/contact-details/batch?pageToken=garbage!"), code: ia, http: bad, reason: tok},
+		{name: "rest/list page token garbage", rest: restGet("/v1/contact-details/batch?pageToken=garbage!"), code: ia, http: bad, reason: tok, field: "pageToken"},
 		{name: "rest/list page token of 100 KB", rest: restGet("/v1/contact-details/batch?pageToken=" + strings.Repeat("A", 100<<10)), code: ia, http: bad, reason: vf, field: "pageToken"},
 		{name: "rest/list page size 101", rest: restGet("/v1/contact-details/batch?pageSize=101"), code: ia, http: bad, reason: vf, field: "pageSize"},
 		{name: "rest/list page size -1", rest: restGet("/v1/contact-details/batch?pageSize=-1"), code: ia, http: bad, reason: vf, field: "pageSize"},
@@ -384,10 +393,10 @@ func TestHostileInputCorpus(t *testing.T) {
 		{name: "rest/list page size overflowing", rest: restGet("/v1/contact-details/batch?pageSize=99999999999"), code: ia, http: bad, reason: vf},
 		{name: "rest/list unknown state name", rest: restGet("/v1/contact-details/batch?state=TASK_STATE_BOGUS"), code: ia, http: bad, reason: vf},
 		{name: "rest/list unknown state number", rest: restGet("/v1/contact-details/batch?state=99"), code: ia, http: bad, reason: vf},
-		{name: "rest/results token of another task", rest: restGet("/v1/contact-details/batch/" + b + "/results?pageToken=" + aResults), code: ia, http: bad, reason: tok},
+		{name: "rest/results token of another task", rest: restGet("/v1/contact-details/batch/" + b + "/results?pageToken=" + aResults), code: ia, http: bad, reason: tok, field: "pageToken"},
 		{name: "rest/results page size 1001", rest: restGet("/v1/contact-details/batch/" + b + "/results?pageSize=1001"), code: ia, http: bad, reason: vf, field: "pageSize"},
-		{name: "rest/resume token garbage", rest: restGet("/v1/contact-details/batch/" + b + ":watch?resumeToken=garbage!"), code: ia, http: bad, reason: tok},
-		{name: "rest/resume token of another task", rest: restGet("/v1/contact-details/batch/" + b + ":watch?resumeToken=" + aResume), code: ia, http: bad, reason: tok},
+		{name: "rest/resume token garbage", rest: restGet("/v1/contact-details/batch/" + b + ":watch?resumeToken=garbage!"), code: ia, http: bad, reason: tok, field: "resumeToken"},
+		{name: "rest/resume token of another task", rest: restGet("/v1/contact-details/batch/" + b + ":watch?resumeToken=" + aResume), code: ia, http: bad, reason: tok, field: "resumeToken"},
 		{name: "rest/adoption key refused", rest: restGet("/v1/contact-details/batch/someone-elses-fiber-task?apiKey=" + requestKey), code: codes.PermissionDenied, http: http.StatusForbidden, reason: "REQUEST_API_KEY_NOT_ALLOWED"},
 
 		// REST routes and methods.
@@ -397,7 +406,7 @@ func TestHostileInputCorpus(t *testing.T) {
 		{name: "rest/POST task", rest: &restCall{method: http.MethodPost, path: "/v1/contact-details/batch/" + b, body: []byte(`{}`), header: jsonHeader()}, code: codes.Unimplemented, http: http.StatusMethodNotAllowed},
 		// DELETE {task_id} takes "B:watch" for a task id.
 		{name: "rest/DELETE watch", rest: &restCall{method: http.MethodDelete, path: "/v1/contact-details/batch/" + b + ":watch"}, code: ia, http: bad, reason: vf, field: "taskId"},
-		{name: "rest/GET start", rest: restGet("/v1/contact-details/batch/start"), code: codes.NotFound, http: http.StatusNotFound, reason: "TASK_NOT_FOUND"},
+		{name: "rest/GET start", rest: restGet("/v1/contact-details/batch/start"), code: codes.NotFound, http: http.StatusNotFound, reason: "TASK_NOT_FOUND", md: map[string]string{"task_id": "start"}},
 		{name: "rest/unknown route", rest: restGet("/v1/contact-details/batch/" + b + "/results/extra"), code: codes.NotFound, http: http.StatusNotFound},
 		// GET {task_id} matches "B:restart": the method is wrong.
 		{name: "rest/unknown verb", rest: &restCall{method: http.MethodPost, path: "/v1/contact-details/batch/" + b + ":restart", body: []byte(`{}`), header: jsonHeader()}, code: codes.Unimplemented, http: http.StatusMethodNotAllowed},
@@ -553,10 +562,21 @@ func checkStatus(t *testing.T, c hostileCase, st *status.Status) {
 	ei := errorInfo(st)
 	switch {
 	case c.noInfo:
+		if ei != nil {
+			t.Errorf("ErrorInfo %v: the case says gRPC answers it alone; update the case and the README's list of exceptions", ei)
+		}
 	case ei == nil || ei.GetDomain() != "fibergate" || ei.GetReason() == "":
 		t.Errorf("no fibergate ErrorInfo (%.300q): every error must carry one", st.Message())
 	case c.reason != "" && ei.GetReason() != c.reason:
 		t.Errorf("ErrorInfo %v (%.300q), want reason %s", ei, st.Message(), c.reason)
+	}
+	for k, v := range c.md {
+		if got := ei.GetMetadata()[k]; got != v {
+			t.Errorf("ErrorInfo metadata %s = %q, want %q (%v)", k, got, v, ei)
+		}
+	}
+	if st.Code() == codes.InvalidArgument && !c.noInfo && len(fieldViolations(st)) == 0 {
+		t.Errorf("INVALID_ARGUMENT without a BadRequest (%.300q): every one must carry one", st.Message())
 	}
 	if c.field != "" {
 		got := fieldViolations(st)

@@ -79,6 +79,9 @@ func TestIdempotentStartBatchPaysOnce(t *testing.T) {
 	if st.Code() != codes.InvalidArgument || errorInfo(st).GetReason() != "IDEMPOTENCY_KEY_REUSED" {
 		t.Errorf("reused id: %v %v, want INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED", st.Code(), errorInfo(st))
 	}
+	if got := fieldViolations(st); len(got) != 1 || got[0] != "requestId" {
+		t.Errorf("reused id: field violations %q, want requestId", got)
+	}
 	if n := sim.Calls(fiberfake.EndpointStart); n != 1 {
 		t.Errorf("%d upstream starts, want 1", n)
 	}
@@ -96,6 +99,16 @@ func TestIdempotencyKeyHeaderOverREST(t *testing.T) {
 	}
 	if n := sim.Calls(fiberfake.EndpointStart); n != 1 {
 		t.Errorf("%d upstream starts, want 1", n)
+	}
+	// The same key with another body is refused, naming the header.
+	other := []byte(`{"personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/ada"}}]}`)
+	code, _, out := p.rest(t, http.MethodPost, "/v1/contact-details/batch/start", other, h)
+	st := restStatus(t, out)
+	if code != http.StatusBadRequest || errorInfo(st).GetReason() != "IDEMPOTENCY_KEY_REUSED" {
+		t.Errorf("reused Idempotency-Key: %d %s, want 400 IDEMPOTENCY_KEY_REUSED", code, out)
+	}
+	if got := fieldViolations(st); len(got) != 1 || got[0] != "Idempotency-Key" {
+		t.Errorf("reused Idempotency-Key: field violations %q, want Idempotency-Key", got)
 	}
 	// (CR/LF in a header never reaches the handlers: Go's HTTP client and server refuse it.)
 	for _, bad := range []string{"not-a-uuid", requestID + "," + requestID, strings.Repeat("a", 10000), "{" + requestID + "}"} {

@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
+	"google.golang.org/protobuf/encoding/protojson"
 	"net/http"
 	"strings"
 	"testing"
@@ -125,5 +128,75 @@ func TestWatchStreamsPerCallerAreCappedOverREST(t *testing.T) {
 		if code != http.StatusTooManyRequests || deadline.Err() != nil {
 			t.Fatalf("watch after the first closed: %d %s", code, body)
 		}
+	}
+}
+
+// maxURL is a valid LinkedIn URL of exactly 2048 bytes (the contract's cap) and only 1041
+// characters: a slug of two-byte characters, unique per i (0 to 9999).
+func maxURL(i int) string {
+	u := fmt.Sprintf("https://www.linkedin.com/in/p%04d-", i) + strings.Repeat("é", 1007)
+	if len(u) != 2048 {
+		panic(fmt.Sprintf("maxURL is %d bytes", len(u)))
+	}
+	return u
+}
+
+// TestMaximalStartBatchFitsTheLimits: 2000 people with URLs of the contract's maximum 2048
+// bytes (non-ASCII slugs, so far fewer characters) are accepted over gRPC and REST with the
+// default size limits and reach Fiber; a URL one byte longer is refused, naming the field.
+func TestMaximalStartBatchFitsTheLimits(t *testing.T) {
+	sim, url := newUpstream(t)
+	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url)
+	client := p.dial(t)
+	req := &cdv1.StartBatchRequest{PersonDetails: people(2000, maxURL)}
+
+	before := sim.Calls(fiberfake.EndpointStart)
+	resp, err := client.StartBatch(testContext(t), req)
+	if err != nil {
+		t.Fatalf("gRPC StartBatch of 2000 maximal URLs: %v", err)
+	}
+	if n := resp.GetOutput().GetNumPeopleEnqueued(); n != 2000 {
+		t.Errorf("gRPC: %d people enqueued, want 2000", n)
+	}
+
+	// Over REST the URLs differ (Fiber would skip them as duplicates otherwise).
+	rest := &cdv1.StartBatchRequest{PersonDetails: people(2000, func(i int) string { return maxURL(i + 2000) })}
+	body, err := protojson.Marshal(rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, out := p.rest(t, http.MethodPost, "/v1/contact-details/batch/start", body, nil)
+	if code != http.StatusOK {
+		t.Fatalf("REST StartBatch of 2000 maximal URLs (%d bytes): HTTP %d %.300s", len(body), code, out)
+	}
+	var restResp struct {
+		Output struct {
+			NumPeopleEnqueued int `json:"numPeopleEnqueued"`
+		} `json:"output"`
+	}
+	if err := json.Unmarshal(out, &restResp); err != nil || restResp.Output.NumPeopleEnqueued != 2000 {
+		t.Errorf("REST: %v, %.300s; want 2000 people enqueued", err, out)
+	}
+	if n := sim.Calls(fiberfake.EndpointStart) - before; n != 2 {
+		t.Errorf("%d starts reached Fiber, want 2", n)
+	}
+
+	// One byte over, in the last person.
+	over := &cdv1.StartBatchRequest{PersonDetails: people(2000, func(i int) string { return maxURL(i + 4000) })}
+	over.PersonDetails[1999].LinkedinUrl.Value += "a"
+	const field = "personDetails[1999].linkedinUrl.value"
+	_, err = client.StartBatch(testContext(t), over)
+	checkInvalid(t, "grpc", status.Convert(err), field)
+	body, err = protojson.Marshal(over)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, out = p.rest(t, http.MethodPost, "/v1/contact-details/batch/start", body, nil)
+	if code != http.StatusBadRequest {
+		t.Errorf("REST, one byte over: HTTP %d, want 400: %.300s", code, out)
+	}
+	checkInvalid(t, "rest", restStatus(t, out), field)
+	if n := sim.Calls(fiberfake.EndpointStart) - before; n != 2 {
+		t.Errorf("%d starts reached Fiber, want only the 2 valid ones", n)
 	}
 }

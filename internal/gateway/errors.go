@@ -14,6 +14,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/fibergate/fibergate/internal/service"
 )
@@ -22,6 +23,7 @@ const (
 	reasonBodyTooLarge     = "REQUEST_TOO_LARGE"
 	reasonRouteNotFound    = "ROUTE_NOT_FOUND"
 	reasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	reasonBadRequest       = "BAD_REQUEST"
 )
 
 // routingErrorHandler answers requests that match no route, in the same format as every
@@ -29,15 +31,22 @@ const (
 func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	var st *status.Status
 	var reason string
+	var extra []protoadapt.MessageV1
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
 		st, reason = status.Newf(codes.Unimplemented, "method %s is not allowed on this path", r.Method), reasonMethodNotAllowed
 	case http.StatusNotFound:
 		st, reason = status.New(codes.NotFound, "no such route"), reasonRouteNotFound
 	default:
-		st, reason = status.New(codes.InvalidArgument, http.StatusText(httpStatus)), "BAD_REQUEST"
+		// grpc-gateway says 400 for a request target it cannot route at all, such as one not
+		// starting with "/": the violation is of the path.
+		st, reason = status.New(codes.InvalidArgument, http.StatusText(httpStatus)), reasonBadRequest
+		extra = append(extra, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+			Field: "path", Description: "the request path matches no route: " + http.StatusText(httpStatus), Reason: reasonBadRequest,
+		}}})
 	}
-	ds, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "fibergate"})
+	details := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: service.ErrorDomain}}, extra...)
+	ds, err := st.WithDetails(details...)
 	if err == nil {
 		st = ds
 	}

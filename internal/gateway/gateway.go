@@ -28,9 +28,24 @@ type Config struct {
 	MaxBodyBytes int64
 }
 
-// DefaultMaxBodyBytes fits 2000 people with URLs of the maximum length (2048 bytes) and room
-// for JSON overhead.
-const DefaultMaxBodyBytes = 6 << 20
+// The contract's caps that size a maximal StartBatch (TestDefaultMaxBodyBytesFitsTheContract
+// checks them against the contract).
+const (
+	maxPeople   = 2000 // StartBatchRequest.person_details max_items
+	maxURLBytes = 2048 // LinkedInUrl.value max_bytes: bytes of UTF-8, not characters
+	// personOverhead is what JSON adds around one URL: `{"linkedinUrl":{"value":""}},` is 30
+	// bytes compact, about 80 pretty-printed; the rest is room for whitespace and escapes.
+	personOverhead = 1024
+	// requestOverhead is the rest of a request: brackets, api_key (at most 512 bytes),
+	// request_id, enrichment types, unknown fields and whitespace.
+	requestOverhead = 144 << 10
+)
+
+// DefaultMaxBodyBytes caps a REST body and a gRPC message: 2000 people with URLs of the
+// maximum 2048 bytes, plus JSON overhead, which is exactly 6 MiB (6,291,456 bytes). A maximal
+// request is about 4.2 MB as UTF-8 JSON and 4.1 MB as protobuf. JSON that escapes every
+// non-ASCII character (\u00e9 for é: up to 3 times the UTF-8 size) may not fit: send UTF-8.
+const DefaultMaxBodyBytes = maxPeople*(maxURLBytes+personOverhead) + requestOverhead
 
 // forwardedHeaders are the HTTP headers passed to the gRPC service as metadata. Anything else,
 // including Grpc-Metadata-* headers, is dropped so REST clients cannot forge internal metadata.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -19,13 +20,11 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
@@ -87,19 +86,24 @@ func New(cfg Config) (*Server, error) {
 	})
 	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall)}
 	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-		// The panic value may hold request data: log its type only.
-		cfg.Logger.ErrorContext(ctx, "handler panicked", "panic_type", fmt.Sprintf("%T", p))
-		return status.Error(codes.Internal, "internal error")
+		// The panic value may hold request data or secrets: log its type only. The stack
+		// holds no string contents.
+		method, _ := grpc.Method(ctx)
+		cfg.Logger.ErrorContext(ctx, "handler panicked", "method", method, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
+		return service.ToStatus(service.ErrPanic)
 	})}
+	// Order, outside in: logging sees every call's final status (one line per call, panics
+	// included); the error interceptor gives every status its ErrorInfo and masks secrets;
+	// recovery turns a panic below it into ErrPanic; then authentication and validation.
 	unary := []grpc.UnaryServerInterceptor{
-		recovery.UnaryServerInterceptor(recoverOpts...),
 		logging.UnaryServerInterceptor(log, logOpts...),
 		service.UnaryErrorInterceptor(cfg.Secrets),
+		recovery.UnaryServerInterceptor(recoverOpts...),
 	}
 	stream := []grpc.StreamServerInterceptor{
-		recovery.StreamServerInterceptor(recoverOpts...),
 		logging.StreamServerInterceptor(log, logOpts...),
 		service.StreamErrorInterceptor(cfg.Secrets),
+		recovery.StreamServerInterceptor(recoverOpts...),
 	}
 	if cfg.Tokens != nil {
 		exempt := auth.Exempt(cfg.OpenReflection)
@@ -114,6 +118,9 @@ func New(cfg Config) (*Server, error) {
 			grpc.MaxRecvMsgSize(int(cfg.MaxBodyBytes)),
 			grpc.ChainUnaryInterceptor(unary...),
 			grpc.ChainStreamInterceptor(stream...),
+			// Unknown services and methods go through the stream interceptors too, and so get
+			// an ErrorInfo; registered ones (health, reflection) never reach it.
+			grpc.UnknownServiceHandler(service.UnknownMethod),
 		}, extra...)
 		g := grpc.NewServer(opts...)
 		cdv1.RegisterContactDetailsServiceServer(g, cfg.Service)

@@ -52,7 +52,12 @@ const (
 	ReasonCanceled               = "CANCELED"
 	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
 	ReasonInternal               = "INTERNAL"
+	ReasonUnknownMethod          = "UNIMPLEMENTED_METHOD"
 )
+
+// ErrPanic stands for a handler that panicked; the recovery interceptor returns it. Its status
+// says no more than "internal error".
+var ErrPanic = errors.New("handler panicked")
 
 // ErrNoAPIKey means a call needs a Fiber API key and neither the request nor the server has one.
 var ErrNoAPIKey = errors.New("no Fiber API key: the request carries no api_key and the server has none configured (set FIBER_API_KEY)")
@@ -69,27 +74,32 @@ func ToStatus(err error) error {
 	}
 	var fe *fiber.Error
 	var we *budget.WaitError
+	var um *unknownMethodError
 	switch {
 	case errors.As(err, &we):
 		return budgetStatus(we)
 	case errors.As(err, &fe):
 		return upstreamStatus(fe)
 	case errors.Is(err, tasks.ErrNotFound):
-		return newStatus(codes.NotFound, ReasonTaskNotFound, "task not found", nil)
+		return newStatus(codes.NotFound, ReasonTaskNotFound, "task not found", taskMetadata(err))
 	case errors.Is(err, tasks.ErrRunning):
-		return newStatus(codes.FailedPrecondition, ReasonTaskRunning, "the task is still running: cancel it or wait until it ends", nil)
+		return newStatus(codes.FailedPrecondition, ReasonTaskRunning, "the task is still running: cancel it or wait until it ends", taskMetadata(err))
 	case errors.Is(err, tasks.ErrFinished):
-		return newStatus(codes.FailedPrecondition, ReasonTaskFinished, "the task has already finished", nil)
+		return newStatus(codes.FailedPrecondition, ReasonTaskFinished, "the task has already finished", taskMetadata(err))
 	case errors.Is(err, tasks.ErrKeyUnavailable):
-		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyUnavailable, tasks.ErrKeyUnavailable.Error(), nil)
+		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyUnavailable, tasks.ErrKeyUnavailable.Error(), taskMetadata(err))
 	case errors.Is(err, tasks.ErrBadToken):
-		return newStatus(codes.InvalidArgument, ReasonInvalidToken, "the token is malformed or belongs to another task or listing", nil)
+		return badRequestStatus(ReasonInvalidToken, fieldOf(err), "the token is malformed or belongs to another task or listing")
 	case errors.Is(err, tasks.ErrShuttingDown):
 		return newStatus(codes.Unavailable, ReasonShuttingDown, tasks.ErrShuttingDown.Error(), nil)
 	case errors.Is(err, ErrIdempotencyKeyReused):
-		return badRequestStatus(ReasonIdempotencyKeyReused, "request_id", ErrIdempotencyKeyReused.Error())
+		field := fieldOf(err)
+		if field == "" {
+			field = fieldRequestID
+		}
+		return badRequestStatus(ReasonIdempotencyKeyReused, field, ErrIdempotencyKeyReused.Error())
 	case errors.Is(err, ErrBadIdempotencyKey):
-		return badRequestStatus(ReasonValidationFailed, "Idempotency-Key", ErrBadIdempotencyKey.Error())
+		return badRequestStatus(ReasonValidationFailed, fieldIdempotencyKey, ErrBadIdempotencyKey.Error())
 	case errors.Is(err, ErrEarlierOutcomeUnknown):
 		return newStatus(codes.Unknown, ReasonUpstreamOutcomeUnknown, ErrEarlierOutcomeUnknown.Error(), nil)
 	case errors.Is(err, ErrRequestInProgress):
@@ -102,13 +112,23 @@ func ToStatus(err error) error {
 		return newStatus(codes.PermissionDenied, ReasonRequestKeyRefused, ErrRequestKeyRefused.Error(), nil)
 	case errors.Is(err, ErrNoAPIKey):
 		return newStatus(codes.FailedPrecondition, ReasonFiberAPIKeyMissing, err.Error(), nil)
+	case errors.Is(err, ErrPanic):
+		return newStatus(codes.Internal, ReasonInternal, "internal error", nil)
+	case errors.As(err, &um):
+		return newStatus(codes.Unimplemented, ReasonUnknownMethod, um.Error(), map[string]string{"method": um.method})
 	case errors.Is(err, context.Canceled):
 		return newStatus(codes.Canceled, ReasonCanceled, "the call was canceled", nil)
 	case errors.Is(err, context.DeadlineExceeded):
 		return newStatus(codes.DeadlineExceeded, ReasonDeadlineExceeded, "the call's deadline passed", nil)
 	}
 	if st, ok := status.FromError(err); ok {
-		// A bare status from gRPC itself or an interceptor: add the ErrorInfo.
+		// A bare status from gRPC itself or an interceptor: add the ErrorInfo, and to an
+		// INVALID_ARGUMENT a BadRequest (the field is not known: "").
+		if st.Code() == codes.InvalidArgument {
+			return withInfo(st, reasonForCode(st.Code()), nil, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+				Description: st.Message(), Reason: reasonForCode(st.Code()),
+			}}})
+		}
 		return withInfo(st, reasonForCode(st.Code()), nil)
 	}
 	return newStatus(codes.Internal, ReasonInternal, "internal error", nil)
@@ -141,7 +161,12 @@ func upstreamStatus(fe *fiber.Error) error {
 	code, reason := codes.Internal, ReasonUpstreamProtocol
 	switch fe.Kind {
 	case fiber.KindBadRequest:
+		// Fiber's message names the offending part of the request in Fiber's own words; there
+		// is no field path to rely on, so the violation is of the request as a whole ("").
 		code, reason = codes.InvalidArgument, ReasonUpstreamBadRequest
+		extra = append(extra, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+			Description: msg, Reason: reason,
+		}}})
 	case fiber.KindUnauthenticated:
 		code, reason = codes.Unauthenticated, ReasonUpstreamUnauthorized
 	case fiber.KindOutOfCredits:
@@ -169,10 +194,14 @@ func upstreamStatus(fe *fiber.Error) error {
 	return newStatus(code, reason, msg, md, extra...)
 }
 
-// badRequestStatus is INVALID_ARGUMENT with a BadRequest naming field.
+// badRequestStatus is INVALID_ARGUMENT with a BadRequest naming field ("" for the request as a
+// whole).
 func badRequestStatus(reason, field, msg string) error {
 	br := &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg, Reason: reason}}}
-	return newStatus(codes.InvalidArgument, reason, field+": "+msg, map[string]string{"field": field}, br)
+	if field != "" {
+		msg = field + ": " + msg
+	}
+	return newStatus(codes.InvalidArgument, reason, msg, map[string]string{"field": field}, br)
 }
 
 func newStatus(code codes.Code, reason, msg string, md map[string]string, extra ...protoadapt.MessageV1) error {

@@ -29,7 +29,7 @@ const DefaultIdempotencyTTL = 24 * time.Hour
 // Errors of idempotent starts.
 var (
 	// ErrIdempotencyKeyReused: the request id was used before with another payload.
-	ErrIdempotencyKeyReused = errors.New("this request_id was used before with a different request: use a new request_id for a new request")
+	ErrIdempotencyKeyReused = errors.New("this idempotency key was used before with a different request: use a new key for a new request")
 	// ErrEarlierOutcomeUnknown: an earlier request with this id was sent to Fiber and no answer
 	// came back; it is never sent again under the same id.
 	ErrEarlierOutcomeUnknown = errors.New("an earlier StartBatch with this request_id was sent to Fiber but its outcome is unknown: it may have started (and charged) a batch; check ListTasks before starting again with a new request_id")
@@ -58,25 +58,32 @@ func newIdempotency(store storage.Store, ttl time.Duration, log *slog.Logger) *i
 	return &idempotency{store: store, ttl: ttl, now: time.Now, started: time.Now(), log: log, inflight: map[string]chan struct{}{}}
 }
 
-// requestID returns the request's idempotency key: request_id, else the Idempotency-Key
-// header (REST) or metadata (gRPC). "" means the request is not idempotent.
-func requestID(ctx context.Context, req *cdv1.StartBatchRequest) (string, error) {
+// Where a request's idempotency key came from, as error details name it.
+const (
+	fieldRequestID      = "requestId"       // the request_id field, by its JSON name
+	fieldIdempotencyKey = "Idempotency-Key" // the REST header, or the gRPC metadata of that name
+)
+
+// requestID returns the request's idempotency key and where it came from: request_id, else
+// the Idempotency-Key header (REST) or metadata (gRPC). "" means the request is not
+// idempotent.
+func requestID(ctx context.Context, req *cdv1.StartBatchRequest) (id, field string, err error) {
 	if id := req.GetRequestId(); id != "" {
-		return id, nil // validated as a UUID by the contract
+		return id, fieldRequestID, nil // validated as a UUID by the contract
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get(IdempotencyKeyHeader)
 	switch {
 	case len(vals) == 0:
-		return "", nil
+		return "", "", nil
 	case len(vals) > 1:
-		return "", ErrBadIdempotencyKey
+		return "", "", ErrBadIdempotencyKey
 	}
 	u, err := uuid.Parse(vals[0])
 	if err != nil || len(vals[0]) != 36 {
-		return "", ErrBadIdempotencyKey
+		return "", "", ErrBadIdempotencyKey
 	}
-	return u.String(), nil
+	return u.String(), fieldIdempotencyKey, nil
 }
 
 // payloadHash identifies what a request asks for: the request without its id, and with the

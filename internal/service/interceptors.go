@@ -38,6 +38,24 @@ func StreamErrorInterceptor(secrets *redact.Secrets) grpc.StreamServerIntercepto
 	}
 }
 
+// UnknownMethod answers calls of a service or method the server does not have (install it
+// with grpc.UnknownServiceHandler): UNIMPLEMENTED, with an ErrorInfo (reason
+// UNIMPLEMENTED_METHOD, metadata: the method called) once StreamErrorInterceptor has turned it
+// into a status. Registered services, such as health and reflection, never get here.
+func UnknownMethod(_ any, stream grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(stream)
+	const maxLen = 256 // the caller chose it: echo no more than a method name's worth
+	if len(method) > maxLen {
+		method = method[:maxLen]
+	}
+	return &unknownMethodError{method: strings.ToValidUTF8(method, "")}
+}
+
+// unknownMethodError is a call of a method the server does not have.
+type unknownMethodError struct{ method string }
+
+func (e *unknownMethodError) Error() string { return "unknown service or method " + e.method }
+
 // redactStatus masks secrets in a status's message and in the text of its ErrorInfo and
 // BadRequest details.
 func redactStatus(err error, secrets *redact.Secrets) error {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,7 +21,7 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	if err != nil {
 		return nil, ToStatus(err)
 	}
-	id, err := requestID(ctx, req)
+	id, field, err := requestID(ctx, req)
 	if err != nil {
 		return nil, ToStatus(err)
 	}
@@ -38,6 +39,9 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 		return nil, ToStatus(err)
 	}
 	resp, err := s.idem.do(ctx, reqKey, hash, start)
+	if errors.Is(err, ErrIdempotencyKeyReused) {
+		err = inField(field, err)
+	}
 	return resp, ToStatus(err)
 }
 

@@ -24,7 +24,7 @@ func (s *Service) GetTask(ctx context.Context, req *cdv1.GetTaskRequest) (*cdv1.
 	}
 	t, err := s.tasks.Get(ctx, principal(ctx), req.GetTaskId(), key)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, ToStatus(forTask(req.GetTaskId(), err))
 	}
 	return &cdv1.GetTaskResponse{Task: taskToProto(t)}, nil
 }
@@ -34,7 +34,7 @@ func (s *Service) ListTasks(ctx context.Context, req *cdv1.ListTasksRequest) (*c
 	owner := principal(ctx)
 	after, err := parseListToken(req.GetPageToken(), owner)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, ToStatus(inField("pageToken", err))
 	}
 	size := int(req.GetPageSize())
 	if size == 0 {
@@ -58,7 +58,7 @@ func (s *Service) ListTasks(ctx context.Context, req *cdv1.ListTasksRequest) (*c
 func (s *Service) ListTaskResults(ctx context.Context, req *cdv1.ListTaskResultsRequest) (*cdv1.ListTaskResultsResponse, error) {
 	after, err := parseSeqToken(req.GetPageToken(), kindResults, req.GetTaskId())
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, ToStatus(inField("pageToken", err))
 	}
 	key, err := s.requestKey(req.GetApiKey())
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *Service) ListTaskResults(ctx context.Context, req *cdv1.ListTaskResults
 	}
 	t, rs, err := s.tasks.Results(ctx, principal(ctx), req.GetTaskId(), key, after, size)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, ToStatus(forTask(req.GetTaskId(), err))
 	}
 	out := &cdv1.ListTaskResultsResponse{Results: rs, State: cdv1.TaskState(t.State)}
 	if len(rs) == size {
@@ -84,7 +84,7 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 	ctx := stream.Context()
 	after, err := parseSeqToken(req.GetResumeToken(), kindResume, req.GetTaskId())
 	if err != nil {
-		return ToStatus(err)
+		return ToStatus(inField("resumeToken", err))
 	}
 	key, err := s.requestKey(req.GetApiKey())
 	if err != nil {
@@ -104,7 +104,7 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 			ResumeToken:  seqToken(kindResume, req.GetTaskId(), u.Position),
 		})
 	})
-	return ToStatus(err)
+	return ToStatus(forTask(req.GetTaskId(), err))
 }
 
 // CancelTask cancels the task's unclaimed people upstream.
@@ -115,7 +115,7 @@ func (s *Service) CancelTask(ctx context.Context, req *cdv1.CancelTaskRequest) (
 	}
 	r, err := s.tasks.Cancel(ctx, principal(ctx), req.GetTaskId(), key)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, ToStatus(forTask(req.GetTaskId(), err))
 	}
 	return &cdv1.CancelTaskResponse{CancelledCount: clampInt32(r.CancelledCount), CreditsRefunded: r.CreditsRefunded, Message: r.Message}, nil
 }
@@ -123,7 +123,7 @@ func (s *Service) CancelTask(ctx context.Context, req *cdv1.CancelTaskRequest) (
 // DeleteTask forgets a finished task and its results.
 func (s *Service) DeleteTask(ctx context.Context, req *cdv1.DeleteTaskRequest) (*cdv1.DeleteTaskResponse, error) {
 	if err := s.tasks.Delete(ctx, principal(ctx), req.GetTaskId()); err != nil {
-		return nil, ToStatus(err)
+		return nil, ToStatus(forTask(req.GetTaskId(), err))
 	}
 	return &cdv1.DeleteTaskResponse{}, nil
 }

@@ -31,10 +31,10 @@ func contractAccepts(v protovalidate.Validator, u string) bool {
 // noControl is the contract's own addition to Fiber's pattern.
 var noControl = regexp.MustCompile(`[\x00-\x20\x7f\x{85}\x{a0}\x{2028}\x{2029}]`)
 
-// fiberAccepts is what Fiber's schema accepts, within the contract's length cap and without
-// whitespace or control characters.
+// fiberAccepts is what Fiber's schema accepts, within the contract's length cap (2048 bytes
+// of UTF-8) and without whitespace or control characters.
 func fiberAccepts(u string) bool {
-	return u != "" && utf8.RuneCountInString(u) <= 2048 && fiberURLPattern.MatchString(u) && !noControl.MatchString(u)
+	return u != "" && len(u) <= 2048 && fiberURLPattern.MatchString(u) && !noControl.MatchString(u)
 }
 
 func TestLinkedInURLRuleMatchesFibersPattern(t *testing.T) {
@@ -63,6 +63,8 @@ func TestLinkedInURLRuleMatchesFibersPattern(t *testing.T) {
 		{"ftp://www.linkedin.com/in/jake", false},
 		{"", false},
 		{"https://www.linkedin.com/in/" + strings.Repeat("a", 2100), false},
+		{"https://www.linkedin.com/in/" + strings.Repeat("é", 1010), true},        // 2048 bytes
+		{"https://www.linkedin.com/in/" + strings.Repeat("é", 1010) + "a", false}, // 2049 bytes, 1039 characters
 	} {
 		if got := contractAccepts(v, tt.url); got != tt.want {
 			t.Errorf("contract accepts %q = %v, want %v", tt.url, got, tt.want)

@@ -12,6 +12,7 @@ package contactdetailsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -157,6 +158,8 @@ type LinkedInUrl struct {
 	// A LinkedIn URL, like "https://www.linkedin.com/in/jake". It must match Fiber's pattern:
 	// an /in/, /sales/lead/ or /talent/profile/ URL on a linkedin domain, in lower case. Unlike
 	// Fiber's pattern, fibergate also refuses whitespace and control characters anywhere in it.
+	// At most 2048 bytes of UTF-8 (not characters: a non-ASCII slug counts 2 to 4 bytes per
+	// character), so that 2000 of them fit the server's message size limit.
 	Value         string `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1176,7 +1179,7 @@ var File_fibergate_contactdetails_v1_contact_details_proto protoreflect.FileDesc
 
 const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\n" +
-	"1fibergate/contactdetails/v1/contact_details.proto\x12\x1bfibergate.contactdetails.v1\x1a\x1bbuf/validate/validate.proto\x1a(fibergate/contactdetails/v1/charge.proto\x1a&fibergate/contactdetails/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\"\xa7\x05\n" +
+	"1fibergate/contactdetails/v1/contact_details.proto\x12\x1bfibergate.contactdetails.v1\x1a\x1bbuf/validate/validate.proto\x1a(fibergate/contactdetails/v1/charge.proto\x1a&fibergate/contactdetails/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa7\x05\n" +
 	"\x11StartBatchRequest\x12!\n" +
 	"\aapi_key\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\x12^\n" +
 	"\x0eperson_details\x18\x02 \x03(\v2*.fibergate.contactdetails.v1.PersonDetailsB\v\xbaH\b\x92\x01\x05\b\x01\x10\xd0\x0fR\rpersonDetails\x12W\n" +
@@ -1189,7 +1192,7 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\vLinkedInUrl\x12\xef\x03\n" +
 	"\x05value\x18\x01 \x01(\tB\xd8\x03\xbaH\xd4\x03\xba\x01\x91\x01\n" +
 	"\x17linkedin_url.no_control\x121must not contain whitespace or control characters\x1aC!this.matches('[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]')\xba\x01\xb4\x02\n" +
-	"\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches('^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?')r\x05\x10\x01\x18\x80\x10R\x05value\"\xe6\x01\n" +
+	"\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches('^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?')r\x05\x10\x01(\x80\x10R\x05value\"\xe6\x01\n" +
 	"\x0fEnrichmentTypes\x12+\n" +
 	"\x0fget_work_emails\x18\x01 \x01(\bH\x00R\rgetWorkEmails\x88\x01\x01\x123\n" +
 	"\x13get_personal_emails\x18\x02 \x01(\bH\x01R\x11getPersonalEmails\x88\x01\x01\x12/\n" +
@@ -1255,10 +1258,12 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\x12CancelTaskResponse\x12'\n" +
 	"\x0fcancelled_count\x18\x01 \x01(\x05R\x0ecancelledCount\x12)\n" +
 	"\x10credits_refunded\x18\x02 \x01(\x01R\x0fcreditsRefunded\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage2\xf1\b\n" +
-	"\x15ContactDetailsService\x12\x99\x01\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage2\xba\f\n" +
+	"\x15ContactDetailsService\x12\xe2\x04\n" +
 	"\n" +
-	"StartBatch\x12..fibergate.contactdetails.v1.StartBatchRequest\x1a/.fibergate.contactdetails.v1.StartBatchResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/contact-details/batch/start\x12\x91\x01\n" +
+	"StartBatch\x12..fibergate.contactdetails.v1.StartBatchRequest\x1a/.fibergate.contactdetails.v1.StartBatchResponse\"\xf2\x03\x92A\xc4\x03r\xc1\x03\n" +
+	"\xbe\x03\n" +
+	"\x0fIdempotency-Key\x12\xa2\x03A UUID you choose for this start: the way to retry it safely. A retry with the same key and the same body gets the stored answer of the first request and is not sent to Fiber again, so it is never charged twice; the same key with another body is refused (400, IDEMPOTENCY_KEY_REUSED). Keys are kept for 24 hours by default (server flag -idempotency-ttl). Same as the requestId body field, which wins when both are set.\x18\x01\"\x04uuid\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/contact-details/batch/start\x12\x91\x01\n" +
 	"\aGetTask\x12+.fibergate.contactdetails.v1.GetTaskRequest\x1a,.fibergate.contactdetails.v1.GetTaskResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/contact-details/batch/{task_id}\x12\x9a\x01\n" +
 	"\n" +
 	"DeleteTask\x12..fibergate.contactdetails.v1.DeleteTaskRequest\x1a/.fibergate.contactdetails.v1.DeleteTaskResponse\"+\x82\xd3\xe4\x93\x02%*#/v1/contact-details/batch/{task_id}\x12\x8d\x01\n" +
