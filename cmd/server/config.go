@@ -15,6 +15,7 @@ import (
 type config struct {
 	grpcAddr        string
 	httpAddr        string
+	metricsAddr     string
 	fiberURL        string
 	fiberAPIKey     string // from FIBER_API_KEY only: never a flag, so it stays out of ps output
 	fakeFiber       bool
@@ -76,6 +77,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	}
 	str(&c.grpcAddr, "grpc-addr", "FIBERGATE_GRPC_ADDR", ":9090", "gRPC listen address")
 	str(&c.httpAddr, "http-addr", "FIBERGATE_HTTP_ADDR", ":8080", "REST gateway listen address")
+	str(&c.metricsAddr, "metrics-addr", "FIBERGATE_METRICS_ADDR", "", "Prometheus /metrics listen address, plain HTTP without auth: keep it private (empty: off)")
 	str(&c.fiberURL, "fiber-url", "FIBER_BASE_URL", "https://api.fiber.ai", "Fiber API base URL")
 	boolean(&c.fakeFiber, "fake-fiber", "FIBERGATE_FAKE_FIBER", false, "run the built-in Fiber simulator in-process and use it instead of -fiber-url")
 	duration(&c.fiberTimeout, "fiber-timeout", "FIBERGATE_FIBER_TIMEOUT", 30*time.Second, "timeout of each call to Fiber")

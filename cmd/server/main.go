@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,11 +23,13 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/metrics"
 	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/server"
 	"github.com/fibergate/fibergate/internal/service"
@@ -128,7 +132,9 @@ func run(ctx context.Context, cfg config) error {
 	logger.Info("fiber budget", "start", limits.Start.String(), "poll", limits.Poll.String(), "cancel", limits.Cancel.String())
 	// Starts of unknown outcome are recorded for the operator by the service, which knows
 	// the caller and the request (see cmd/reconcile).
-	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter})
+	mets := metrics.New()
+	mets.RegisterBudget(limiter)
+	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter, OnAttempt: mets.ObserveFiberAttempt})
 	store, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return err
@@ -155,15 +161,48 @@ func run(ctx context.Context, cfg config) error {
 		Secrets:         secrets,
 		OpenReflection:  cfg.openReflection,
 		TLS:             tlsConfig,
+		Unary:           []grpc.UnaryServerInterceptor{mets.GRPC.UnaryServerInterceptor()},
+		Stream:          []grpc.StreamServerInterceptor{mets.GRPC.StreamServerInterceptor()},
 	})
 	if err != nil {
 		return err
 	}
+	mets.GRPC.InitializeMetrics(srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return reportBudget(gctx, limiter, logger, time.Minute) })
 	g.Go(func() error { return srv.Run(gctx, nil) })
+	if cfg.metricsAddr != "" {
+		g.Go(func() error { return serveMetrics(gctx, cfg.metricsAddr, mets.Handler(), logger) })
+	}
 	return g.Wait()
+}
+
+// serveMetrics serves handler at /metrics on addr until ctx ends.
+func serveMetrics(ctx context.Context, addr string, handler http.Handler, log *slog.Logger) error {
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", handler)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("metrics listening", "metrics_addr", lis.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve metrics: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("stop metrics: %w", err)
+	}
+	<-errc // http.ErrServerClosed
+	return nil
 }
 
 // sendReserve is the time a call queued for a rate-limit slot keeps before its deadline to be

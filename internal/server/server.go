@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"buf.build/go/protovalidate"
@@ -55,9 +56,17 @@ type Config struct {
 	// TLS, if not nil, serves both listeners over TLS; with ClientCAs and
 	// tls.RequireAndVerifyClientCert it is mutual TLS.
 	TLS *tls.Config
+	// Unary and Stream are interceptors that go outside all others (metrics), so that they see
+	// every call, as the caller gets it.
+	Unary  []grpc.UnaryServerInterceptor
+	Stream []grpc.StreamServerInterceptor
 }
 
 // Server is fibergate's gRPC server and REST gateway. Create it with New and run it once with
+// GetServiceInfo lists the services of the network listener's gRPC server, so that metrics
+// can be initialised for every method.
+func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo { return s.grpc.GetServiceInfo() }
+
 // Run.
 type Server struct {
 	cfg      Config
@@ -95,16 +104,16 @@ func New(cfg Config) (*Server, error) {
 	// Order, outside in: logging sees every call's final status (one line per call, panics
 	// included); the error interceptor gives every status its ErrorInfo and masks secrets;
 	// recovery turns a panic below it into ErrPanic; then authentication and validation.
-	unary := []grpc.UnaryServerInterceptor{
+	unary := append(slices.Clone(cfg.Unary),
 		logging.UnaryServerInterceptor(log, logOpts...),
 		service.UnaryErrorInterceptor(cfg.Secrets),
 		recovery.UnaryServerInterceptor(recoverOpts...),
-	}
-	stream := []grpc.StreamServerInterceptor{
+	)
+	stream := append(slices.Clone(cfg.Stream),
 		logging.StreamServerInterceptor(log, logOpts...),
 		service.StreamErrorInterceptor(cfg.Secrets),
 		recovery.StreamServerInterceptor(recoverOpts...),
-	}
+	)
 	if cfg.Tokens != nil {
 		exempt := auth.Exempt(cfg.OpenReflection)
 		unary = append(unary, cfg.Tokens.UnaryInterceptor(exempt))
