@@ -50,6 +50,7 @@ func TestFaultsThroughBudget(t *testing.T) {
 		"broken body":      {Kind: fiberfake.FaultBrokenBody},
 		"slow, times out":  {Kind: fiberfake.FaultDelay, Delay: 3 * timeout},
 		"slow, in time":    {Kind: fiberfake.FaultDelay, Delay: timeout / 10},
+		"slow body":        {Kind: fiberfake.FaultSlowBody, Delay: 3 * timeout},
 		"429 then 503":     {Kind: fiberfake.FaultStatus, Status: http.StatusTooManyRequests}, // followed by a 503, below
 		"two resets after": {Kind: fiberfake.FaultDropAfter},                                  // for poll only
 	}
@@ -74,6 +75,8 @@ func TestFaultsThroughBudget(t *testing.T) {
 		{"broken body", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, tasks: 1, ambiguous: true}},
 		{"slow, times out", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, ambiguous: true}},
 		{"slow, in time", fiber.EndpointStart, want{calls: 1, tasks: 1}},
+		// The answer began (the task exists, charged) but stalled past the timeout.
+		{"slow body", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 1, tasks: 1, ambiguous: true}},
 		{"429 then 503", fiber.EndpointStart, want{kind: fiber.KindOutcomeUnknown, calls: 2, ambiguous: true}},
 
 		{"429", fiber.EndpointPoll, want{calls: 2}},
@@ -85,6 +88,7 @@ func TestFaultsThroughBudget(t *testing.T) {
 		{"two resets after", fiber.EndpointPoll, want{calls: 3}},
 		{"slow, times out", fiber.EndpointPoll, want{calls: 2}},
 		{"slow, in time", fiber.EndpointPoll, want{calls: 1}},
+		{"slow body", fiber.EndpointPoll, want{calls: 2}},
 		{"429 then 503", fiber.EndpointPoll, want{calls: 3}},
 		// A 200 with a malformed body is not a transient failure: it is not retried.
 		{"broken body", fiber.EndpointPoll, want{kind: fiber.KindProtocol, calls: 1}},
@@ -96,6 +100,8 @@ func TestFaultsThroughBudget(t *testing.T) {
 		{"reset before", fiber.EndpointCancel, want{calls: 2, canceled: true}},
 		{"slow, times out", fiber.EndpointCancel, want{calls: 2, canceled: true}},
 		{"slow, in time", fiber.EndpointCancel, want{calls: 1, canceled: true}},
+		// The first cancel took effect; its answer stalled; the retry gets 422.
+		{"slow body", fiber.EndpointCancel, want{kind: fiber.KindOutcomeUnknown, calls: 2, canceled: true}},
 		{"429 then 503", fiber.EndpointCancel, want{calls: 3, canceled: true}},
 		// The first attempt cancelled the task but its answer was lost; the retry is refused
 		// (422: no longer cancellable). That is an unknown outcome, not a refusal: polling

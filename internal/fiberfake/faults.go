@@ -11,7 +11,7 @@ import (
 // FaultKind is what an injected fault does to a call.
 type FaultKind string
 
-// The fault kinds. Every kind first waits Fault.Delay of real time.
+// The fault kinds. Every kind but FaultSlowBody first waits Fault.Delay of real time.
 const (
 	// FaultStatus answers Fault.Status with {"message": Fault.Message}
 	// without doing any work (nothing is started, charged or counted by the
@@ -29,6 +29,10 @@ const (
 	// closes the connection without answering: the caller cannot know the
 	// outcome.
 	FaultDropAfter FaultKind = "drop-after"
+	// FaultSlowBody does the work (a start really starts and charges), sends
+	// the status, the headers and the first half of the body at once, then
+	// waits Fault.Delay before the rest: an answer that begins but stalls.
+	FaultSlowBody FaultKind = "slow-body"
 )
 
 // Fault is an injected misbehaviour. Faults are consumed in the order they
@@ -112,7 +116,7 @@ func (f Fault) validate() error {
 		if f.Status < 400 || f.Status > 599 {
 			return fmt.Errorf("status fault needs a status from 400 to 599, not %d", f.Status)
 		}
-	case FaultDelay, FaultBrokenBody, FaultDropBefore, FaultDropAfter:
+	case FaultDelay, FaultBrokenBody, FaultDropBefore, FaultDropAfter, FaultSlowBody:
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -37,6 +38,10 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.send(w, ep, s.process(ep, w, r), "")
 		return
 	}
+	if f.Kind == FaultSlowBody {
+		s.slowBody(w, r, ep, f)
+		return
+	}
 	if err := s.sleep(r.Context(), f.Delay); err != nil {
 		s.cfg.Logger.Debug("fiberfake call abandoned during injected delay", "endpoint", ep)
 		return
@@ -61,6 +66,26 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default: // FaultDelay: the delay is all
 		s.send(w, ep, s.process(ep, w, r), f.Kind)
 	}
+}
+
+// slowBody does the work and answers with a body that stalls halfway for f.Delay.
+func (s *Sim) slowBody(w http.ResponseWriter, r *http.Request, ep Endpoint, f Fault) {
+	rep := s.process(ep, w, r)
+	for k, v := range rep.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	half := len(rep.body) / 2
+	_, _ = w.Write(rep.body[:half])
+	_ = http.NewResponseController(w).Flush()
+	s.record(ep, rep.status, f.Kind)
+	if err := s.sleep(r.Context(), f.Delay); err != nil {
+		s.cfg.Logger.Debug("fiberfake caller left during a stalled body", "endpoint", ep)
+		return
+	}
+	_, _ = w.Write(rep.body[half:])
+	s.cfg.Logger.Debug("fiberfake call", "endpoint", ep, "status", rep.status, "fault", f.Kind)
 }
 
 // process reads the body and does the endpoint's work.
