@@ -122,13 +122,14 @@ func (p *pacer) next(t storage.Task, watched bool) time.Duration {
 	return clamp(wait, p.policy.MinInterval, ceiling)
 }
 
-// retry returns the backoff after the n-th consecutive failure (n ≥ 1).
-func (p *pacer) retry(n int) time.Duration {
-	d := p.policy.RetryMin
-	for i := 1; i < n && d < p.policy.RetryMax; i++ {
+// backoff returns the wait after the n-th consecutive failure (n ≥ 1) of a poll or a store
+// call.
+func (p Policy) backoff(n int) time.Duration {
+	d := p.RetryMin
+	for i := 1; i < n && d < p.RetryMax; i++ {
 		d *= 2
 	}
-	return min(d, p.policy.RetryMax)
+	return min(d, p.RetryMax)
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration {
