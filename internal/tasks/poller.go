@@ -64,6 +64,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 			e.log.Warn("poll failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
 			continue
 		}
+		cursor := task.Progress.Cursor
 		if err := e.apply(ctx, &task, resp); err != nil {
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
@@ -89,7 +90,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 			continue
 		}
 		failures = 0
-		p.observe(lastPoll, task.Stats)
+		p.observe(lastPoll, task, len(resp.Results), resp.NextCursor != nil && *resp.NextCursor != cursor)
 		wait = p.next(task, e.hub.watched(id))
 	}
 	e.hub.forget(id)
