@@ -107,3 +107,17 @@ func (c *fakeClock) waitPending(t testing.TB, ctx context.Context, n int) {
 		}
 	}
 }
+
+// advance moves time forward by d and fires the timers due.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for t := range c.timers {
+		if !t.at.After(c.now) {
+			delete(c.timers, t)
+			t.c <- c.now
+		}
+	}
+	c.signal()
+}

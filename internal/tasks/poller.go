@@ -32,8 +32,10 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 	ctx = budget.WithCaller(ctx, task.Owner) // polls queue fairly across owners
 	kicks, pollNow := e.hub.signals(id)
 	// A task started moments ago gets its first poll after FirstPoll; a resumed or adopted
-	// one at once.
-	fresh := task.NumResults == 0 && task.Progress.Cursor == "" && e.now().Sub(task.CreateTime) < e.policy.FirstPoll
+	// one (it has no StartResponse: Fiber may have been at work on it for long) at once, and
+	// what Fiber finished before that first answer does not count as pace.
+	adopted := len(task.StartResponse) == 0
+	fresh := !adopted && task.NumResults == 0 && task.Progress.Cursor == "" && e.now().Sub(task.CreateTime) < e.policy.FirstPoll
 	p := newPacer(e.policy, task.CreateTime, fresh)
 	var wait time.Duration
 	if fresh {
