@@ -15,8 +15,8 @@ type Policy struct {
 	// FirstPoll is the wait between starting a task and its first poll, which also gives the
 	// first measure of Fiber's pace. Default 1s.
 	FirstPoll time.Duration
-	// MinInterval is the shortest wait between two polls, unless a full page is already
-	// waiting. Default 500ms.
+	// MinInterval is the shortest wait between two polls, unless the last page came back
+	// full with a new cursor: then the next one follows at once. Default 500ms.
 	MinInterval time.Duration
 	// MaxInterval caps the wait of a task nobody watches. Default 30s.
 	MaxInterval time.Duration
