@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
 	"github.com/fibergate/fibergate/internal/storage"
 )
@@ -77,5 +79,38 @@ func TestPollerRetriesStoreErrors(t *testing.T) {
 			}
 			t.Logf("%d store writes, 6 of them failed", flaky.calls)
 		})
+	}
+}
+
+// goneFiber answers every poll 404: the task ends FAILED.
+type goneFiber struct{ Upstream }
+
+func (goneFiber) Poll(context.Context, string, fiber.PollRequest) (*fiber.PollResponse, error) {
+	return nil, &fiber.Error{Kind: fiber.KindNotFound, Endpoint: fiber.EndpointPoll, StatusCode: 404, Message: "task not found"}
+}
+
+// TestFailedEndSurvivesAStoreError: when Fiber refuses to report on a task, the write that
+// ends it FAILED is retried after a store error too.
+func TestFailedEndSurvivesAStoreError(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, fiberfake.Config{Seed: 18, Clock: clk})
+	flaky := &flakyStore{failFinish: errors.New("database is locked (SQLITE_BUSY)")}
+	e.stop()
+	e.client2, e.clock = goneFiber{}, clk
+	e.wrapStore = func(s storage.Store) storage.Store { flaky.Store = s; return flaky }
+	e.startEngine(Policy{})
+	out := &cdv1.StartBatchResponse{Output: &cdv1.StartBatchOutput{TaskId: "gone-task", NumPeopleEnqueued: 10}}
+	if _, err := e.engine.Track(testContext(t), "alice", testKey, out, storage.Enrichment{WorkEmails: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.drive(clk, "gone-task")
+	task, err := e.store.GetTask(testContext(t), "gone-task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky.mu.Lock()
+	defer flaky.mu.Unlock()
+	if task.State != storage.StateFailed || flaky.failFinish != nil {
+		t.Fatalf("task ended %v; the store error was returned: %v", task.State, flaky.failFinish == nil)
 	}
 }
