@@ -21,18 +21,24 @@
 // poll next:
 //
 //   - A task's first poll comes FirstPoll after its start (Fiber has had time to finish
-//     people); a task resumed after a restart or adopted is polled at once.
-//   - The poller measures Fiber's pace from overallStats (finished people over time, from the
-//     start on) and waits until a full page should be waiting beyond the cursor, or until the
-//     task should be done if that is sooner. When the stats of an answer say a full page is
-//     already waiting (e.g. after a full page with a new cursor), it polls again at once.
-//   - The wait is clamped to [MinInterval, MaxInterval]; MaxInterval is shorter while somebody
-//     watches the task (WatchedMaxInterval), which bounds how stale a watcher's view gets.
-//   - While nothing changes (pace unknown) the wait doubles from MinInterval up to the cap.
-//   - A task that gains its first watcher has its wait shortened to WatchedMaxInterval after
-//     its last poll; a cancel makes its poller poll at once.
-//   - After Fiber says done, remaining pages are drained back to back, and the poller stops once a
-//     page comes back less than full.
+//     people); a task resumed after a restart or adopted is polled at once, and what Fiber
+//     finished before that first answer is not taken for its pace.
+//   - A page that came back full (100 results) with a nextCursor that moved the cursor is
+//     followed at once. Any other answer is followed by a wait of at least MinInterval.
+//   - That wait is timed with the answer's overallStats so that a full page is waiting at the
+//     next poll: the poller measures Fiber's pace (finished people per second, over at least
+//     MinInterval) and waits until enough people are finished beyond the cursor for a full page
+//     with a new cursor, or until the task should be done if that is sooner. People Fiber
+//     counts as finished but its pages never show (numFailed, say) are learned whenever a page
+//     catches up, and left out, so such stats cannot make a hot loop.
+//   - While nothing changes, each waited poll that finds nobody newly finished doubles the wait,
+//     up to the cap; progress resets it.
+//   - The wait is capped at MaxInterval, or at the shorter WatchedMaxInterval while somebody
+//     watches the task: watched tasks go before unwatched ones, and the cap bounds how stale a
+//     watcher's view gets. A task that gains its first watcher has its wait shortened to
+//     WatchedMaxInterval after its last poll; a cancel makes its poller poll at once.
+//   - After Fiber says done, the remaining pages are drained back to back (each comes back
+//     full), and the poller stops at the first page that is not.
 //
 // Fiber's cursor may behave in either of two ways when the poller has caught up: it may answer
 // with a null nextCursor (the next poll then repeats the last cursor and gets the same results
@@ -42,9 +48,13 @@
 //
 // Errors: rate limits, 5xx and network errors are retried with capped exponential backoff
 // (longer if Fiber sent Retry-After); Fiber answering 400, 401, 403, 404 or 422 to a poll
-// ends the task FAILED, since asking again cannot help.
+// ends the task FAILED, since asking again cannot help. A store error (busy, disk full, a
+// concurrent append) drops the answer: after the same backoff the poller reloads the task
+// from the store and polls again, so a running poller only stops when its task is finished
+// or deleted, or the engine stops.
 //
 // Watched tasks go before unwatched ones in the sense that they are polled more often
 // (WatchedMaxInterval); ordering polls of many tasks under one key's budget is the rate
-// limiter's job.
+// limiter's job, which queues them by the task's owner (budget.WithCaller), as it does
+// cancels and the poll that adopts a task.
 package tasks

@@ -111,14 +111,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.retention > 0 {
 		every = min(e.retention/10, every)
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
 	for {
 		e.purge(ctx)
+		tick, stop := e.clock.NewTimer(every) // the engine's clock, so tests can move it
 		select {
 		case <-ctx.Done():
+			stop()
 			return nil
-		case <-tick.C:
+		case <-tick:
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package tasks
 
 import (
+	"context"
 	"sort"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -88,4 +90,34 @@ func (c *fakeClock) pendingChanged() (int, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.timers), c.changed
+}
+
+// waitPending blocks until exactly n timers are pending on c, or fails t at ctx's end.
+func (c *fakeClock) waitPending(t testing.TB, ctx context.Context, n int) {
+	t.Helper()
+	for {
+		pending, changed := c.pendingChanged()
+		if pending == n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("%d timers pending on the fake clock, want %d", pending, n)
+		}
+	}
+}
+
+// advance moves time forward by d and fires the timers due.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for t := range c.timers {
+		if !t.at.After(c.now) {
+			delete(c.timers, t)
+			t.c <- c.now
+		}
+	}
+	c.signal()
 }

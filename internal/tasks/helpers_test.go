@@ -38,7 +38,11 @@ type env struct {
 	clock *fakeClock
 	// client2, if set, is the engine's upstream instead of client.
 	client2 Upstream
-	stop    func() // stops the engine and waits for Run to return
+	// wrapStore, if set, wraps the store the engine uses (the env's store stays unwrapped).
+	wrapStore func(storage.Store) storage.Store
+	// retention, if set, is the engine's Config.Retention.
+	retention time.Duration
+	stop      func() // stops the engine and waits for Run to return
 }
 
 func newEnv(t *testing.T, cfg fiberfake.Config) *env {
@@ -72,7 +76,11 @@ func (e *env) startEngine(p Policy) {
 	if e.client2 != nil {
 		up = e.client2
 	}
-	cfg := Config{Store: store, Fiber: up, DefaultAPIKey: testKey, Policy: p}
+	var engineStore storage.Store = store
+	if e.wrapStore != nil {
+		engineStore = e.wrapStore(store)
+	}
+	cfg := Config{Store: engineStore, Fiber: up, DefaultAPIKey: testKey, Policy: p, Retention: e.retention}
 	if e.clock != nil {
 		cfg.Clock = e.clock
 	}
@@ -225,7 +233,8 @@ func (c *pollCounter) get(id string) int {
 }
 
 // drive moves the fake clock until every task in ids is finished: whenever each unfinished
-// task's poller sleeps on the clock, time jumps to the next deadline. Nothing sleeps in real
+// task's poller and the engine's Run sleep on the clock (clk must be the engine's), time
+// jumps to the next deadline. Nothing sleeps in real
 // time; a stuck engine fails at the test context's deadline.
 func (e *env) drive(clk *fakeClock, ids ...string) {
 	e.t.Helper()
@@ -255,7 +264,7 @@ func (e *env) driveWith(clk *fakeClock, others func() int, wake <-chan struct{},
 			return
 		}
 		pending, clockChanged := clk.pendingChanged()
-		if pending == unfinished+others() {
+		if pending == unfinished+others()+1 { // +1: Run sleeps on the clock between purges
 			clk.advanceToNext()
 			continue
 		}

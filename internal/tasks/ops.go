@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/storage"
 )
@@ -64,7 +65,8 @@ func (e *Engine) lookup(ctx context.Context, owner, id, apiKey string) (storage.
 }
 
 func (e *Engine) adopt(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
-	resp, err := e.fiber.Poll(ctx, apiKey, fiber.PollRequest{TaskID: id, Take: 1})
+	// The rate limiter queues callers fairly by this name, as for the task's polls.
+	resp, err := e.fiber.Poll(budget.WithCaller(ctx, owner), apiKey, fiber.PollRequest{TaskID: id, Take: 1})
 	if err != nil {
 		if fiber.KindOf(err) == fiber.KindNotFound {
 			return storage.Task{}, ErrNotFound
@@ -129,8 +131,8 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*fiber.C
 	if !ok {
 		return nil, ErrKeyUnavailable
 	}
-	resp, err := e.fiber.Cancel(ctx, key, id)
-	e.hub.pollSoon(id) // either way, the poller should see the outcome now
+	resp, err := e.fiber.Cancel(budget.WithCaller(ctx, t.Owner), key, id) // queued fairly by owner
+	e.hub.pollSoon(id)                                                    // either way, the poller should see the outcome now
 	if fiber.KindOf(err) == fiber.KindBadRequest {
 		var fe *fiber.Error
 		if errors.As(err, &fe) && fe.StatusCode == 422 {

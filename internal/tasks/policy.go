@@ -15,8 +15,8 @@ type Policy struct {
 	// FirstPoll is the wait between starting a task and its first poll, which also gives the
 	// first measure of Fiber's pace. Default 1s.
 	FirstPoll time.Duration
-	// MinInterval is the shortest wait between two polls, unless a full page is already
-	// waiting. Default 500ms.
+	// MinInterval is the shortest wait between two polls, unless the last page came back
+	// full with a new cursor: then the next one follows at once. Default 500ms.
 	MinInterval time.Duration
 	// MaxInterval caps the wait of a task nobody watches. Default 30s.
 	MaxInterval time.Duration
@@ -44,91 +44,115 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
-// pacer decides the wait before a task's next poll from the history of its polls. One per
+// pacer decides the wait before a task's next poll from the answers to its polls. One per
 // poller; not safe for concurrent use.
 type pacer struct {
 	policy Policy
-	idle   time.Duration // current backoff while nothing changes
-	// The last observation that saw progress, and Fiber's pace measured between such
-	// observations (people finished per second; 0 until measured).
-	lastDone int
-	lastAt   time.Time
-	rate     float64
+	// Fiber's pace in people finished per second, measured between answers at least
+	// MinInterval apart (0 until measured), from base finished people at baseAt on.
+	rate   float64
+	base   int
+	baseAt time.Time // zero until the first answer, unless the task was just started
+	// seen is how many people were finished at the previous answer; stalls counts the
+	// waited polls in a row that found nobody newly finished.
+	seen   int
+	stalls int
+	// phantom is how many people Fiber counts as finished (numCompleted+numFailed) but its
+	// pages never showed, learned whenever a page catches up with Fiber.
+	phantom int
+	// full: the last page was full and moved the cursor, so the next one is waiting;
+	// followed: the last wait was 0 for that reason.
+	full, followed bool
 }
 
-// newPacer starts a pacer. For a task just started, created is the start time: Fiber's pace
-// is then measured from the first poll on (nobody was finished at the start).
+// newPacer starts a pacer. For a task just started (fresh), created is the start time: Fiber's
+// pace is then measured from the start on (nobody was finished then). For a task resumed or
+// adopted, what Fiber finished before the first answer says nothing about its pace.
 func newPacer(p Policy, created time.Time, fresh bool) *pacer {
 	pc := &pacer{policy: p}
 	if fresh {
-		pc.lastAt = created
+		pc.baseAt = created
 	}
 	return pc
 }
 
-// observe records a poll answer's stats at time now.
-func (p *pacer) observe(now time.Time, s storage.Stats) {
-	done := s.NumCompleted + s.NumFailed
+// observe records the answer to a poll sent at time at: t is the task once the answer was
+// stored, page how many results the page held (including ones stored before), moved whether
+// its nextCursor moved the task's cursor.
+func (p *pacer) observe(at time.Time, t storage.Task, page int, moved bool) {
+	done := t.Stats.NumCompleted + t.Stats.NumFailed
+	if page < PageSize || !moved { // caught up: every finished person Fiber shows is stored
+		p.phantom = max(0, done-t.NumResults)
+	}
+	first := p.baseAt.IsZero()
 	switch {
-	case p.lastAt.IsZero():
-		p.lastDone, p.lastAt = done, now
-	case done > p.lastDone:
-		if dt := now.Sub(p.lastAt).Seconds(); dt > 0 {
-			measured := float64(done-p.lastDone) / dt
-			if p.rate == 0 {
-				p.rate = measured
-			} else {
-				p.rate = 0.5*p.rate + 0.5*measured
-			}
+	case done > p.seen:
+		p.stalls = 0
+	case !first && !p.followed:
+		p.stalls++ // waited, and nothing changed
+	}
+	p.seen = done
+	p.full = page >= PageSize && moved
+
+	visible := done - p.phantom
+	switch {
+	case first:
+		p.base, p.baseAt = visible, at
+	case visible > p.base && at.Sub(p.baseAt) >= p.policy.MinInterval:
+		measured := float64(visible-p.base) / at.Sub(p.baseAt).Seconds()
+		if p.rate == 0 {
+			p.rate = measured
+		} else {
+			p.rate = 0.5*p.rate + 0.5*measured
 		}
-		p.lastDone, p.lastAt = done, now
-		p.idle = 0
+		p.base, p.baseAt = visible, at
 	}
 }
 
-// next returns how long to wait after a poll. t is the task after the poll; watched says
-// whether anybody watches it.
+// next returns how long to wait after the poll last observed. t is the task after the poll;
+// watched says whether anybody watches it.
 //
-// A page pays off when it comes back full with a new cursor: that needs PageSize+1 results
-// beyond the cursor (a caught-up page may carry a null cursor). Skip of those are already
-// stored, pending = finished people not stored yet are waiting, so the poller waits until
-// need = PageSize+1-skip-pending more people are finished, or until the task should be done
-// if sooner, at the measured pace.
+// A full page that moved the cursor is followed at once (this is also how the last pages are
+// drained after Fiber says done: the task stays running only while they come back full).
+// Otherwise the wait is at least MinInterval: a page pays off when it comes back full with a
+// new cursor, which needs PageSize+1 results beyond the cursor (a caught-up page may carry a
+// null cursor). Skip of those are already stored and pending (finished people not stored yet,
+// phantom ones aside) are waiting, so the poller waits until need = PageSize+1-skip-pending
+// more people are finished, or until the task should be done if sooner, at the measured pace.
+// Each waited poll in a row that found nothing newly finished doubles the wait, up to the cap.
 func (p *pacer) next(t storage.Task, watched bool) time.Duration {
-	if t.Progress.FiberDone {
-		return 0 // drain the last pages at once
+	if p.full {
+		p.followed = true
+		return 0
 	}
+	p.followed = false
 	ceiling := p.policy.MaxInterval
 	if watched {
 		ceiling = p.policy.WatchedMaxInterval
 	}
-	pending := max(0, t.Stats.NumCompleted+t.Stats.NumFailed-t.NumResults)
+	pending := max(0, t.Stats.NumCompleted+t.Stats.NumFailed-t.NumResults-p.phantom)
 	need := PageSize + 1 - t.Progress.Skip - pending
-	if need <= 0 {
-		return 0 // a full page is waiting
-	}
 	if r := t.Stats.NumRemaining; r > 0 && r < need {
 		need = r
 	}
-	if p.rate <= 0 {
-		if p.idle == 0 {
-			p.idle = p.policy.MinInterval
-		} else {
-			p.idle = min(2*p.idle, ceiling)
-		}
-		return clamp(p.idle, p.policy.MinInterval, ceiling)
+	wait := p.policy.MinInterval
+	if p.rate > 0 && need > 0 {
+		wait = max(wait, time.Duration(float64(need)/p.rate*float64(time.Second)))
 	}
-	wait := time.Duration(float64(need) / p.rate * float64(time.Second))
+	for i := 0; i < p.stalls && wait < ceiling; i++ {
+		wait *= 2
+	}
 	return clamp(wait, p.policy.MinInterval, ceiling)
 }
 
-// retry returns the backoff after the n-th consecutive failure (n ≥ 1).
-func (p *pacer) retry(n int) time.Duration {
-	d := p.policy.RetryMin
-	for i := 1; i < n && d < p.policy.RetryMax; i++ {
+// backoff returns the wait after the n-th consecutive failure (n ≥ 1) of a poll or a store
+// call.
+func (p Policy) backoff(n int) time.Duration {
+	d := p.RetryMin
+	for i := 1; i < n && d < p.RetryMax; i++ {
 		d *= 2
 	}
-	return min(d, p.policy.RetryMax)
+	return min(d, p.RetryMax)
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration {

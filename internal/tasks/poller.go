@@ -15,10 +15,15 @@ import (
 )
 
 // follow polls one task until it is finished and drained, the task is deleted, or ctx ends.
+// Failed polls and failed store calls are retried with backoff: only the end of ctx stops a
+// poller before its task is finished.
 func (e *Engine) follow(ctx context.Context, id string) error {
-	task, err := e.store.GetTask(ctx, id)
+	task, err := e.load(ctx, id, 0)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil // deleted meanwhile
+	}
 	if err != nil {
-		return fmt.Errorf("load task: %w", err)
+		return err
 	}
 	key, ok := e.keys.get(task.KeyID)
 	if !ok {
@@ -27,15 +32,17 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 	ctx = budget.WithCaller(ctx, task.Owner) // polls queue fairly across owners
 	kicks, pollNow := e.hub.signals(id)
 	// A task started moments ago gets its first poll after FirstPoll; a resumed or adopted
-	// one at once.
-	fresh := task.NumResults == 0 && task.Progress.Cursor == "" && e.now().Sub(task.CreateTime) < e.policy.FirstPoll
+	// one (it has no StartResponse: Fiber may have been at work on it for long) at once, and
+	// what Fiber finished before that first answer does not count as pace.
+	adopted := len(task.StartResponse) == 0
+	fresh := !adopted && task.NumResults == 0 && task.Progress.Cursor == "" && e.now().Sub(task.CreateTime) < e.policy.FirstPoll
 	p := newPacer(e.policy, task.CreateTime, fresh)
 	var wait time.Duration
 	if fresh {
 		wait = e.policy.FirstPoll - e.now().Sub(task.CreateTime)
 	}
 	lastPoll := task.CreateTime
-	failures := 0
+	failures := 0 // consecutive failed polls and store writes
 	for !task.State.Terminal() {
 		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks, pollNow) {
 			return ctx.Err()
@@ -51,7 +58,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 				return e.finishFailed(ctx, &task)
 			}
 			failures++
-			wait = p.retry(failures)
+			wait = e.policy.backoff(failures)
 			var fe *fiber.Error
 			if errors.As(err, &fe) && fe.RetryAfter > wait {
 				wait = fe.RetryAfter
@@ -59,18 +66,66 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 			e.log.Warn("poll failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
 			continue
 		}
-		failures = 0
+		cursor := task.Progress.Cursor
 		if err := e.apply(ctx, &task, resp); err != nil {
-			if errors.Is(err, storage.ErrNotFound) {
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
 				return nil // deleted meanwhile
+			case ctx.Err() != nil:
+				return ctx.Err()
 			}
-			return err
+			// The answer is dropped and the task polled again from what the store holds: after
+			// ErrConflict another writer moved it; after any other error nothing was written.
+			failures++
+			wait = e.policy.backoff(failures)
+			e.log.Warn("storing a poll answer failed; polling again", "task_id", id, "attempt", failures, "wait", wait, "err", err)
+			if !e.sleep(ctx, wait) {
+				return ctx.Err()
+			}
+			if task, err = e.load(ctx, id, failures); err != nil {
+				if errors.Is(err, storage.ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+			wait = 0
+			continue
 		}
-		p.observe(lastPoll, task.Stats)
+		failures = 0
+		p.observe(lastPoll, task, len(resp.Results), resp.NextCursor != nil && *resp.NextCursor != cursor)
 		wait = p.next(task, e.hub.watched(id))
 	}
 	e.hub.forget(id)
 	return nil
+}
+
+// load reads the task from the store, retrying other errors than ErrNotFound with backoff
+// until ctx ends. failures is how many attempts failed before this call.
+func (e *Engine) load(ctx context.Context, id string, failures int) (storage.Task, error) {
+	for {
+		t, err := e.store.GetTask(ctx, id)
+		if err == nil || errors.Is(err, storage.ErrNotFound) || ctx.Err() != nil {
+			return t, err
+		}
+		failures++
+		wait := e.policy.backoff(failures)
+		e.log.Warn("loading a task failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
+		if !e.sleep(ctx, wait) {
+			return t, ctx.Err()
+		}
+	}
+}
+
+// sleep waits d on the engine's clock; it returns false if ctx ended first.
+func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+	c, stop := e.clock.NewTimer(d)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c:
+		return true
+	}
 }
 
 // apply stores what one poll answer adds to task and updates task in place.
@@ -127,14 +182,34 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 	return nil
 }
 
-// finishFailed ends a task that Fiber will not report on.
+// finishFailed ends a task that Fiber will not report on. Store errors are retried with
+// backoff until ctx ends.
 func (e *Engine) finishFailed(ctx context.Context, task *storage.Task) error {
-	now := e.now()
-	err := e.store.AppendResults(ctx, task.ID, task.NumResults, nil, storage.Update{
-		State: storage.StateFailed, Stats: task.Stats, Progress: task.Progress, UpdateTime: now, FinishTime: now,
-	})
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return err
+	for failures := 0; ; {
+		now := e.now()
+		err := e.store.AppendResults(ctx, task.ID, task.NumResults, nil, storage.Update{
+			State: storage.StateFailed, Stats: task.Stats, Progress: task.Progress, UpdateTime: now, FinishTime: now,
+		})
+		if err == nil || errors.Is(err, storage.ErrNotFound) {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		failures++
+		wait := e.policy.backoff(failures)
+		e.log.Warn("storing a task's failure failed; retrying", "task_id", task.ID, "attempt", failures, "wait", wait, "err", err)
+		if !e.sleep(ctx, wait) {
+			return ctx.Err()
+		}
+		t, err := e.load(ctx, task.ID, failures) // after ErrConflict, NumResults moved
+		if errors.Is(err, storage.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		*task = t
 	}
 	task.State = storage.StateFailed
 	e.hub.notify(task.ID, nil)

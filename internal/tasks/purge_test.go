@@ -1,0 +1,70 @@
+package tasks
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// TestRunPurgesFinishedTasksPastRetention runs the engine on a fake clock with a one-hour
+// retention: Run's periodic purge removes a task finished more than an hour ago, with its
+// results, and keeps a running task of the same age.
+func TestRunPurgesFinishedTasksPastRetention(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, fiberfake.Config{Seed: 12, Clock: clk})
+	e.stop()
+	e.clock, e.retention = clk, time.Hour
+	e.startEngine(fastPolicy)
+	ctx := testContext(t)
+	t0 := clk.Now()
+
+	// Written to the store directly, so no poller follows them.
+	newTask := func(id string) storage.Task {
+		return storage.Task{ID: id, Owner: "alice", KeyID: fiber.KeyID("sk-nobody"), State: storage.StateRunning, CreateTime: t0, UpdateTime: t0}
+	}
+	for _, task := range []storage.Task{newTask("finished"), newTask("running")} {
+		if err := e.store.CreateTask(ctx, task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := e.store.AppendResults(ctx, "finished", 0, [][]byte{{}, {}, {}}, storage.Update{State: storage.StateSucceeded, UpdateTime: t0, FinishTime: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	exists := func(id string) bool {
+		t.Helper()
+		_, err := e.store.GetTask(ctx, id)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// Run purges, then sleeps on the clock until the next purge: one timer pending means the
+	// purge before it is done.
+	clk.waitPending(t, ctx, 1)
+	for clk.Now().Sub(t0) <= time.Hour {
+		if !exists("finished") {
+			t.Fatalf("the finished task was purged %v after it finished, before its retention", clk.Now().Sub(t0))
+		}
+		clk.advanceToNext()
+		clk.waitPending(t, ctx, 1)
+	}
+	for range 2 { // the purge after the retention has passed, whenever the period puts it
+		clk.advanceToNext()
+		clk.waitPending(t, ctx, 1)
+	}
+	if exists("finished") {
+		t.Errorf("the finished task is still stored %v after it finished", clk.Now().Sub(t0))
+	}
+	if rs, err := e.store.ReadResults(ctx, "finished", 0, 10); err != nil || len(rs) != 0 {
+		t.Errorf("results of the purged task: %d, %v; want none", len(rs), err)
+	}
+	if !exists("running") {
+		t.Errorf("the running task was purged")
+	}
+}

@@ -1,0 +1,52 @@
+package tasks
+
+import (
+	"errors"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/fibergate/fibergate/internal/fiberfake"
+)
+
+// TestStoppingRunEndsWatchesWithErrShuttingDown: a watch in progress when the engine's Run
+// is stopped ends with ErrShuttingDown (clients resume elsewhere with their token), and
+// nothing the engine started is left running.
+func TestStoppingRunEndsWatchesWithErrShuttingDown(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs last, after the env's cleanups
+	clk := newFakeClock()                              // nothing moves it: the task never finishes
+	e := newEnv(t, fiberfake.Config{Seed: 17, Clock: clk})
+	e.stop()
+	e.clock = clk
+	e.startEngine(Policy{})
+	id := e.start(100)
+
+	first := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		sent := false
+		done <- e.engine.Watch(testContext(t), "alice", id, "", 0, false, func(Update) error {
+			if !sent {
+				sent = true
+				close(first)
+			}
+			return nil
+		})
+	}()
+	ctx := testContext(t)
+	select {
+	case <-first:
+	case <-ctx.Done():
+		t.Fatal("no first update")
+	}
+	e.stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrShuttingDown) {
+			t.Fatalf("watch ended with %v, want ErrShuttingDown", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the watch did not end when the engine stopped")
+	}
+}
