@@ -24,7 +24,9 @@
 //     people); a task resumed after a restart or adopted is polled at once, and what Fiber
 //     finished before that first answer is not taken for its pace.
 //   - A page that came back full (100 results) with a nextCursor that moved the cursor is
-//     followed at once. Any other answer is followed by a wait of at least MinInterval.
+//     followed at once when the stats say another full page is waiting (or Fiber said done);
+//     following it with fewer waiting would fetch a part page and spend a poll of the budget
+//     on it. Any other answer is followed by a wait of at least MinInterval.
 //   - That wait is timed with the answer's overallStats so that a full page is waiting at the
 //     next poll: the poller measures Fiber's pace (finished people per second, over at least
 //     MinInterval) and waits until enough people are finished beyond the cursor for a full page

@@ -51,12 +51,15 @@ func TestPacer(t *testing.T) {
 		fresh   bool
 		answers []pollAnswer
 	}{
-		{"a full page with a new cursor is followed at once", true, []pollAnswer{
-			{after: s, completed: 150, remaining: 350, results: 100, page: 100, moved: true, want: 0},
-			{completed: 150, remaining: 350, results: 150, skip: 50, page: 50, want: 500 * ms}, // 51 more at 150/s
+		{"a full page with a new cursor is followed at once when another full page waits", true, []pollAnswer{
+			{after: s, completed: 250, remaining: 250, results: 100, page: 100, moved: true, want: 0},
+			{completed: 250, remaining: 250, results: 200, page: 100, moved: true, want: 500 * ms}, // 50 wait: 51 more at 250/s
 		}},
-		{"a full page with a new cursor is followed at once, watched", true, []pollAnswer{
-			{after: s, completed: 150, remaining: 350, results: 100, page: 100, moved: true, watched: true, want: 0},
+		{"a full page with a new cursor is followed at once when another full page waits, watched", true, []pollAnswer{
+			{after: s, completed: 250, remaining: 250, results: 100, page: 100, moved: true, watched: true, want: 0},
+		}},
+		{"a full page with less than a page behind it is timed, not followed into a part page", true, []pollAnswer{
+			{after: s, completed: 150, remaining: 350, results: 100, page: 100, moved: true, want: 500 * ms}, // 51 more at 150/s
 		}},
 		{"a full page that caught up (null cursor) waits the pace", true, []pollAnswer{
 			{after: s, completed: 100, remaining: 400, results: 100, skip: 100, page: 100, want: 500 * ms},
@@ -73,7 +76,7 @@ func TestPacer(t *testing.T) {
 		)},
 		{"a slow task waits the pace unwatched, WatchedMaxInterval watched", true, []pollAnswer{
 			{after: s, completed: 5, remaining: 495, results: 5, skip: 5, page: 5, want: 19200 * ms},
-			{after: 19200 * ms, completed: 101, remaining: 399, results: 100, page: 100, moved: true, want: 0},
+			{after: 19200 * ms, completed: 101, remaining: 399, results: 100, page: 100, moved: true, want: 20 * s}, // 1 waits: 100 more at 5/s
 			{completed: 101, remaining: 399, results: 101, skip: 1, page: 1, watched: true, want: 2 * s},
 		}},
 		{"the last people are awaited, not a full page", true, []pollAnswer{

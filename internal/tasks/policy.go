@@ -16,7 +16,8 @@ type Policy struct {
 	// first measure of Fiber's pace. Default 1s.
 	FirstPoll time.Duration
 	// MinInterval is the shortest wait between two polls, unless the last page came back
-	// full with a new cursor: then the next one follows at once. Default 500ms.
+	// full with a new cursor and another full page is waiting (or Fiber said done): then the
+	// next one follows at once. Default 500ms.
 	MinInterval time.Duration
 	// MaxInterval caps the wait of a task nobody watches. Default 30s.
 	MaxInterval time.Duration
@@ -112,8 +113,10 @@ func (p *pacer) observe(at time.Time, t storage.Task, page int, moved bool) {
 // next returns how long to wait after the poll last observed. t is the task after the poll;
 // watched says whether anybody watches it.
 //
-// A full page that moved the cursor is followed at once (this is also how the last pages are
-// drained after Fiber says done: the task stays running only while they come back full).
+// A full page that moved the cursor is followed at once when another full page is waiting
+// by Fiber's stats, or when Fiber said done (this is how the last pages are drained: the task
+// stays running only while they come back full). After a full page with fewer than PageSize
+// more finished, following at once would fetch a part page: the wait is timed like any other.
 // Otherwise the wait is at least MinInterval: a page pays off when it comes back full with a
 // new cursor, which needs PageSize+1 results beyond the cursor (a caught-up page may carry a
 // null cursor). Skip of those are already stored and pending (finished people not stored yet,
@@ -121,7 +124,8 @@ func (p *pacer) observe(at time.Time, t storage.Task, page int, moved bool) {
 // more people are finished, or until the task should be done if sooner, at the measured pace.
 // Each waited poll in a row that found nothing newly finished doubles the wait, up to the cap.
 func (p *pacer) next(t storage.Task, watched bool) time.Duration {
-	if p.full {
+	pending := max(0, t.Stats.NumCompleted+t.Stats.NumFailed-t.NumResults-p.phantom)
+	if p.full && (pending >= PageSize || t.Progress.FiberDone) {
 		p.followed = true
 		return 0
 	}
@@ -130,7 +134,6 @@ func (p *pacer) next(t storage.Task, watched bool) time.Duration {
 	if watched {
 		ceiling = p.policy.WatchedMaxInterval
 	}
-	pending := max(0, t.Stats.NumCompleted+t.Stats.NumFailed-t.NumResults-p.phantom)
 	need := PageSize + 1 - t.Progress.Skip - pending
 	if r := t.Stats.NumRemaining; r > 0 && r < need {
 		need = r
