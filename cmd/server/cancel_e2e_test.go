@@ -66,6 +66,16 @@ func TestCancelMidTaskEndsCanceledWithRefund(t *testing.T) {
 		t.Errorf("the watch ended %v after the cancel", d)
 	}
 	checkEndsWith(t, "watch", msgs, cdv1.TaskState_TASK_STATE_CANCELED)
+	// Every watcher, not only the caller of CancelTask, learns the refund on the last message.
+	if c := msgs[len(msgs)-1].GetCancellation(); c.GetCancelledCount() != resp.GetCancelledCount() ||
+		c.GetCreditsRefunded() != resp.GetCreditsRefunded() || c.GetMessage() != resp.GetMessage() || c.GetCancelTime() == nil {
+		t.Errorf("last watch message's cancellation %v, want CancelTask's answer %v", c, resp)
+	}
+	for _, m := range msgs[:len(msgs)-1] {
+		if m.GetCancellation() != nil {
+			t.Errorf("a message before the last carries a cancellation: %v", m)
+		}
+	}
 	rs := results(msgs)
 	checkSequence(t, "watch", rs, 0, b.want)
 	done := len(b.want) - int(resp.GetCancelledCount())
@@ -82,6 +92,9 @@ func TestCancelMidTaskEndsCanceledWithRefund(t *testing.T) {
 	}
 	if task := got.GetTask(); task.GetState() != cdv1.TaskState_TASK_STATE_CANCELED || int(task.GetNumResults()) != done || task.GetFinishTime() == nil {
 		t.Errorf("GetTask after the cancel: state %v, %d results, finish time %v", task.GetState(), task.GetNumResults(), task.GetFinishTime())
+	}
+	if c := got.GetTask().GetCancellation(); c.GetCreditsRefunded() != resp.GetCreditsRefunded() || c.GetCancelledCount() != resp.GetCancelledCount() {
+		t.Errorf("GetTask's cancellation %v, want CancelTask's answer %v", c, resp)
 	}
 
 	// A finished task cannot be cancelled again, and Fiber is not asked.

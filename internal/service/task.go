@@ -44,7 +44,21 @@ func taskToProto(t storage.Task) *cdv1.Task {
 			out.ChargeInfo = start.GetChargeInfo()
 		}
 	}
+	out.Cancellation = cancellationFrom(t.Cancellation)
 	return out
+}
+
+// cancellationFrom decodes a stored Cancellation; nil when there is none (or it does not
+// decode: the task is still worth answering about).
+func cancellationFrom(raw []byte) *cdv1.Cancellation {
+	if len(raw) == 0 {
+		return nil
+	}
+	c := &cdv1.Cancellation{}
+	if proto.Unmarshal(raw, c) != nil {
+		return nil
+	}
+	return c
 }
 
 func statsToProto(s storage.Stats) *cdv1.OverallStats {

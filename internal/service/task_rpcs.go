@@ -96,13 +96,17 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 	}
 	defer release()
 	err = s.tasks.Watch(ctx, principal(ctx), req.GetTaskId(), key, after, req.GetProgressOnly(), func(u tasks.Update) error {
-		return stream.Send(&cdv1.WatchTaskResponse{
+		msg := &cdv1.WatchTaskResponse{
 			TaskId:       req.GetTaskId(),
 			State:        cdv1.TaskState(u.Task.State),
 			OverallStats: statsToProto(u.Task.Stats),
 			Results:      u.Results,
 			ResumeToken:  seqToken(kindResume, req.GetTaskId(), u.Position),
-		})
+		}
+		if u.Final() {
+			msg.Cancellation = cancellationFrom(u.Task.Cancellation)
+		}
+		return stream.Send(msg)
 	})
 	return ToStatus(forTask(req.GetTaskId(), err))
 }

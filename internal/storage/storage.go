@@ -62,6 +62,9 @@ type Task struct {
 	// StartResponse is the encoded StartBatchResponse of the start (charge info included);
 	// nil for an adopted task. Opaque to storage.
 	StartResponse []byte
+	// Cancellation is the encoded answer to a cancel made through fibergate; nil when there
+	// was none. Opaque to storage; written by SetCancellation.
+	Cancellation []byte
 	// State is the task's state.
 	State State
 	// Stats are Fiber's latest counts.
@@ -137,6 +140,9 @@ type Store interface {
 	AppendResults(ctx context.Context, id string, fromSeq int, results [][]byte, u Update) error
 	// ReadResults returns up to limit results with Seq > afterSeq, in order.
 	ReadResults(ctx context.Context, id string, afterSeq, limit int) ([]Result, error)
+	// SetCancellation stores a task's Cancellation, changing nothing else. ErrNotFound if
+	// unknown.
+	SetCancellation(ctx context.Context, id string, cancellation []byte) error
 	// DeleteTask removes a task and its results. ErrNotFound if unknown.
 	DeleteTask(ctx context.Context, id string) error
 	// PurgeFinished removes tasks that reached a terminal state before t, with their results,

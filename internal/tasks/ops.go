@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/budget"
@@ -132,7 +134,18 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*fiber.C
 		return nil, ErrKeyUnavailable
 	}
 	resp, err := e.fiber.Cancel(budget.WithCaller(ctx, t.Owner), key, id) // queued fairly by owner
-	e.hub.pollSoon(id)                                                    // either way, the poller should see the outcome now
+	if err == nil {
+		// Kept with the task, so that GetTask and every watcher's last message show the
+		// refund. Before the poll below, so that the poller's final write finds it.
+		c := &cdv1.Cancellation{CancelledCount: clampCount(resp.CancelledCount), CreditsRefunded: resp.CreditsRefunded,
+			Message: resp.Message, CancelTime: timestamppb.New(e.clock.Now())}
+		if raw, merr := proto.Marshal(c); merr != nil {
+			e.log.ErrorContext(ctx, "encode cancellation", "task_id", id, "err", merr)
+		} else if serr := e.store.SetCancellation(context.WithoutCancel(ctx), id, raw); serr != nil {
+			e.log.ErrorContext(ctx, "store cancellation", "task_id", id, "err", serr)
+		}
+	}
+	e.hub.pollSoon(id) // either way, the poller should see the outcome now
 	if fiber.KindOf(err) == fiber.KindBadRequest {
 		var fe *fiber.Error
 		if errors.As(err, &fe) && fe.StatusCode == 422 {
@@ -163,4 +176,9 @@ func (e *Engine) Delete(ctx context.Context, owner, id string) error {
 	e.hub.notify(id, nil) // watchers see it gone
 	e.hub.forget(id)
 	return nil
+}
+
+// clampCount fits a count from Fiber into the contract's int32.
+func clampCount(n int) int32 {
+	return int32(min(max(n, 0), math.MaxInt32))
 }

@@ -22,15 +22,15 @@ func TestMigrateRequests(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	db := rawDB(t, path)
-	for _, q := range []string{"DROP TABLE requests", "DROP TABLE ambiguous_starts", "PRAGMA user_version = 1"} {
+	for _, q := range []string{"DROP TABLE requests", "DROP TABLE ambiguous_starts", "ALTER TABLE tasks DROP COLUMN cancellation", "PRAGMA user_version = 1"} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
 
 	s = openStore(t, path)
-	if v := queryInt(t, db, "PRAGMA user_version"); v != 3 {
-		t.Errorf("user_version = %d, want 3", v)
+	if v := queryInt(t, db, "PRAGMA user_version"); v != 4 {
+		t.Errorf("user_version = %d, want 4", v)
 	}
 	rs, err := s.ReadResults(ctx, "task-1", 0, 10)
 	if err != nil {

@@ -72,6 +72,8 @@ func migrations() []string {
 		) STRICT;
 		-- ListAmbiguousStarts and PurgeFinished.
 		CREATE INDEX ambiguous_starts_by_time ON ambiguous_starts (time, id);`,
+		// 4: Fiber's answer to a cancel, kept with the task.
+		`ALTER TABLE tasks ADD COLUMN cancellation BLOB;`,
 	}
 }
 

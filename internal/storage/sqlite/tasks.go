@@ -14,7 +14,7 @@ import (
 const taskColumns = `id, owner, key_id, work_emails, personal_emails, phone_numbers,
 	start_response, state, total_people_to_fetch, num_completed, num_failed, num_remaining,
 	num_rejected, num_duplicates, cursor, skip, fiber_done, num_results,
-	create_time, update_time, finish_time`
+	create_time, update_time, finish_time, cancellation`
 
 // terminal and unfinished are the SQL conditions for a task in a final state and not (see
 // storage.State.Terminal). unfinished is "not 2, 3 or 4" in a form the state index serves.
@@ -34,12 +34,12 @@ func (s *Store) CreateTask(ctx context.Context, t storage.Task) error {
 		return fmt.Errorf("create task %s: %w", t.ID, err)
 	}
 	_, err = s.write.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Owner, t.KeyID, t.Enrichment.WorkEmails, t.Enrichment.PersonalEmails,
 		t.Enrichment.PhoneNumbers, t.StartResponse, t.State, t.Stats.TotalPeopleToFetch,
 		t.Stats.NumCompleted, t.Stats.NumFailed, t.Stats.NumRemaining, t.Stats.NumRejected,
 		t.Stats.NumDuplicates, t.Progress.Cursor, t.Progress.Skip, t.Progress.FiberDone,
-		0, ns[0], ns[1], ns[2])
+		0, ns[0], ns[1], ns[2], t.Cancellation)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("create task %s: %w", t.ID, storage.ErrExists)
 	}
@@ -122,6 +122,22 @@ func (s *Store) DeleteTask(ctx context.Context, id string) error {
 	return nil
 }
 
+// SetCancellation stores the task's Cancellation. storage.ErrNotFound if unknown.
+func (s *Store) SetCancellation(ctx context.Context, id string, cancellation []byte) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE tasks SET cancellation = ? WHERE id = ?`, cancellation, id)
+	if err != nil {
+		return fmt.Errorf("set cancellation of task %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("set cancellation of task %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set cancellation of task %s: %w", id, storage.ErrNotFound)
+	}
+	return nil
+}
+
 // PurgeFinished removes the tasks in a terminal state whose FinishTime is before before, with
 // their results. A terminal task without a FinishTime counts as finished at the zero time, so
 // any cutoff after 1970 purges it.
@@ -176,7 +192,7 @@ func scanTask(row interface{ Scan(dest ...any) error }) (storage.Task, error) {
 		&t.Stats.TotalPeopleToFetch, &t.Stats.NumCompleted, &t.Stats.NumFailed,
 		&t.Stats.NumRemaining, &t.Stats.NumRejected, &t.Stats.NumDuplicates,
 		&t.Progress.Cursor, &t.Progress.Skip, &t.Progress.FiberDone, &t.NumResults,
-		&create, &update, &finish)
+		&create, &update, &finish, &t.Cancellation)
 	if err != nil {
 		return storage.Task{}, err
 	}

@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ListTasksPagingStable", testListTasksPagingStable},
 		{"ListUnfinished", testListUnfinished},
 		{"DeleteTask", testDeleteTask},
+		{"SetCancellation", testSetCancellation},
 		{"PurgeFinished", testPurgeFinished},
 		{"AppendResultsSequence", testAppendResultsSequence},
 		{"AppendResultsAppliesUpdate", testAppendResultsAppliesUpdate},

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,6 +26,7 @@ func testCreateGetRoundTrip(t *testing.T, s storage.Store) {
 			KeyID:         "key-7f3a",
 			Enrichment:    storage.Enrichment{WorkEmails: true, PersonalEmails: true, PhoneNumbers: true},
 			StartResponse: allBytes,
+			Cancellation:  []byte("refund\x00ü"),
 			State:         storage.StateFailed,
 			Stats: storage.Stats{TotalPeopleToFetch: 11, NumCompleted: 2, NumFailed: 3,
 				NumRemaining: 4, NumRejected: 5, NumDuplicates: 6},
@@ -215,5 +217,36 @@ func testPurgeFinished(t *testing.T, s storage.Store) {
 
 	if n, err := s.PurgeFinished(ctx, at(cutoff)); n != 0 || err != nil {
 		t.Errorf("second PurgeFinished = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// testSetCancellation: SetCancellation stores the task's Cancellation and nothing else; an
+// append after it keeps it; an unknown task is ErrNotFound.
+func testSetCancellation(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	want := running("t1", "alice", 0)
+	if err := s.CreateTask(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	want.Cancellation = []byte{0, 1, 2, 0xff}
+	if err := s.SetCancellation(ctx, "t1", want.Cancellation); err != nil {
+		t.Fatalf("SetCancellation: %v", err)
+	}
+	got, err := s.GetTask(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, equateEmpty()); diff != "" {
+		t.Errorf("task after SetCancellation (-want +got):\n%s", diff)
+	}
+	u := storage.Update{State: storage.StateCanceled, Stats: want.Stats, Progress: want.Progress, UpdateTime: at(5), FinishTime: at(5)}
+	if err := s.AppendResults(ctx, "t1", 0, nil, u); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetTask(ctx, "t1"); err != nil || string(got.Cancellation) != string(want.Cancellation) {
+		t.Errorf("after an append: %q, %v; want the cancellation kept", got.Cancellation, err)
+	}
+	if err := s.SetCancellation(ctx, "nope", []byte("x")); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("SetCancellation of an unknown task: %v, want ErrNotFound", err)
 	}
 }

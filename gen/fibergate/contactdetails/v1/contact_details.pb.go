@@ -986,7 +986,10 @@ type WatchTaskResponse struct {
 	// Results stored since the previous message, in arrival order. Empty with progress_only.
 	Results []*PersonResult `protobuf:"bytes,4,rep,name=results,proto3" json:"results,omitempty"`
 	// Opaque token: pass it to WatchTask to continue right after this message.
-	ResumeToken   string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	ResumeToken string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
+	// On the last message of a task cancelled through fibergate (state CANCELED): Fiber's answer
+	// to the cancel, with the credits refunded, so that every watcher sees the refund.
+	Cancellation  *Cancellation `protobuf:"bytes,6,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1054,6 +1057,13 @@ func (x *WatchTaskResponse) GetResumeToken() string {
 		return x.ResumeToken
 	}
 	return ""
+}
+
+func (x *WatchTaskResponse) GetCancellation() *Cancellation {
+	if x != nil {
+		return x.Cancellation
+	}
+	return nil
 }
 
 // CancelTaskRequest names the task to cancel.
@@ -1245,13 +1255,14 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\atask_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12+\n" +
 	"\fresume_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\vresumeToken\x12#\n" +
 	"\rprogress_only\x18\x03 \x01(\bR\fprogressOnly\x12!\n" +
-	"\aapi_key\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\xa2\x02\n" +
+	"\aapi_key\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\xf1\x02\n" +
 	"\x11WatchTaskResponse\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12<\n" +
 	"\x05state\x18\x02 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateR\x05state\x12N\n" +
 	"\roverall_stats\x18\x03 \x01(\v2).fibergate.contactdetails.v1.OverallStatsR\foverallStats\x12C\n" +
 	"\aresults\x18\x04 \x03(\v2).fibergate.contactdetails.v1.PersonResultR\aresults\x12!\n" +
-	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\"n\n" +
+	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\x12M\n" +
+	"\fcancellation\x18\x06 \x01(\v2).fibergate.contactdetails.v1.CancellationR\fcancellation\"n\n" +
 	"\x11CancelTaskRequest\x126\n" +
 	"\atask_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n" +
 	"\aapi_key\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\x82\x01\n" +
@@ -1311,6 +1322,7 @@ var file_fibergate_contactdetails_v1_contact_details_proto_goTypes = []any{
 	(TaskState)(0),                  // 21: fibergate.contactdetails.v1.TaskState
 	(*PersonResult)(nil),            // 22: fibergate.contactdetails.v1.PersonResult
 	(*OverallStats)(nil),            // 23: fibergate.contactdetails.v1.OverallStats
+	(*Cancellation)(nil),            // 24: fibergate.contactdetails.v1.Cancellation
 }
 var file_fibergate_contactdetails_v1_contact_details_proto_depIdxs = []int32{
 	1,  // 0: fibergate.contactdetails.v1.StartBatchRequest.person_details:type_name -> fibergate.contactdetails.v1.PersonDetails
@@ -1327,25 +1339,26 @@ var file_fibergate_contactdetails_v1_contact_details_proto_depIdxs = []int32{
 	21, // 11: fibergate.contactdetails.v1.WatchTaskResponse.state:type_name -> fibergate.contactdetails.v1.TaskState
 	23, // 12: fibergate.contactdetails.v1.WatchTaskResponse.overall_stats:type_name -> fibergate.contactdetails.v1.OverallStats
 	22, // 13: fibergate.contactdetails.v1.WatchTaskResponse.results:type_name -> fibergate.contactdetails.v1.PersonResult
-	0,  // 14: fibergate.contactdetails.v1.ContactDetailsService.StartBatch:input_type -> fibergate.contactdetails.v1.StartBatchRequest
-	7,  // 15: fibergate.contactdetails.v1.ContactDetailsService.GetTask:input_type -> fibergate.contactdetails.v1.GetTaskRequest
-	9,  // 16: fibergate.contactdetails.v1.ContactDetailsService.DeleteTask:input_type -> fibergate.contactdetails.v1.DeleteTaskRequest
-	11, // 17: fibergate.contactdetails.v1.ContactDetailsService.ListTasks:input_type -> fibergate.contactdetails.v1.ListTasksRequest
-	13, // 18: fibergate.contactdetails.v1.ContactDetailsService.ListTaskResults:input_type -> fibergate.contactdetails.v1.ListTaskResultsRequest
-	15, // 19: fibergate.contactdetails.v1.ContactDetailsService.WatchTask:input_type -> fibergate.contactdetails.v1.WatchTaskRequest
-	17, // 20: fibergate.contactdetails.v1.ContactDetailsService.CancelTask:input_type -> fibergate.contactdetails.v1.CancelTaskRequest
-	4,  // 21: fibergate.contactdetails.v1.ContactDetailsService.StartBatch:output_type -> fibergate.contactdetails.v1.StartBatchResponse
-	8,  // 22: fibergate.contactdetails.v1.ContactDetailsService.GetTask:output_type -> fibergate.contactdetails.v1.GetTaskResponse
-	10, // 23: fibergate.contactdetails.v1.ContactDetailsService.DeleteTask:output_type -> fibergate.contactdetails.v1.DeleteTaskResponse
-	12, // 24: fibergate.contactdetails.v1.ContactDetailsService.ListTasks:output_type -> fibergate.contactdetails.v1.ListTasksResponse
-	14, // 25: fibergate.contactdetails.v1.ContactDetailsService.ListTaskResults:output_type -> fibergate.contactdetails.v1.ListTaskResultsResponse
-	16, // 26: fibergate.contactdetails.v1.ContactDetailsService.WatchTask:output_type -> fibergate.contactdetails.v1.WatchTaskResponse
-	18, // 27: fibergate.contactdetails.v1.ContactDetailsService.CancelTask:output_type -> fibergate.contactdetails.v1.CancelTaskResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	24, // 14: fibergate.contactdetails.v1.WatchTaskResponse.cancellation:type_name -> fibergate.contactdetails.v1.Cancellation
+	0,  // 15: fibergate.contactdetails.v1.ContactDetailsService.StartBatch:input_type -> fibergate.contactdetails.v1.StartBatchRequest
+	7,  // 16: fibergate.contactdetails.v1.ContactDetailsService.GetTask:input_type -> fibergate.contactdetails.v1.GetTaskRequest
+	9,  // 17: fibergate.contactdetails.v1.ContactDetailsService.DeleteTask:input_type -> fibergate.contactdetails.v1.DeleteTaskRequest
+	11, // 18: fibergate.contactdetails.v1.ContactDetailsService.ListTasks:input_type -> fibergate.contactdetails.v1.ListTasksRequest
+	13, // 19: fibergate.contactdetails.v1.ContactDetailsService.ListTaskResults:input_type -> fibergate.contactdetails.v1.ListTaskResultsRequest
+	15, // 20: fibergate.contactdetails.v1.ContactDetailsService.WatchTask:input_type -> fibergate.contactdetails.v1.WatchTaskRequest
+	17, // 21: fibergate.contactdetails.v1.ContactDetailsService.CancelTask:input_type -> fibergate.contactdetails.v1.CancelTaskRequest
+	4,  // 22: fibergate.contactdetails.v1.ContactDetailsService.StartBatch:output_type -> fibergate.contactdetails.v1.StartBatchResponse
+	8,  // 23: fibergate.contactdetails.v1.ContactDetailsService.GetTask:output_type -> fibergate.contactdetails.v1.GetTaskResponse
+	10, // 24: fibergate.contactdetails.v1.ContactDetailsService.DeleteTask:output_type -> fibergate.contactdetails.v1.DeleteTaskResponse
+	12, // 25: fibergate.contactdetails.v1.ContactDetailsService.ListTasks:output_type -> fibergate.contactdetails.v1.ListTasksResponse
+	14, // 26: fibergate.contactdetails.v1.ContactDetailsService.ListTaskResults:output_type -> fibergate.contactdetails.v1.ListTaskResultsResponse
+	16, // 27: fibergate.contactdetails.v1.ContactDetailsService.WatchTask:output_type -> fibergate.contactdetails.v1.WatchTaskResponse
+	18, // 28: fibergate.contactdetails.v1.ContactDetailsService.CancelTask:output_type -> fibergate.contactdetails.v1.CancelTaskResponse
+	22, // [22:29] is the sub-list for method output_type
+	15, // [15:22] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_fibergate_contactdetails_v1_contact_details_proto_init() }

@@ -377,7 +377,10 @@ type Task struct {
 	// When the task last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// When the task reached a terminal state; unset while running.
-	FinishTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	FinishTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
+	// Fiber's answer to the cancel of this task made through fibergate (CancelTask), with the
+	// credits refunded; unset when it was not cancelled through fibergate.
+	Cancellation  *Cancellation `protobuf:"bytes,10,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -475,6 +478,86 @@ func (x *Task) GetFinishTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Task) GetCancellation() *Cancellation {
+	if x != nil {
+		return x.Cancellation
+	}
+	return nil
+}
+
+// Cancellation is Fiber's answer to a cancel, kept with the task.
+type Cancellation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many profiles were cancelled (and refunded).
+	CancelledCount int32 `protobuf:"varint,1,opt,name=cancelled_count,json=cancelledCount,proto3" json:"cancelled_count,omitempty"`
+	// Credits refunded for the cancelled profiles.
+	CreditsRefunded float64 `protobuf:"fixed64,2,opt,name=credits_refunded,json=creditsRefunded,proto3" json:"credits_refunded,omitempty"`
+	// Fiber's message.
+	Message string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// When fibergate received the answer.
+	CancelTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=cancel_time,json=cancelTime,proto3" json:"cancel_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cancellation) Reset() {
+	*x = Cancellation{}
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cancellation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cancellation) ProtoMessage() {}
+
+func (x *Cancellation) ProtoReflect() protoreflect.Message {
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cancellation.ProtoReflect.Descriptor instead.
+func (*Cancellation) Descriptor() ([]byte, []int) {
+	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Cancellation) GetCancelledCount() int32 {
+	if x != nil {
+		return x.CancelledCount
+	}
+	return 0
+}
+
+func (x *Cancellation) GetCreditsRefunded() float64 {
+	if x != nil {
+		return x.CreditsRefunded
+	}
+	return 0
+}
+
+func (x *Cancellation) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Cancellation) GetCancelTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CancelTime
+	}
+	return nil
+}
+
 // EnrichmentTypesUsed are the enrichment types in effect for a task, Fiber's defaults applied.
 type EnrichmentTypesUsed struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -490,7 +573,7 @@ type EnrichmentTypesUsed struct {
 
 func (x *EnrichmentTypesUsed) Reset() {
 	*x = EnrichmentTypesUsed{}
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[2]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +585,7 @@ func (x *EnrichmentTypesUsed) String() string {
 func (*EnrichmentTypesUsed) ProtoMessage() {}
 
 func (x *EnrichmentTypesUsed) ProtoReflect() protoreflect.Message {
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[2]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +598,7 @@ func (x *EnrichmentTypesUsed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrichmentTypesUsed.ProtoReflect.Descriptor instead.
 func (*EnrichmentTypesUsed) Descriptor() ([]byte, []int) {
-	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{2}
+	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EnrichmentTypesUsed) GetGetWorkEmails() bool {
@@ -561,7 +644,7 @@ type PersonResult struct {
 
 func (x *PersonResult) Reset() {
 	*x = PersonResult{}
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[3]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +656,7 @@ func (x *PersonResult) String() string {
 func (*PersonResult) ProtoMessage() {}
 
 func (x *PersonResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[3]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +669,7 @@ func (x *PersonResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersonResult.ProtoReflect.Descriptor instead.
 func (*PersonResult) Descriptor() ([]byte, []int) {
-	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{3}
+	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PersonResult) GetLinkedinUrl() string {
@@ -652,7 +735,7 @@ type Email struct {
 
 func (x *Email) Reset() {
 	*x = Email{}
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[4]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +747,7 @@ func (x *Email) String() string {
 func (*Email) ProtoMessage() {}
 
 func (x *Email) ProtoReflect() protoreflect.Message {
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[4]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +760,7 @@ func (x *Email) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Email.ProtoReflect.Descriptor instead.
 func (*Email) Descriptor() ([]byte, []int) {
-	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{4}
+	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Email) GetEmail() string {
@@ -731,7 +814,7 @@ type PhoneNumber struct {
 
 func (x *PhoneNumber) Reset() {
 	*x = PhoneNumber{}
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[5]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +826,7 @@ func (x *PhoneNumber) String() string {
 func (*PhoneNumber) ProtoMessage() {}
 
 func (x *PhoneNumber) ProtoReflect() protoreflect.Message {
-	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[5]
+	mi := &file_fibergate_contactdetails_v1_task_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +839,7 @@ func (x *PhoneNumber) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhoneNumber.ProtoReflect.Descriptor instead.
 func (*PhoneNumber) Descriptor() ([]byte, []int) {
-	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{5}
+	return file_fibergate_contactdetails_v1_task_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PhoneNumber) GetNumber() string {
@@ -792,7 +875,7 @@ const file_fibergate_contactdetails_v1_task_proto_rawDesc = "" +
 	"num_failed\x18\x03 \x01(\x05R\tnumFailed\x12#\n" +
 	"\rnum_remaining\x18\x04 \x01(\x05R\fnumRemaining\x12!\n" +
 	"\fnum_rejected\x18\x05 \x01(\x05R\vnumRejected\x12%\n" +
-	"\x0enum_duplicates\x18\x06 \x01(\x05R\rnumDuplicates\"\xac\x04\n" +
+	"\x0enum_duplicates\x18\x06 \x01(\x05R\rnumDuplicates\"\xfb\x04\n" +
 	"\x04Task\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12<\n" +
 	"\x05state\x18\x02 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateR\x05state\x12N\n" +
@@ -807,7 +890,15 @@ const file_fibergate_contactdetails_v1_task_proto_rawDesc = "" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vfinish_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\"\x99\x01\n" +
+	"finishTime\x12M\n" +
+	"\fcancellation\x18\n" +
+	" \x01(\v2).fibergate.contactdetails.v1.CancellationR\fcancellation\"\xb9\x01\n" +
+	"\fCancellation\x12'\n" +
+	"\x0fcancelled_count\x18\x01 \x01(\x05R\x0ecancelledCount\x12)\n" +
+	"\x10credits_refunded\x18\x02 \x01(\x01R\x0fcreditsRefunded\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x12;\n" +
+	"\vcancel_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"cancelTime\"\x99\x01\n" +
 	"\x13EnrichmentTypesUsed\x12&\n" +
 	"\x0fget_work_emails\x18\x01 \x01(\bR\rgetWorkEmails\x12.\n" +
 	"\x13get_personal_emails\x18\x02 \x01(\bR\x11getPersonalEmails\x12*\n" +
@@ -872,7 +963,7 @@ func file_fibergate_contactdetails_v1_task_proto_rawDescGZIP() []byte {
 }
 
 var file_fibergate_contactdetails_v1_task_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_fibergate_contactdetails_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_fibergate_contactdetails_v1_task_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_fibergate_contactdetails_v1_task_proto_goTypes = []any{
 	(TaskState)(0),                // 0: fibergate.contactdetails.v1.TaskState
 	(EmailType)(0),                // 1: fibergate.contactdetails.v1.EmailType
@@ -880,31 +971,34 @@ var file_fibergate_contactdetails_v1_task_proto_goTypes = []any{
 	(PhoneType)(0),                // 3: fibergate.contactdetails.v1.PhoneType
 	(*OverallStats)(nil),          // 4: fibergate.contactdetails.v1.OverallStats
 	(*Task)(nil),                  // 5: fibergate.contactdetails.v1.Task
-	(*EnrichmentTypesUsed)(nil),   // 6: fibergate.contactdetails.v1.EnrichmentTypesUsed
-	(*PersonResult)(nil),          // 7: fibergate.contactdetails.v1.PersonResult
-	(*Email)(nil),                 // 8: fibergate.contactdetails.v1.Email
-	(*PhoneNumber)(nil),           // 9: fibergate.contactdetails.v1.PhoneNumber
-	(*ChargeInfo)(nil),            // 10: fibergate.contactdetails.v1.ChargeInfo
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Cancellation)(nil),          // 6: fibergate.contactdetails.v1.Cancellation
+	(*EnrichmentTypesUsed)(nil),   // 7: fibergate.contactdetails.v1.EnrichmentTypesUsed
+	(*PersonResult)(nil),          // 8: fibergate.contactdetails.v1.PersonResult
+	(*Email)(nil),                 // 9: fibergate.contactdetails.v1.Email
+	(*PhoneNumber)(nil),           // 10: fibergate.contactdetails.v1.PhoneNumber
+	(*ChargeInfo)(nil),            // 11: fibergate.contactdetails.v1.ChargeInfo
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_fibergate_contactdetails_v1_task_proto_depIdxs = []int32{
 	0,  // 0: fibergate.contactdetails.v1.Task.state:type_name -> fibergate.contactdetails.v1.TaskState
 	4,  // 1: fibergate.contactdetails.v1.Task.overall_stats:type_name -> fibergate.contactdetails.v1.OverallStats
-	6,  // 2: fibergate.contactdetails.v1.Task.enrichment_types:type_name -> fibergate.contactdetails.v1.EnrichmentTypesUsed
-	10, // 3: fibergate.contactdetails.v1.Task.charge_info:type_name -> fibergate.contactdetails.v1.ChargeInfo
-	11, // 4: fibergate.contactdetails.v1.Task.create_time:type_name -> google.protobuf.Timestamp
-	11, // 5: fibergate.contactdetails.v1.Task.update_time:type_name -> google.protobuf.Timestamp
-	11, // 6: fibergate.contactdetails.v1.Task.finish_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: fibergate.contactdetails.v1.PersonResult.emails:type_name -> fibergate.contactdetails.v1.Email
-	9,  // 8: fibergate.contactdetails.v1.PersonResult.phone_numbers:type_name -> fibergate.contactdetails.v1.PhoneNumber
-	1,  // 9: fibergate.contactdetails.v1.Email.type:type_name -> fibergate.contactdetails.v1.EmailType
-	2,  // 10: fibergate.contactdetails.v1.Email.status:type_name -> fibergate.contactdetails.v1.EmailStatus
-	3,  // 11: fibergate.contactdetails.v1.PhoneNumber.type:type_name -> fibergate.contactdetails.v1.PhoneType
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	7,  // 2: fibergate.contactdetails.v1.Task.enrichment_types:type_name -> fibergate.contactdetails.v1.EnrichmentTypesUsed
+	11, // 3: fibergate.contactdetails.v1.Task.charge_info:type_name -> fibergate.contactdetails.v1.ChargeInfo
+	12, // 4: fibergate.contactdetails.v1.Task.create_time:type_name -> google.protobuf.Timestamp
+	12, // 5: fibergate.contactdetails.v1.Task.update_time:type_name -> google.protobuf.Timestamp
+	12, // 6: fibergate.contactdetails.v1.Task.finish_time:type_name -> google.protobuf.Timestamp
+	6,  // 7: fibergate.contactdetails.v1.Task.cancellation:type_name -> fibergate.contactdetails.v1.Cancellation
+	12, // 8: fibergate.contactdetails.v1.Cancellation.cancel_time:type_name -> google.protobuf.Timestamp
+	9,  // 9: fibergate.contactdetails.v1.PersonResult.emails:type_name -> fibergate.contactdetails.v1.Email
+	10, // 10: fibergate.contactdetails.v1.PersonResult.phone_numbers:type_name -> fibergate.contactdetails.v1.PhoneNumber
+	1,  // 11: fibergate.contactdetails.v1.Email.type:type_name -> fibergate.contactdetails.v1.EmailType
+	2,  // 12: fibergate.contactdetails.v1.Email.status:type_name -> fibergate.contactdetails.v1.EmailStatus
+	3,  // 13: fibergate.contactdetails.v1.PhoneNumber.type:type_name -> fibergate.contactdetails.v1.PhoneType
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_fibergate_contactdetails_v1_task_proto_init() }
@@ -913,14 +1007,14 @@ func file_fibergate_contactdetails_v1_task_proto_init() {
 		return
 	}
 	file_fibergate_contactdetails_v1_charge_proto_init()
-	file_fibergate_contactdetails_v1_task_proto_msgTypes[3].OneofWrappers = []any{}
+	file_fibergate_contactdetails_v1_task_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fibergate_contactdetails_v1_task_proto_rawDesc), len(file_fibergate_contactdetails_v1_task_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
