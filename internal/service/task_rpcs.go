@@ -73,7 +73,8 @@ func (s *Service) ListTaskResults(ctx context.Context, req *cdv1.ListTaskResults
 		return nil, ToStatus(forTask(req.GetTaskId(), err))
 	}
 	out := &cdv1.ListTaskResultsResponse{Results: rs, State: cdv1.TaskState(t.State)}
-	if len(rs) == size {
+	// More are stored (a full page), or may come (the task runs): say where to go on from.
+	if len(rs) == size || !t.State.Terminal() {
 		out.NextPageToken = seqToken(kindResults, req.GetTaskId(), after+len(rs))
 	}
 	return out, nil

@@ -841,8 +841,9 @@ type ListTaskResultsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The results.
 	Results []*PersonResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	// Token for the next page; empty when no more results are stored yet. A running task may
-	// store more later: keep the last token and ask again, or use WatchTask.
+	// Token for the page after this one. Empty only when the task has ended and every result
+	// was returned. While the task runs it is always set, also after a short or empty page:
+	// ask again with it later (nothing is repeated, nothing skipped), or use WatchTask.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// The task's state when the page was read.
 	State         TaskState `protobuf:"varint,3,opt,name=state,proto3,enum=fibergate.contactdetails.v1.TaskState" json:"state,omitempty"`
