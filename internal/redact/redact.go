@@ -9,6 +9,7 @@ package redact
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 )
@@ -63,7 +64,12 @@ func (s *Secrets) add(secret string) bool {
 	return true
 }
 
-// Redact returns text with every secret masked.
+// bearer matches a bearer credential, as in an authorization header: like secrets, a
+// credential shorter than minSecretLen is not taken for one ("bearer token" stays).
+var bearer = regexp.MustCompile(`(?i)\bbearer\s+[^\s"',;]{8,}`)
+
+// Redact returns text with every secret masked, and every bearer credential ("Bearer xyz"):
+// callers' tokens are known only by their hashes, so they are masked by their form.
 func (s *Secrets) Redact(text string) string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -71,6 +77,9 @@ func (s *Secrets) Redact(text string) string {
 		if strings.Contains(text, sec) {
 			text = strings.ReplaceAll(text, sec, Mask)
 		}
+	}
+	if strings.Contains(text, "earer") || strings.Contains(text, "EARER") {
+		text = bearer.ReplaceAllString(text, "Bearer "+Mask)
 	}
 	return text
 }

@@ -47,3 +47,28 @@ func TestSecretsAreBoundedButPinsStay(t *testing.T) {
 		t.Errorf("Redact = %q", got)
 	}
 }
+
+// TestBearerCredentialsAreMaskedByForm: callers' tokens are known only by hash, so any
+// "Bearer <credential>" is masked, whatever its case or surroundings; the word alone, or with
+// a short word after it, is not.
+func TestBearerCredentialsAreMaskedByForm(t *testing.T) {
+	secrets := redact.NewSecrets()
+	for _, tt := range []struct{ in, want string }{
+		{"authorization: Bearer tok_abc.DEF-123", "authorization: Bearer [REDACTED]"},
+		{`{"authorization":"bearer tok_abcdef"}`, `{"authorization":"Bearer [REDACTED]"}`},
+		{"BEARER  token-one, then Bearer token-two;", "Bearer [REDACTED], then Bearer [REDACTED];"},
+		{"missing or invalid bearer token", "missing or invalid bearer token"}, // too short for a credential
+		{"the bearer of bad news", "the bearer of bad news"},
+		{"no credential here", "no credential here"},
+		{"a bearer", "a bearer"},
+	} {
+		if got := secrets.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(redact.NewHandler(slog.NewTextHandler(&buf, nil), secrets)).Info("auth failed", "header", "Bearer s3cr3t-token")
+	if strings.Contains(buf.String(), "s3cr3t-token") {
+		t.Errorf("a bearer token reached the log: %s", buf.String())
+	}
+}
