@@ -58,6 +58,9 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		changed, snap := e.hub.latest(id)
 		u, err := e.read(ctx, id, afterSeq, progressOnly, snap)
 		if err != nil {
+			if e.ctx.Err() != nil && ctx.Err() == nil {
+				return ErrShuttingDown // the store may be closing under the read
+			}
 			return err
 		}
 		if u.Task.State.Terminal() && !u.Final() {
