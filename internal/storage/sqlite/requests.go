@@ -77,17 +77,8 @@ func (s *Store) GetRequest(ctx context.Context, key string, now time.Time) (stor
 // FinishRequest sets the state and response of key's record, expired or not.
 // storage.ErrNotFound if there is none.
 func (s *Store) FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE requests SET state = ?, response = ? WHERE key = ?`,
-		state, response, key)
-	if err != nil {
+	if err := s.execOne(ctx, `UPDATE requests SET state = ?, response = ? WHERE key = ?`, state, response, key); err != nil {
 		return fmt.Errorf("finish request %s: %w", key, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("finish request %s: %w", key, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("finish request %s: %w", key, storage.ErrNotFound)
 	}
 	return nil
 }

@@ -108,32 +108,32 @@ func (s *Store) ListUnfinished(ctx context.Context) ([]storage.Task, error) {
 // DeleteTask removes a task and its results. storage.ErrNotFound if unknown.
 func (s *Store) DeleteTask(ctx context.Context, id string) error {
 	// The results go with the task: ON DELETE CASCADE, in the same statement.
-	res, err := s.write.ExecContext(ctx, `DELETE FROM tasks WHERE id = ?`, id)
-	if err != nil {
+	if err := s.execOne(ctx, `DELETE FROM tasks WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete task %s: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("delete task %s: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("delete task %s: %w", id, storage.ErrNotFound)
 	}
 	return nil
 }
 
 // SetCancellation stores the task's Cancellation. storage.ErrNotFound if unknown.
 func (s *Store) SetCancellation(ctx context.Context, id string, cancellation []byte) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE tasks SET cancellation = ? WHERE id = ?`, cancellation, id)
-	if err != nil {
+	if err := s.execOne(ctx, `UPDATE tasks SET cancellation = ? WHERE id = ?`, cancellation, id); err != nil {
 		return fmt.Errorf("set cancellation of task %s: %w", id, err)
+	}
+	return nil
+}
+
+// execOne runs a write that must touch a row: storage.ErrNotFound when it touched none.
+func (s *Store) execOne(ctx context.Context, query string, args ...any) error {
+	res, err := s.write.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("set cancellation of task %s: %w", id, err)
+		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("set cancellation of task %s: %w", id, storage.ErrNotFound)
+		return storage.ErrNotFound
 	}
 	return nil
 }
