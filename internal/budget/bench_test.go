@@ -143,7 +143,7 @@ func BenchmarkWaitSentDone(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		lim  budget.Limit
-		pace int // the clock moves pace slot intervals (Per/N) between attempts
+		pace int // the clock moves pace slot intervals ((Per+margin)/N) between attempts
 	}{
 		{"uncontended", budget.Limit{N: 240, Per: time.Minute}, 10},
 		{"log-full", budget.Limit{N: 240, Per: time.Minute}, 1},
@@ -156,7 +156,9 @@ func BenchmarkWaitSentDone(b *testing.B) {
 			// deadline makes it fail instead.
 			ctx, cancel := context.WithTimeout(budget.WithCaller(context.Background(), "bench"), time.Minute)
 			defer cancel()
-			step := time.Duration(bc.pace) * bc.lim.Per / time.Duration(bc.lim.N)
+			// A slot interval is the window (Per plus the margin) over N, rounded up.
+			window := bc.lim.Per + budget.DefaultMargin(bc.lim)
+			step := time.Duration(bc.pace) * (window/time.Duration(bc.lim.N) + 1)
 			attempt := func() {
 				clk.Advance(step)
 				if err := l.Wait(ctx, testKey, fiber.EndpointPoll); err != nil {
@@ -178,9 +180,8 @@ func BenchmarkWaitSentDone(b *testing.B) {
 			if st.Queued != 0 || st.Waiting != 0 {
 				b.Errorf("stats %+v: a Wait queued", st)
 			}
-			// At a tenth of the pace, the departure a whole window ago is still in the window
-			// while the margin lasts.
-			if want := min(bc.lim.N, bc.lim.N/bc.pace+1); st.InWindow != want {
+			// Departures step apart: those less than a window old are in it.
+			if want := min(bc.lim.N, int((window+step-1)/step)); st.InWindow != want {
 				b.Errorf("%d departures in the window, want %d", st.InWindow, want)
 			}
 		})
