@@ -90,7 +90,7 @@ func (d *departures) push(t time.Time) {
 // own time when that is later. When there is no such entry (the request's own was pushed out,
 // or taken by another report), an in-flight entry at t is added.
 func (d *departures) sent(t, cutoff time.Time) {
-	d.settle(t, inFlight, func(e *departure) bool { return e.state == granted && e.at.After(cutoff) })
+	d.settle(d.oldest(granted, cutoff), t, inFlight)
 }
 
 // done reports that the answer to a request began to arrive at t, or that its attempt ended
@@ -100,22 +100,40 @@ func (d *departures) sent(t, cutoff time.Time) {
 // that every Sent followed by its Done leaves nothing in flight.
 func (d *departures) done(t, cutoff time.Time) {
 	if d.inFlight > 0 {
-		d.settle(t, answered, func(e *departure) bool { return e.state == inFlight })
+		d.settle(d.oldest(inFlight, time.Time{}), t, answered)
 		return
 	}
-	d.settle(t, answered, func(e *departure) bool { return e.state == granted && e.at.After(cutoff) })
+	d.settle(d.oldest(granted, cutoff), t, answered)
 }
 
-// settle moves the oldest entry that match accepts to state s at t (never earlier than it was),
-// or adds an entry in state s at t when none matches.
-func (d *departures) settle(t time.Time, s depState, match func(*departure) bool) {
-	i := 0
-	for ; i < d.n; i++ {
-		if match(d.ref(i)) {
-			break
-		}
+// oldest returns the index of the oldest entry in state s after cutoff, or -1. It scans from
+// the newest entry and stops once it has seen every entry in state s (they are few, and
+// recent: requests between their grant and their answer), so a report costs little however
+// long the log.
+func (d *departures) oldest(s depState, cutoff time.Time) int {
+	left := d.granted
+	if s == inFlight {
+		left = d.inFlight
 	}
-	if i == d.n {
+	idx := -1
+	for i := d.n - 1; i >= 0 && left > 0; i-- {
+		e := d.ref(i)
+		if e.state != s {
+			continue
+		}
+		left--
+		if !e.at.After(cutoff) {
+			break // the log is in time order: older entries are before the cutoff too
+		}
+		idx = i
+	}
+	return idx
+}
+
+// settle moves the entry at index i to state s at t (never earlier than it was), or adds an
+// entry in state s at t when i is -1.
+func (d *departures) settle(i int, t time.Time, s depState) {
+	if i < 0 {
 		d.insert(departure{at: t, state: s})
 		return
 	}
