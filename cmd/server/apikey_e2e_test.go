@@ -103,3 +103,18 @@ func TestReadAPIKeyFile(t *testing.T) {
 		t.Error("a missing file was accepted")
 	}
 }
+
+// TestKeyFileWinsOverTheEnvironmentAndSaysSo: with both sources, the file's key is used and
+// the start-up log says so (without either key).
+func TestKeyFileWinsOverTheEnvironmentAndSaysSo(t *testing.T) {
+	sim, url := newUpstream(t)
+	p := startServer(t, []string{"FIBER_API_KEY=" + requestKey}, "-fiber-url", url, "-fiber-api-key-file", writeKeyFile(t, serverKey))
+	if _, err := p.dial(t).StartBatch(testContext(t), oneStart()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := sim.Credits(serverKey); got != 100000-5 {
+		t.Errorf("the file's key was not the one charged: balance %v", got)
+	}
+	mustContain(t, p.logs.String(), "both set: using the file's key")
+	assertNoSecrets(t, p.logs.String())
+}

@@ -70,6 +70,9 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.fiberKeyFile != "" && cfg.fiberAPIKey != "" {
+		logger.Warn("FIBER_API_KEY and -fiber-api-key-file are both set: using the file's key")
+	}
 	limits, err := parseLimits(cfg)
 	if err != nil {
 		return err
