@@ -28,11 +28,11 @@ type bucket struct {
 	pausedUntil time.Time // no slot is granted before it (a 429 pause)
 	streak      int       // 429 pauses in a row, for the backoff
 
-	queues  map[string]*callerQueue // callers with waiters, by name
-	ring    []*callerQueue          // the same callers in round-robin order
-	next    int                     // index in ring of the caller served next
-	waiting int                     // waiters queued, over all callers
-	pending int                     // waiters granted a slot that have not yet picked it up
+	// lanes hold the waiters: lanes[urgentLane] are served before lanes[normalLane], each
+	// round-robin across its callers.
+	lanes   [2]lane
+	waiting int // waiters queued, over all lanes and callers
+	pending int // waiters granted a slot that have not yet picked it up
 
 	timer    Timer     // fires when the next slot frees up; nil when none is armed
 	timerAt  time.Time // when timer fires
@@ -41,9 +41,24 @@ type bucket struct {
 	counters Counters
 }
 
-// callerQueue is one caller's waiters in a bucket, in arrival order.
+// The lanes of a bucket.
+const (
+	urgentLane = 0 // Waits with WithUrgent: served first
+	normalLane = 1
+)
+
+// lane is one class of waiters: a queue per caller, served round-robin.
+type lane struct {
+	queues  map[string]*callerQueue // callers with waiters, by name
+	ring    []*callerQueue          // the same callers in round-robin order
+	next    int                     // index in ring of the caller served next
+	waiting int                     // waiters queued in the lane
+}
+
+// callerQueue is one caller's waiters in a lane, in arrival order.
 type callerQueue struct {
 	name    string
+	lane    *lane
 	waiters []*waiter
 }
 
@@ -80,21 +95,30 @@ func (b *bucket) slotTime(now time.Time, p int) time.Time {
 	return t.Add(time.Duration(q) * b.window)
 }
 
-// ahead returns how many waiters would be served before a new waiter of caller. Rounds visit
-// the callers in ring order from next; each caller gets one slot per round. A new caller joins
-// at the end of the current round. A caller with k waiters gets its new one in round k, after
-// its own k and, from every other caller X, min(len X, k) in the earlier rounds plus one more
-// when X still has a waiter in round k and comes before it in that round.
-func (b *bucket) ahead(caller string) int {
-	cq := b.queues[caller]
-	if cq == nil {
-		return len(b.ring)
+// ahead returns how many waiters would be served before a new waiter of caller in lane li:
+// every urgent waiter comes first, then its own lane's share (see lane.ahead).
+func (b *bucket) ahead(caller string, li int) int {
+	if li == normalLane {
+		return b.lanes[urgentLane].waiting + b.lanes[normalLane].ahead(caller)
 	}
-	n, k := len(b.ring), len(cq.waiters)
-	offset := func(i int) int { return (i - b.next + n) % n }
-	own := offset(slices.Index(b.ring, cq))
+	return b.lanes[urgentLane].ahead(caller)
+}
+
+// ahead returns how many waiters of the lane would be served before a new waiter of caller.
+// Rounds visit the callers in ring order from next; each caller gets one slot per round. A new
+// caller joins at the end of the current round. A caller with k waiters gets its new one in
+// round k, after its own k and, from every other caller X, min(len X, k) in the earlier rounds
+// plus one more when X still has a waiter in round k and comes before it in that round.
+func (l *lane) ahead(caller string) int {
+	cq := l.queues[caller]
+	if cq == nil {
+		return len(l.ring)
+	}
+	n, k := len(l.ring), len(cq.waiters)
+	offset := func(i int) int { return (i - l.next + n) % n }
+	own := offset(slices.Index(l.ring, cq))
 	total := k
-	for i, x := range b.ring {
+	for i, x := range l.ring {
 		if x == cq {
 			continue
 		}
@@ -107,35 +131,46 @@ func (b *bucket) ahead(caller string) int {
 	return total
 }
 
-// enqueue queues a new waiter of caller.
-func (b *bucket) enqueue(caller string, now time.Time) *waiter {
-	cq := b.queues[caller]
+// enqueue queues a new waiter of caller in lane li.
+func (b *bucket) enqueue(caller string, li int, now time.Time) *waiter {
+	l := &b.lanes[li]
+	cq := l.queues[caller]
 	if cq == nil {
-		cq = &callerQueue{name: caller}
-		b.queues[caller] = cq
+		if l.queues == nil {
+			l.queues = make(map[string]*callerQueue)
+		}
+		cq = &callerQueue{name: caller, lane: l}
+		l.queues[caller] = cq
 		// Join at the end of the current round, just before the caller served next.
-		b.ring = slices.Insert(b.ring, b.next, cq)
-		if len(b.ring) > 1 {
-			b.next++
+		l.ring = slices.Insert(l.ring, l.next, cq)
+		if len(l.ring) > 1 {
+			l.next++
 		}
 	}
 	w := &waiter{ready: make(chan struct{}), queue: cq, enqueued: now}
 	cq.waiters = append(cq.waiters, w)
+	l.waiting++
 	b.waiting++
 	return w
 }
 
-// grantNext grants a slot at now to the head waiter of the caller whose turn it is.
+// grantNext grants a slot at now to the head waiter of the caller whose turn it is, in the
+// urgent lane if it has waiters, else in the normal one.
 func (b *bucket) grantNext(now time.Time) {
-	cq := b.ring[b.next]
+	l := &b.lanes[urgentLane]
+	if l.waiting == 0 {
+		l = &b.lanes[normalLane]
+	}
+	cq := l.ring[l.next]
 	w := cq.waiters[0]
 	cq.waiters[0] = nil
 	cq.waiters = cq.waiters[1:]
 	if len(cq.waiters) == 0 {
-		b.dropQueue(b.next)
+		l.dropQueue(l.next)
 	} else {
-		b.next = (b.next + 1) % len(b.ring)
+		l.next = (l.next + 1) % len(l.ring)
 	}
+	l.waiting--
 	b.waiting--
 	b.pending++
 	w.granted, w.at = true, now
@@ -146,27 +181,32 @@ func (b *bucket) grantNext(now time.Time) {
 // remove takes a waiter that was not granted out of its queue.
 func (b *bucket) remove(w *waiter) {
 	cq := w.queue
+	l := cq.lane
 	if i := slices.Index(cq.waiters, w); i >= 0 {
 		cq.waiters = slices.Delete(cq.waiters, i, i+1)
+		l.waiting--
 		b.waiting--
 	}
 	if len(cq.waiters) == 0 {
-		if i := slices.Index(b.ring, cq); i >= 0 {
-			b.dropQueue(i)
+		if i := slices.Index(l.ring, cq); i >= 0 {
+			l.dropQueue(i)
 		}
 	}
 }
 
+// callers returns how many callers have waiters, over both lanes.
+func (b *bucket) callers() int { return len(b.lanes[urgentLane].ring) + len(b.lanes[normalLane].ring) }
+
 // dropQueue removes the empty queue at ring index i, keeping next on the same caller (or on
 // the one after the removed caller).
-func (b *bucket) dropQueue(i int) {
-	delete(b.queues, b.ring[i].name)
-	b.ring = slices.Delete(b.ring, i, i+1)
-	if i < b.next {
-		b.next--
+func (l *lane) dropQueue(i int) {
+	delete(l.queues, l.ring[i].name)
+	l.ring = slices.Delete(l.ring, i, i+1)
+	if i < l.next {
+		l.next--
 	}
-	if b.next >= len(b.ring) {
-		b.next = 0
+	if l.next >= len(l.ring) {
+		l.next = 0
 	}
 }
 

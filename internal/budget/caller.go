@@ -19,3 +19,20 @@ func Caller(ctx context.Context) string {
 	name, _ := ctx.Value(callerKey{}).(string)
 	return name
 }
+
+// urgentKey is the context key of the urgent mark.
+type urgentKey struct{}
+
+// WithUrgent returns a copy of ctx whose Waits go before every Wait without the mark, in the
+// same bucket (round-robin across callers among themselves): for requests someone is waiting
+// on, such as the polls of a task that has watchers. A request that would wait anyway for
+// other urgent ones is no better off, so mark only what is urgent.
+func WithUrgent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, urgentKey{}, true)
+}
+
+// Urgent reports whether ctx was marked by WithUrgent.
+func Urgent(ctx context.Context) bool {
+	u, _ := ctx.Value(urgentKey{}).(bool)
+	return u
+}

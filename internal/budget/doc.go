@@ -53,6 +53,9 @@
 //
 // # Fair queueing
 //
+// Waits marked WithUrgent (the polls of tasks somebody watches) form a lane of their own,
+// served before every unmarked Wait of the bucket; within each lane the rules below apply.
+//
 // A Wait that finds no free slot joins the queue of its caller (named by WithCaller in the
 // context; callers without a name share the queue ""), and slots are granted round-robin across
 // the callers of the bucket, each queue in FIFO order. A caller that joins is served at the end

@@ -204,3 +204,59 @@ func TestFairnessInvariant(t *testing.T) {
 		})
 	}
 }
+
+// TestUrgentLaneInvariant: with waiters marked urgent at random among unmarked ones, all
+// queued before any slot frees, every urgent waiter is granted before every unmarked one, and
+// none is granted before the estimate its probe gave when it arrived.
+func TestUrgentLaneInvariant(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 11))
+				ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
+				defer cancel()
+				lim := budget.Limit{N: 1 + rng.IntN(3), Per: time.Second}
+				l := newLimiter(t, budget.Config{Limits: budget.Limits{Start: lim}})
+				for range lim.N {
+					if err := l.Wait(ctx, testKey, fiber.EndpointStart); err != nil {
+						t.Fatal(err)
+					}
+				}
+				n := 10 + rng.IntN(30)
+				out := make(chan outcome, n)
+				est := map[string]time.Time{}
+				urgent := map[string]bool{}
+				for i := range n {
+					caller := fmt.Sprint("c", rng.IntN(4))
+					wctx := ctx
+					if rng.IntN(3) == 0 {
+						wctx = budget.WithUrgent(ctx)
+					}
+					id := fmt.Sprint(caller, "/", i)
+					urgent[id] = budget.Urgent(wctx)
+					est[id] = time.Now().Add(probe(t, wctx, l, caller).RetryAfter)
+					waitAsync(wctx, l, testKey, fiber.EndpointStart, caller, id, out)
+					synctest.Wait()
+				}
+				var lastUrgent, firstNormal time.Time
+				for range n {
+					o := <-out
+					if o.err != nil {
+						t.Fatal(o.err)
+					}
+					if o.at.Before(est[o.id]) {
+						t.Errorf("%s granted %v before its estimate", o.id, est[o.id].Sub(o.at))
+					}
+					if urgent[o.id] {
+						lastUrgent = later(lastUrgent, o.at)
+					} else if firstNormal.IsZero() || o.at.Before(firstNormal) {
+						firstNormal = o.at
+					}
+				}
+				if !lastUrgent.IsZero() && !firstNormal.IsZero() && firstNormal.Before(lastUrgent) {
+					t.Errorf("an unmarked waiter was granted at %v, before the last urgent one at %v", firstNormal, lastUrgent)
+				}
+			})
+		})
+	}
+}

@@ -135,7 +135,11 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		l.mu.Unlock()
 		return nil
 	}
-	ahead := b.ahead(caller)
+	li := normalLane
+	if Urgent(ctx) {
+		li = urgentLane
+	}
+	ahead := b.ahead(caller, li)
 	wait := b.slotTime(now, ahead).Sub(now)
 	if allowed, isMax, bounded := l.allowed(ctx); bounded && wait > allowed {
 		b.counters.FastFails++
@@ -147,7 +151,7 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		}
 		return werr
 	}
-	w := b.enqueue(caller, now)
+	w := b.enqueue(caller, li, now)
 	l.schedule(b, now)
 	depth := b.waiting
 	l.mu.Unlock()
@@ -300,7 +304,6 @@ func (l *Limiter) bucket(keyID string, ep fiber.Endpoint, now time.Time) *bucket
 		base:   base,
 		cap:    capped,
 		log:    departures{max: lim.N},
-		queues: make(map[string]*callerQueue),
 	}
 	l.buckets[k] = b
 	return b

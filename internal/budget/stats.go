@@ -83,7 +83,7 @@ func (l *Limiter) Stats() Stats {
 			Endpoint: k.ep,
 			Limit:    b.limit,
 			Waiting:  b.waiting,
-			Callers:  len(b.ring),
+			Callers:  b.callers(),
 			InWindow: b.log.since(now.Add(-b.window)),
 			NextSlot: max(b.slotTime(now, 0).Sub(now), 0),
 			Paused:   max(b.pausedUntil.Sub(now), 0),

@@ -65,3 +65,46 @@ func TestUpstreamCallsQueueAsTheTaskOwner(t *testing.T) {
 		t.Errorf("the cancel ran as caller %q, want bob", cancels)
 	}
 }
+
+// urgencyRecorder records, per task, whether each poll was marked urgent for the budget.
+type urgencyRecorder struct {
+	Upstream
+	mu     sync.Mutex // guards urgent
+	urgent map[string][]bool
+}
+
+func (c *urgencyRecorder) Poll(ctx context.Context, key string, req fiber.PollRequest) (*fiber.PollResponse, error) {
+	c.mu.Lock()
+	c.urgent[req.TaskID] = append(c.urgent[req.TaskID], budget.Urgent(ctx))
+	c.mu.Unlock()
+	return c.Upstream.Poll(ctx, key, req)
+}
+
+// TestWatchedTasksPollsGoFirst: the polls of a task somebody watches are marked urgent, so the
+// rate limiter serves them before those of unwatched tasks; an unwatched task's are not.
+func TestWatchedTasksPollsGoFirst(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, fiberfake.Config{Seed: 14, PeoplePerSecond: 100, Clock: clk})
+	rec := &urgencyRecorder{Upstream: e.client, urgent: map[string][]bool{}}
+	e.stop()
+	e.client2, e.clock = rec, clk
+	e.startEngine(Policy{})
+	watched, unwatched := e.start(300), e.start(300)
+	release := e.engine.hub.watch(watched) // as a WatchTask does, before any poll
+	defer release()
+	e.drive(clk, watched, unwatched)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for id, want := range map[string]bool{watched: true, unwatched: false} {
+		marks := rec.urgent[id]
+		if len(marks) == 0 {
+			t.Fatalf("task %s was never polled", id)
+		}
+		for i, u := range marks {
+			if u != want {
+				t.Errorf("poll %d of the %s task: urgent %v", i+1, map[bool]string{true: "watched", false: "unwatched"}[want], u)
+			}
+		}
+	}
+}

@@ -36,8 +36,9 @@
 //   - While nothing changes, each waited poll that finds nobody newly finished doubles the wait,
 //     up to the cap; progress resets it.
 //   - The wait is capped at MaxInterval, or at the shorter WatchedMaxInterval while somebody
-//     watches the task: watched tasks go before unwatched ones, and the cap bounds how stale a
-//     watcher's view gets. A task that gains its first watcher has its wait shortened to
+//     watches the task, which bounds how stale a watcher's view gets. Watched tasks also go
+//     before unwatched ones at the rate limiter: their polls are marked budget.WithUrgent, so
+//     when the poll budget is short, unwatched tasks wait. A task that gains its first watcher has its wait shortened to
 //     WatchedMaxInterval after its last poll; a cancel makes its poller poll at once.
 //   - After Fiber says done, the remaining pages are drained back to back (each comes back
 //     full), and the poller stops at the first page that is not.

@@ -48,7 +48,11 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 			return ctx.Err()
 		}
 		lastPoll = e.now()
-		resp, err := e.fiber.Poll(ctx, key, fiber.PollRequest{TaskID: id, Cursor: cursorArg(task.Progress.Cursor), Take: PageSize})
+		pctx := ctx
+		if e.hub.watched(id) {
+			pctx = budget.WithUrgent(ctx) // somebody waits on it: before unwatched tasks' polls
+		}
+		resp, err := e.fiber.Poll(pctx, key, fiber.PollRequest{TaskID: id, Cursor: cursorArg(task.Progress.Cursor), Take: PageSize})
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
