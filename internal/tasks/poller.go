@@ -47,12 +47,14 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks, pollNow) {
 			return ctx.Err()
 		}
-		lastPoll = e.now()
 		pctx := ctx
 		if e.hub.watched(id) {
 			pctx = budget.WithUrgent(ctx) // somebody waits on it: before unwatched tasks' polls
 		}
 		resp, err := e.fiber.Poll(pctx, key, fiber.PollRequest{TaskID: id, Cursor: cursorArg(task.Progress.Cursor), Take: PageSize})
+		// The answer's counts are Fiber's as of now, not as of the call: the rate limiter may
+		// have held the poll back. Pace and the next wait count from here.
+		lastPoll = e.now()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
