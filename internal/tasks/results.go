@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -33,47 +34,29 @@ func PersonResultFromFiber(r fiber.PersonResult, seq int) *cdv1.PersonResult {
 	return out
 }
 
-// Fiber's enum strings; anything else maps to UNSPECIFIED and stays in fiber_type/status.
+// The contract's enum values are Fiber's strings in upper case behind a prefix ("work" is
+// EMAIL_TYPE_WORK): the generated value tables map them, so a value added to the contract maps
+// without more code. Anything else, upper-case spellings included, is UNSPECIFIED and stays
+// in fiber_type / fiber_status.
 func emailType(s string) cdv1.EmailType {
-	switch s {
-	case "work":
-		return cdv1.EmailType_EMAIL_TYPE_WORK
-	case "personal":
-		return cdv1.EmailType_EMAIL_TYPE_PERSONAL
-	case "other":
-		return cdv1.EmailType_EMAIL_TYPE_OTHER
-	case "unknown":
-		return cdv1.EmailType_EMAIL_TYPE_UNKNOWN
-	case "generic":
-		return cdv1.EmailType_EMAIL_TYPE_GENERIC
-	}
-	return cdv1.EmailType_EMAIL_TYPE_UNSPECIFIED
+	return cdv1.EmailType(enumValue(cdv1.EmailType_value, "EMAIL_TYPE_", s))
 }
 
 func emailStatus(s string) cdv1.EmailStatus {
-	switch s {
-	case "valid":
-		return cdv1.EmailStatus_EMAIL_STATUS_VALID
-	case "risky":
-		return cdv1.EmailStatus_EMAIL_STATUS_RISKY
-	case "unknown":
-		return cdv1.EmailStatus_EMAIL_STATUS_UNKNOWN
-	case "invalid":
-		return cdv1.EmailStatus_EMAIL_STATUS_INVALID
-	}
-	return cdv1.EmailStatus_EMAIL_STATUS_UNSPECIFIED
+	return cdv1.EmailStatus(enumValue(cdv1.EmailStatus_value, "EMAIL_STATUS_", s))
 }
 
 func phoneType(s string) cdv1.PhoneType {
-	switch s {
-	case "mobile":
-		return cdv1.PhoneType_PHONE_TYPE_MOBILE
-	case "other":
-		return cdv1.PhoneType_PHONE_TYPE_OTHER
-	case "unknown":
-		return cdv1.PhoneType_PHONE_TYPE_UNKNOWN
+	return cdv1.PhoneType(enumValue(cdv1.PhoneType_value, "PHONE_TYPE_", s))
+}
+
+// enumValue looks Fiber's lower-case string s up in a generated value table; 0 (UNSPECIFIED)
+// when it is not there.
+func enumValue(values map[string]int32, prefix, s string) int32 {
+	if s == "" || s != strings.ToLower(s) {
+		return 0
 	}
-	return cdv1.PhoneType_PHONE_TYPE_UNSPECIFIED
+	return values[prefix+strings.ToUpper(s)]
 }
 
 // decodeResults turns stored results back into contract messages.
