@@ -18,14 +18,10 @@ func prepareFiles(path string) error {
 	if err != nil {
 		return err
 	}
-	err = restrict(f)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return restrictSideFiles(path)
+	return restrictFiles(path)
 }
 
 // restrictFiles brings the database file and the side files that exist to fileMode.
