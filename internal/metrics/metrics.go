@@ -124,31 +124,45 @@ type budgetCollector struct {
 	l *budget.Limiter
 }
 
-var (
-	budgetLabels = []string{"endpoint"}
-	descGrants   = prometheus.NewDesc(namespace+"_budget_grants_total",
-		"Slots of Fiber's rate limit granted and used.", budgetLabels, nil)
-	descQueued = prometheus.NewDesc(namespace+"_budget_queued_grants_total",
-		"Grants that had to wait in the fair queue.", budgetLabels, nil)
-	descWait = prometheus.NewDesc(namespace+"_budget_wait_seconds_total",
-		"Time queued grants spent waiting; divided by fibergate_budget_queued_grants_total, the mean wait.", budgetLabels, nil)
-	descWaitMax = prometheus.NewDesc(namespace+"_budget_wait_max_seconds",
-		"Longest wait of a queued grant since start.", budgetLabels, nil)
-	descFastFails = prometheus.NewDesc(namespace+"_budget_fast_failures_total",
-		"Calls refused at once (RESOURCE_EXHAUSTED) because their slot would come after their deadline or the max wait.", budgetLabels, nil)
-	descAbandoned = prometheus.NewDesc(namespace+"_budget_abandoned_total",
-		"Calls whose context ended while queued.", budgetLabels, nil)
-	descLimited = prometheus.NewDesc(namespace+"_budget_fiber_429_total",
-		"429 answers received from Fiber (each pauses the key's bucket); above zero, the key is shared with other software.", budgetLabels, nil)
-	descDepth = prometheus.NewDesc(namespace+"_budget_queue_depth",
-		"Calls waiting for a slot now.", budgetLabels, nil)
-	descKeys = prometheus.NewDesc(namespace+"_budget_active_keys",
-		"API keys with a bucket in use (recent traffic) at the endpoint.", budgetLabels, nil)
-)
+// budgetMetric is one metric of the budget collector: per endpoint, from the totals of its
+// buckets (t) and its current queue depth and active keys.
+type budgetMetric struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(t budget.Counters, depth, keys int) float64
+}
+
+// budgetMetrics are what the budget collector exports.
+var budgetMetrics = func() []budgetMetric {
+	m := func(name, help string, kind prometheus.ValueType, value func(budget.Counters, int, int) float64) budgetMetric {
+		return budgetMetric{prometheus.NewDesc(namespace+"_budget_"+name, help, []string{"endpoint"}, nil), kind, value}
+	}
+	counter, gauge := prometheus.CounterValue, prometheus.GaugeValue
+	return []budgetMetric{
+		m("grants_total", "Slots of Fiber's rate limit granted and used.", counter,
+			func(t budget.Counters, _, _ int) float64 { return float64(t.Grants) }),
+		m("queued_grants_total", "Grants that had to wait in the fair queue.", counter,
+			func(t budget.Counters, _, _ int) float64 { return float64(t.Queued) }),
+		m("wait_seconds_total", "Time queued grants spent waiting; divided by fibergate_budget_queued_grants_total, the mean wait.", counter,
+			func(t budget.Counters, _, _ int) float64 { return t.WaitTotal.Seconds() }),
+		m("wait_max_seconds", "Longest wait of a queued grant since start.", gauge,
+			func(t budget.Counters, _, _ int) float64 { return t.WaitMax.Seconds() }),
+		m("fast_failures_total", "Calls refused at once (RESOURCE_EXHAUSTED) because their slot would come after their deadline or the max wait.", counter,
+			func(t budget.Counters, _, _ int) float64 { return float64(t.FastFails) }),
+		m("abandoned_total", "Calls whose context ended while queued.", counter,
+			func(t budget.Counters, _, _ int) float64 { return float64(t.Abandoned) }),
+		m("fiber_429_total", "429 answers received from Fiber (each pauses the key's bucket); above zero, the key is shared with other software.", counter,
+			func(t budget.Counters, _, _ int) float64 { return float64(t.Penalties) }),
+		m("queue_depth", "Calls waiting for a slot now.", gauge,
+			func(_ budget.Counters, depth, _ int) float64 { return float64(depth) }),
+		m("active_keys", "API keys with a bucket in use (recent traffic) at the endpoint.", gauge,
+			func(_ budget.Counters, _, keys int) float64 { return float64(keys) }),
+	}
+}()
 
 func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descGrants, descQueued, descWait, descWaitMax, descFastFails, descAbandoned, descLimited, descDepth, descKeys} {
-		ch <- d
+	for _, m := range budgetMetrics {
+		ch <- m.desc
 	}
 }
 
@@ -161,15 +175,8 @@ func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 		keys[b.Endpoint]++
 	}
 	for _, ep := range endpoints {
-		t, e := s.Totals[ep], string(ep)
-		ch <- prometheus.MustNewConstMetric(descGrants, prometheus.CounterValue, float64(t.Grants), e)
-		ch <- prometheus.MustNewConstMetric(descQueued, prometheus.CounterValue, float64(t.Queued), e)
-		ch <- prometheus.MustNewConstMetric(descWait, prometheus.CounterValue, t.WaitTotal.Seconds(), e)
-		ch <- prometheus.MustNewConstMetric(descWaitMax, prometheus.GaugeValue, t.WaitMax.Seconds(), e)
-		ch <- prometheus.MustNewConstMetric(descFastFails, prometheus.CounterValue, float64(t.FastFails), e)
-		ch <- prometheus.MustNewConstMetric(descAbandoned, prometheus.CounterValue, float64(t.Abandoned), e)
-		ch <- prometheus.MustNewConstMetric(descLimited, prometheus.CounterValue, float64(t.Penalties), e)
-		ch <- prometheus.MustNewConstMetric(descDepth, prometheus.GaugeValue, float64(depth[ep]), e)
-		ch <- prometheus.MustNewConstMetric(descKeys, prometheus.GaugeValue, float64(keys[ep]), e)
+		for _, m := range budgetMetrics {
+			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(s.Totals[ep], depth[ep], keys[ep]), string(ep))
+		}
 	}
 }
