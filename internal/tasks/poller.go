@@ -184,6 +184,13 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 	from := task.NumResults
 	task.NumResults += len(fresh)
 	task.State, task.Stats, task.Progress, task.UpdateTime, task.FinishTime = state, stats, prog, now, u.FinishTime
+	if state == storage.StateCanceled && task.Cancellation == nil {
+		// Cancel stored Fiber's answer after this copy was loaded: watchers served from the
+		// snapshot get it on their last message, as those reading the store do.
+		if stored, err := e.store.GetTask(ctx, task.ID); err == nil {
+			task.Cancellation = stored.Cancellation
+		}
+	}
 	e.hub.notify(task.ID, &snapshot{task: *task, from: from, results: decoded})
 	return nil
 }

@@ -66,12 +66,6 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		if u.Task.State.Terminal() && !u.Final() {
 			u.Task.State = storage.StateRunning // results still to come: not the end yet
 		}
-		if u.Final() && u.Task.State == storage.StateCanceled && u.Task.Cancellation == nil {
-			// The poller's copy of the task may predate the cancel's record: the store has it.
-			if st, err := e.store.GetTask(ctx, id); err == nil {
-				u.Task.Cancellation = st.Cancellation
-			}
-		}
 		t := u.Task
 		if last == nil || len(u.Results) > 0 || u.Final() || t.State != last.Task.State || t.Stats != last.Task.Stats {
 			if err := send(u); err != nil {
