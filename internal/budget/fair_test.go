@@ -260,3 +260,59 @@ func TestUrgentLaneInvariant(t *testing.T) {
 		})
 	}
 }
+
+// TestUrgentWaitsGoFirst: Waits marked WithUrgent are served before every unmarked Wait of the
+// bucket, whatever their arrival, round-robin among their own callers; their fail-fast
+// estimate counts only the urgent ones ahead, an unmarked one counts them all.
+func TestUrgentWaitsGoFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testContext(t)
+		lim := mustLimit(t, "1/1s")
+		w := lim.Per + budget.DefaultMargin(lim)
+		l := newLimiter(t, budget.Config{Limits: budget.Limits{Poll: lim}})
+		if err := l.Wait(ctx, testKey, fiber.EndpointPoll); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		out := make(chan outcome, 6)
+		for i := range 3 {
+			waitAsync(ctx, l, testKey, fiber.EndpointPoll, "batch", fmt.Sprint("n", i), out)
+			synctest.Wait()
+		}
+		urgent := budget.WithUrgent(ctx)
+		for _, id := range []string{"x0", "x1"} {
+			waitAsync(urgent, l, testKey, fiber.EndpointPoll, "watched-x", id, out)
+			synctest.Wait()
+		}
+		waitAsync(urgent, l, testKey, fiber.EndpointPoll, "watched-y", "y0", out)
+		synctest.Wait()
+
+		// A new caller joins at the end of the current round. With 3 urgent waiters of 2
+		// callers and 3 unmarked of 1 queued, a new urgent caller has 2 ahead (one round of
+		// its lane), a new unmarked one 4 (every urgent waiter, then one round of its lane).
+		var we *budget.WaitError
+		short, cancel := context.WithTimeout(ctx, 2*w)
+		defer cancel()
+		if err := l.Wait(budget.WithCaller(budget.WithUrgent(short), "watched-z"), testKey, fiber.EndpointPoll); !errors.As(err, &we) || we.Ahead != 2 {
+			t.Errorf("urgent estimate: %v, want a WaitError with 2 ahead", err)
+		}
+		if err := l.Wait(budget.WithCaller(short, "other"), testKey, fiber.EndpointPoll); !errors.As(err, &we) || we.Ahead != 4 {
+			t.Errorf("unmarked estimate: %v, want a WaitError with 4 ahead", err)
+		}
+
+		var order []string
+		for range 6 {
+			o := <-out
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			order = append(order, fmt.Sprintf("%s@%d", o.id, int(o.at.Sub(t0)/w)))
+		}
+		// Urgent first, round-robin between watched-x and watched-y (y joined the round
+		// before x's second), then the batch in order; one slot a window.
+		want := []string{"x0@1", "y0@2", "x1@3", "n0@4", "n1@5", "n2@6"}
+		if !slices.Equal(order, want) {
+			t.Errorf("grant order %v, want %v", order, want)
+		}
+	})
+}
