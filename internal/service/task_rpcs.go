@@ -118,11 +118,11 @@ func (s *Service) CancelTask(ctx context.Context, req *cdv1.CancelTaskRequest) (
 	if err != nil {
 		return nil, ToStatus(err)
 	}
-	r, err := s.tasks.Cancel(ctx, principal(ctx), req.GetTaskId(), key)
+	c, err := s.tasks.Cancel(ctx, principal(ctx), req.GetTaskId(), key)
 	if err != nil {
 		return nil, ToStatus(forTask(req.GetTaskId(), err))
 	}
-	return &cdv1.CancelTaskResponse{CancelledCount: clampInt32(r.CancelledCount), CreditsRefunded: r.CreditsRefunded, Message: r.Message}, nil
+	return &cdv1.CancelTaskResponse{CancelledCount: c.GetCancelledCount(), CreditsRefunded: c.GetCreditsRefunded(), Message: c.GetMessage()}, nil
 }
 
 // DeleteTask forgets a finished task and its results.

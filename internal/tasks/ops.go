@@ -118,10 +118,11 @@ func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq
 	return t, out, err
 }
 
-// Cancel asks Fiber to cancel the task's unclaimed people and has the poller poll at once,
-// so it sees the task end CANCELED and drains its last pages. A task Fiber finished before
+// Cancel asks Fiber to cancel the task's unclaimed people, keeps Fiber's answer with the task
+// and returns it, and has the poller poll at once, so it sees the task end CANCELED and drains
+// its last pages. A task Fiber finished before
 // fibergate noticed (Fiber answers 422) gives ErrFinished.
-func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*fiber.CancelResponse, error) {
+func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Cancellation, error) {
 	t, err := e.lookup(ctx, owner, id, apiKey)
 	if err != nil {
 		return nil, err
@@ -134,28 +135,25 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*fiber.C
 		return nil, ErrKeyUnavailable
 	}
 	resp, err := e.fiber.Cancel(budget.WithCaller(ctx, t.Owner), key, id) // queued fairly by owner
-	if err == nil {
-		// Kept with the task, so that GetTask and every watcher's last message show the
-		// refund. Before the poll below, so that the poller's final write finds it.
-		c := &cdv1.Cancellation{CancelledCount: clampCount(resp.CancelledCount), CreditsRefunded: resp.CreditsRefunded,
-			Message: resp.Message, CancelTime: timestamppb.New(e.clock.Now())}
-		if raw, merr := proto.Marshal(c); merr != nil {
-			e.log.ErrorContext(ctx, "encode cancellation", "task_id", id, "err", merr)
-		} else if serr := e.store.SetCancellation(context.WithoutCancel(ctx), id, raw); serr != nil {
-			e.log.ErrorContext(ctx, "store cancellation", "task_id", id, "err", serr)
-		}
-	}
-	e.hub.pollSoon(id) // either way, the poller should see the outcome now
-	if fiber.KindOf(err) == fiber.KindBadRequest {
+	// Either way the poller should see the outcome now; after the cancellation is stored, so
+	// that its final snapshot carries it.
+	defer e.hub.pollSoon(id)
+	if err != nil {
 		var fe *fiber.Error
-		if errors.As(err, &fe) && fe.StatusCode == 422 {
+		if errors.As(err, &fe) && fe.Kind == fiber.KindBadRequest && fe.StatusCode == 422 {
 			return nil, ErrFinished // Fiber finished it before we noticed
 		}
-	}
-	if err != nil {
 		return nil, err
 	}
-	return resp, nil
+	// Kept with the task, so that GetTask and every watcher's last message show the refund.
+	c := &cdv1.Cancellation{CancelledCount: clampCount(resp.CancelledCount), CreditsRefunded: resp.CreditsRefunded,
+		Message: resp.Message, CancelTime: timestamppb.New(e.clock.Now())}
+	if raw, merr := proto.Marshal(c); merr != nil {
+		e.log.ErrorContext(ctx, "encode cancellation", "task_id", id, "err", merr)
+	} else if serr := e.store.SetCancellation(context.WithoutCancel(ctx), id, raw); serr != nil {
+		e.log.ErrorContext(ctx, "store cancellation", "task_id", id, "err", serr)
+	}
+	return c, nil
 }
 
 // Delete forgets a finished task and its results.
