@@ -78,10 +78,20 @@ func (s *Secrets) Redact(text string) string {
 			text = strings.ReplaceAll(text, sec, Mask)
 		}
 	}
-	if strings.Contains(text, "earer") || strings.Contains(text, "EARER") {
+	if containsFold(text, "bearer") { // spares most strings the regexp
 		text = bearer.ReplaceAllString(text, "Bearer "+Mask)
 	}
 	return text
+}
+
+// containsFold reports whether s contains word, lower-case ASCII, in any case.
+func containsFold(s, word string) bool {
+	for i := 0; i+len(word) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(word)], word) {
+			return true
+		}
+	}
+	return false
 }
 
 // Handler is a slog.Handler that masks secrets before passing records on.

@@ -57,6 +57,7 @@ func TestBearerCredentialsAreMaskedByForm(t *testing.T) {
 		{"authorization: Bearer tok_abc.DEF-123", "authorization: Bearer [REDACTED]"},
 		{`{"authorization":"bearer tok_abcdef"}`, `{"authorization":"Bearer [REDACTED]"}`},
 		{"BEARER  token-one, then Bearer token-two;", "Bearer [REDACTED], then Bearer [REDACTED];"},
+		{"bEaReR token-three", "Bearer [REDACTED]"},
 		{"missing or invalid bearer token", "missing or invalid bearer token"}, // too short for a credential
 		{"the bearer of bad news", "the bearer of bad news"},
 		{"no credential here", "no credential here"},
