@@ -28,6 +28,21 @@ func probe(t *testing.T, ctx context.Context, l *budget.Limiter, caller string) 
 	return we
 }
 
+// fullBucket returns a context for a long test and a Limiter whose start bucket of limit lim
+// has its window full, so that every new Wait must queue. Call it in a synctest bubble.
+func fullBucket(t *testing.T, lim budget.Limit) (context.Context, *budget.Limiter) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
+	t.Cleanup(cancel)
+	l := newLimiter(t, budget.Config{Limits: budget.Limits{Start: lim}})
+	for range lim.N {
+		if err := l.Wait(ctx, testKey, fiber.EndpointStart); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx, l
+}
+
 // TestRoundRobin: one slot per window, callers a (4 waiters), b (2) and c (1) queued in that
 // order: they are served a b c a b a a, each new caller joining at the end of the round, and
 // each waiter's estimate on arrival is its true place.
@@ -136,15 +151,7 @@ func TestFairnessInvariant(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 7))
-				ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
-				defer cancel()
-				lim := budget.Limit{N: 1 + rng.IntN(4), Per: time.Second}
-				l := newLimiter(t, budget.Config{Limits: budget.Limits{Start: lim}})
-				for range lim.N { // fill the window, so that every new Wait must queue
-					if err := l.Wait(ctx, testKey, fiber.EndpointStart); err != nil {
-						t.Fatal(err)
-					}
-				}
+				ctx, l := fullBucket(t, budget.Limit{N: 1 + rng.IntN(4), Per: time.Second})
 				time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond) // less than the window
 				n := 10 + rng.IntN(40)
 				out := make(chan outcome, n)
@@ -213,15 +220,7 @@ func TestUrgentLaneInvariant(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 11))
-				ctx, cancel := context.WithTimeout(context.Background(), 24*time.Hour)
-				defer cancel()
-				lim := budget.Limit{N: 1 + rng.IntN(3), Per: time.Second}
-				l := newLimiter(t, budget.Config{Limits: budget.Limits{Start: lim}})
-				for range lim.N {
-					if err := l.Wait(ctx, testKey, fiber.EndpointStart); err != nil {
-						t.Fatal(err)
-					}
-				}
+				ctx, l := fullBucket(t, budget.Limit{N: 1 + rng.IntN(3), Per: time.Second})
 				n := 10 + rng.IntN(30)
 				out := make(chan outcome, n)
 				est := map[string]time.Time{}
