@@ -86,6 +86,7 @@ func run(ctx context.Context, cfg config) error {
 			keys = map[string]float64{fiberfake.DemoAPIKey: fiberfake.DefaultDemoCredits, apiKey: fiberfake.DefaultDemoCredits}
 		}
 		sim, url, err := fiberfake.Start(fiberfake.Config{
+			Seed:   cfg.seed,
 			Keys:   keys,
 			Logger: logger.With("component", "fiberfake"),
 			Limits: fiberfake.Limits{Start: rate(limits.Start), Poll: rate(limits.Poll), Cancel: rate(limits.Cancel)},
