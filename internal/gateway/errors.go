@@ -16,7 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 const (
@@ -45,7 +45,7 @@ func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.M
 			Field: "path", Description: "the request path matches no route: " + http.StatusText(httpStatus), Reason: reasonBadRequest,
 		}}})
 	}
-	details := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: service.ErrorDomain}}, extra...)
+	details := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: apierr.ErrorDomain}}, extra...)
 	ds, err := st.WithDetails(details...)
 	if err == nil {
 		st = ds
@@ -76,7 +76,7 @@ func writeError(mux *runtime.ServeMux, w http.ResponseWriter, r *http.Request, e
 // gateway's own, such as a bad query parameter, have none), 413 for an oversized body, and a
 // Retry-After header (whole seconds, rounded up) when the status carries a RetryInfo.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	err = service.ToStatus(queryParamError(err))
+	err = apierr.ToStatus(queryParamError(err))
 	st := status.Convert(err)
 	code := 0
 	for _, d := range st.Details() {
@@ -122,7 +122,7 @@ func queryParamError(err error) error {
 		return err
 	}
 	field := lowerCamel(m[1])
-	return service.BadRequest(field, "cannot parse the query parameter: "+st.Message()[len(m[0]):], "query.parse")
+	return apierr.BadRequest(field, "cannot parse the query parameter: "+st.Message()[len(m[0]):], "query.parse")
 }
 
 // lowerCamel maps a proto field path to its JSON names ("page_size" -> "pageSize").

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // Config configures the gateway.
@@ -83,7 +83,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, 
 			if len(paths) == 0 {
 				return nil
 			}
-			return metadata.MD{service.UnknownFieldsMetadataKey: paths}
+			return metadata.MD{apierr.UnknownFieldsMetadataKey: paths}
 		}),
 		runtime.WithMiddlewares(bodies.middleware(cfg.MaxBodyBytes)),
 		runtime.WithErrorHandler(errorHandler),
