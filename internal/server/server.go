@@ -99,11 +99,13 @@ func New(cfg Config) (*Server, error) {
 		// holds no string contents.
 		method, _ := grpc.Method(ctx)
 		cfg.Logger.ErrorContext(ctx, "handler panicked", "method", method, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
-		return apierr.ToStatus(apierr.ErrPanic)
+		return apierr.ErrPanic
 	})}
 	// Order, outside in: logging sees every call's final status (one line per call, panics
-	// included); the error interceptor gives every status its ErrorInfo and masks secrets;
-	// recovery turns a panic below it into ErrPanic; then authentication and validation.
+	// included); the error interceptor is the one place where errors become statuses (each
+	// with its ErrorInfo, secrets masked); inside it, recovery turns a panic into
+	// apierr.ErrPanic, authentication fails with apierr.ErrUnauthenticated, validation and the
+	// handlers return domain errors.
 	unary := append(slices.Clone(cfg.Unary),
 		logging.UnaryServerInterceptor(log, logOpts...),
 		apierr.UnaryErrorInterceptor(cfg.Secrets),
