@@ -88,9 +88,10 @@ const (
 // Request fields and metadata that errors name, and that the REST gateway and the handlers
 // agree on.
 const (
-	// IdempotencyKeyHeader is the REST header (and gRPC metadata key, which gRPC lowercases)
-	// that may carry a StartBatch's request id instead of the request_id field. Errors about
-	// a key that came from it name it as their field.
+	// IdempotencyKeyHeader is the REST header, in canonical form, that may carry a
+	// StartBatch's request id instead of the request_id field; over gRPC it is the metadata
+	// key of that name (gRPC lowercases it). Errors about a key that came from it name it as
+	// their field.
 	IdempotencyKeyHeader = "Idempotency-Key"
 	// FieldRequestID is StartBatchRequest.request_id by its JSON name, as errors name it.
 	FieldRequestID = "requestId"

@@ -50,9 +50,9 @@ const DefaultMaxBodyBytes = maxPeople*(maxURLBytes+personOverhead) + requestOver
 // forwardedHeaders are the HTTP headers passed to the gRPC service as metadata. Anything else,
 // including Grpc-Metadata-* headers, is dropped so REST clients cannot forge internal metadata.
 var forwardedHeaders = map[string]bool{
-	"Authorization":   true,
-	"Idempotency-Key": true,
-	"X-Request-Id":    true,
+	"Authorization":             true,
+	apierr.IdempotencyKeyHeader: true,
+	"X-Request-Id":              true,
 }
 
 // New returns the REST handler. conn is a client connection to the gRPC server; the gateway
