@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 )
 
@@ -52,7 +53,7 @@ func TestIdempotencyTTLIsConfiguredAndExpiredKeysStartAgain(t *testing.T) {
 	call("first call", "h1", "task-1", 1)
 	now = now.Add(ttl - time.Nanosecond)
 	call("just before the TTL", "h1", "task-1", 1)
-	if _, err := idem.do(ctx, "alice|7d444840-9dc0-11d1-b245-5ffdce74fad2", "h2", start); !errors.Is(err, ErrIdempotencyKeyReused) {
+	if _, err := idem.do(ctx, "alice|7d444840-9dc0-11d1-b245-5ffdce74fad2", "h2", start); !errors.Is(err, apierr.ErrIdempotencyKeyReused) {
 		t.Errorf("another payload before the TTL: %v, want ErrIdempotencyKeyReused", err)
 	}
 	now = now.Add(time.Nanosecond)

@@ -2,11 +2,11 @@ package service
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/storage"
@@ -82,11 +82,8 @@ func (s *Service) apiKey(requestKey string) (string, error) {
 	if s.defaultAPIKey != "" {
 		return s.defaultAPIKey, nil
 	}
-	return "", ErrNoAPIKey
+	return "", apierr.ErrNoAPIKey
 }
-
-// ErrRequestKeyRefused means the request carries an api_key and the server does not take them.
-var ErrRequestKeyRefused = errors.New("this server does not accept a Fiber api_key in requests: leave it out to use the server's key")
 
 // requestKey vets a request-supplied Fiber key ("" passes through).
 func (s *Service) requestKey(k string) (string, error) {
@@ -97,7 +94,7 @@ func (s *Service) requestKey(k string) (string, error) {
 		s.secrets.Add(k) // even a refused key is a secret
 	}
 	if !s.allowReqKey {
-		return "", ErrRequestKeyRefused
+		return "", apierr.ErrRequestKeyRefused
 	}
 	return k, nil
 }
