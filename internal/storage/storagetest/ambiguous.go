@@ -25,7 +25,7 @@ func ambiguous(id string, sec int) storage.AmbiguousStart {
 
 // testAmbiguousStarts: records round-trip, list oldest first from a time on, refuse a taken
 // id, and go with PurgeFinished once older than its cutoff.
-func testAmbiguousStarts(t *testing.T, s storage.Store) {
+func testAmbiguousStarts(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	if got, err := s.ListAmbiguousStarts(ctx, at(-1000)); err != nil || len(got) != 0 {
 		t.Fatalf("empty store: %v, %v", got, err)
