@@ -149,7 +149,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: retention, Logger: logger})
 	svc := service.New(service.Config{
-		Fiber: upstream, Tasks: engine, Store: store, IdempotencyTTL: cfg.idempotencyTTL,
+		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})

@@ -37,11 +37,27 @@ var (
 	ErrBadIdempotencyKey = errors.New("the Idempotency-Key header must be one UUID")
 )
 
+// RequestStore keeps the records of idempotent StartBatch requests. Every storage backend
+// implements it (storagetest.Backend states the full contract). Its methods must be safe
+// for concurrent use, also by several processes sharing the store.
+//
+// What idempotency relies on: ClaimRequest writes a new pending record for r.Key unless a
+// record of the key lives at r.CreateTime (expires after it), which it returns instead
+// (claimed false); of concurrent claims of one key exactly one is claimed, and a claim
+// replaces an expired record entirely. FinishRequest sets a record's state and response,
+// storage.ErrNotFound if it is gone. ReleaseRequest deletes a record (no error if it is
+// gone), so the key can be claimed again.
+type RequestStore interface {
+	ClaimRequest(ctx context.Context, r storage.Request) (existing storage.Request, claimed bool, err error)
+	FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error
+	ReleaseRequest(ctx context.Context, key string) error
+}
+
 // idempotency makes StartBatch safe to retry: the first request with a (principal, request id)
 // runs; any later one with the same payload gets the stored answer, concurrently or after a
 // restart, and never reaches Fiber. Safe for concurrent use.
 type idempotency struct {
-	store   storage.Store
+	store   RequestStore
 	ttl     time.Duration
 	now     func() time.Time
 	started time.Time // records left pending by an earlier process are orphans
@@ -51,7 +67,7 @@ type idempotency struct {
 	inflight map[string]chan struct{}
 }
 
-func newIdempotency(store storage.Store, ttl time.Duration, log *slog.Logger) *idempotency {
+func newIdempotency(store RequestStore, ttl time.Duration, log *slog.Logger) *idempotency {
 	if ttl <= 0 {
 		ttl = DefaultIdempotencyTTL
 	}
