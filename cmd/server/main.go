@@ -173,6 +173,7 @@ func run(ctx context.Context, cfg config) error {
 	mets.GRPC.InitializeMetrics(srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error { return reportBudget(gctx, limiter, logger, time.Minute) })
 	g.Go(func() error { return srv.Run(gctx, nil) })
 	if cfg.metricsAddr != "" {

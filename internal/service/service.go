@@ -84,6 +84,22 @@ func New(cfg Config) *Service {
 	}
 }
 
+// Run deletes expired idempotency records at once and then every hour, until ctx ends; then
+// it returns nil. Call it once, beside the task engine's Run. The handlers work without it;
+// the records would only pile up.
+func (s *Service) Run(ctx context.Context) error {
+	tick := time.NewTicker(requestPurgeInterval)
+	defer tick.Stop()
+	for {
+		s.idem.purge(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
 // apiKey picks the Fiber key for a start: the request's own, else the server's.
 func (s *Service) apiKey(requestKey string) (string, error) {
 	if requestKey != "" {

@@ -124,12 +124,6 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) purge(ctx context.Context) {
-	// Expired idempotency records of StartBatch go too: they live in the same store.
-	if n, err := e.store.PurgeRequests(ctx, e.now()); err != nil && ctx.Err() == nil {
-		e.log.Error("purge expired request ids", "err", err)
-	} else if n > 0 {
-		e.log.Debug("purged expired request ids", "count", n)
-	}
 	if e.retention < 0 {
 		return // finished tasks are kept
 	}
