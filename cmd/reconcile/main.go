@@ -38,6 +38,16 @@ func main() {
 	}
 }
 
+// store is what reconcile reads: ListAmbiguousStarts returns the records made at or after
+// since, oldest first (storagetest.Backend states the full contract). Close is called once,
+// after it.
+type store interface {
+	ListAmbiguousStarts(ctx context.Context, since time.Time) ([]storage.AmbiguousStart, error)
+	Close() error
+}
+
+var _ store = (*sqlite.Store)(nil)
+
 // record is one line of output.
 type record struct {
 	ID         string    `json:"id"`
@@ -66,14 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	kind, path, _ := strings.Cut(*spec, ":")
-	if kind != "sqlite" || path == "" {
-		return fmt.Errorf("-store %q: want sqlite:PATH", *spec)
-	}
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("-store: %w", err) // do not create an empty store by mistake
-	}
-	s, err := sqlite.Open(ctx, path)
+	s, err := openStore(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -90,6 +93,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stderr, "%d start(s) of unknown outcome since %s\n", len(list), time.Now().Add(-*since).UTC().Format(time.RFC3339))
 	return nil
+}
+
+// openStore opens the existing store named by spec, as the server's -store flag names it.
+func openStore(ctx context.Context, spec string) (store, error) {
+	kind, path, _ := strings.Cut(spec, ":")
+	if kind != "sqlite" || path == "" {
+		return nil, fmt.Errorf("-store %q: want sqlite:PATH", spec)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("-store: %w", err) // do not create an empty store by mistake
+	}
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func toRecord(a storage.AmbiguousStart) record {
