@@ -1,6 +1,13 @@
-// Package storage defines what fibergate keeps about tasks and their results, and the errors
-// every backend returns. Backends live in subpackages (storage/sqlite, later storage/redis) and
-// must all pass the shared contract suite in storage/storagetest.
+// Package storage holds the types fibergate keeps (tasks and their results, the records of
+// idempotent requests, the records of starts of unknown outcome) and the errors every
+// backend returns. Backends live in subpackages (storage/sqlite, storage/postgres).
+//
+// The package declares no store interface: each consumer declares the few methods it uses
+// (tasks.Store, service.RequestStore and service.ReconcileStore, cmd/reconcile's listing).
+// A backend implements their union, storagetest.Backend: its method comments are the
+// contract every backend keeps, and its suite, storagetest.Run, checks it. A backend's
+// tests run the suite and declare var _ storagetest.Backend = (*Store)(nil); nothing in the
+// contract depends on how another backend does it.
 //
 // The store is the source of truth of the task engine: a task's pollers append results and
 // move its cursor in one atomic step (AppendResults), so after a crash polling resumes from a
@@ -8,16 +15,15 @@
 package storage
 
 import (
-	"context"
 	"errors"
 	"time"
 )
 
-// Errors returned by every backend.
+// Errors returned by every backend, wrapped or not, where storagetest.Backend says.
 var (
-	// ErrNotFound: no task with that id.
+	// ErrNotFound: no task, or no request record, with that id.
 	ErrNotFound = errors.New("storage: not found")
-	// ErrExists: CreateTask found a task with that id already.
+	// ErrExists: CreateTask or RecordAmbiguousStart found the id taken.
 	ErrExists = errors.New("storage: already exists")
 	// ErrConflict: AppendResults was given a FromSeq that is not the task's result count,
 	// i.e. another writer appended in between. Nothing was written.
@@ -121,55 +127,6 @@ type ListFilter struct {
 type PageKey struct {
 	CreateTime time.Time
 	ID         string
-}
-
-// Store is what a backend implements. All methods are safe for concurrent use.
-type Store interface {
-	// CreateTask stores a new task with no results. ErrExists if the id is taken.
-	CreateTask(ctx context.Context, t Task) error
-	// GetTask returns a task. ErrNotFound if unknown.
-	GetTask(ctx context.Context, id string) (Task, error)
-	// ListTasks returns up to f.PageSize tasks of f.Owner, newest first (CreateTime, then ID
-	// descending), after f.After; next is the key to pass for the following page, or nil.
-	ListTasks(ctx context.Context, f ListFilter) (tasks []Task, next *PageKey, err error)
-	// ListUnfinished returns every task not in a terminal state, for resuming pollers.
-	ListUnfinished(ctx context.Context) ([]Task, error)
-	// AppendResults atomically stores results with sequence numbers fromSeq+1.. and applies u.
-	// fromSeq must equal the task's NumResults, else ErrConflict and nothing is written.
-	// ErrNotFound if the task is gone (deleted meanwhile).
-	AppendResults(ctx context.Context, id string, fromSeq int, results [][]byte, u Update) error
-	// ReadResults returns up to limit results with Seq > afterSeq, in order.
-	ReadResults(ctx context.Context, id string, afterSeq, limit int) ([]Result, error)
-	// SetCancellation stores a task's Cancellation, changing nothing else. ErrNotFound if
-	// unknown.
-	SetCancellation(ctx context.Context, id string, cancellation []byte) error
-	// DeleteTask removes a task and its results. ErrNotFound if unknown.
-	DeleteTask(ctx context.Context, id string) error
-	// PurgeFinished removes tasks that reached a terminal state before t, with their results,
-	// and the ambiguous-start records made before t; it returns how many tasks went.
-	PurgeFinished(ctx context.Context, before time.Time) (int, error)
-	// RecordAmbiguousStart stores a record of a start whose outcome is unknown. ErrExists if
-	// its ID is taken.
-	RecordAmbiguousStart(ctx context.Context, a AmbiguousStart) error
-	// ListAmbiguousStarts returns the records made at or after since, oldest first (Time, then
-	// ID ascending).
-	ListAmbiguousStarts(ctx context.Context, since time.Time) ([]AmbiguousStart, error)
-	// ClaimRequest records a new idempotent request in state RequestPending, unless a record
-	// with r.Key exists that has not expired at r.CreateTime: then nothing is written and the
-	// existing record is returned (claimed false). An expired record is replaced.
-	ClaimRequest(ctx context.Context, r Request) (existing Request, claimed bool, err error)
-	// GetRequest returns the record of key. ErrNotFound if there is none (or it expired
-	// before now).
-	GetRequest(ctx context.Context, key string, now time.Time) (Request, error)
-	// FinishRequest sets the state and response of key's record. ErrNotFound if it is gone.
-	FinishRequest(ctx context.Context, key string, state RequestState, response []byte) error
-	// ReleaseRequest deletes key's record (the request failed without effect, so the key may
-	// be used again). No error if it is gone.
-	ReleaseRequest(ctx context.Context, key string) error
-	// PurgeRequests deletes records that expired before t and returns how many went.
-	PurgeRequests(ctx context.Context, before time.Time) (int, error)
-	// Close releases the store.
-	Close() error
 }
 
 // RequestState is where an idempotent request stands.
