@@ -158,14 +158,18 @@ type Request struct {
 	CreateTime, ExpireTime time.Time
 }
 
-// AmbiguousStart is the record of a start that was sent to Fiber and failed in a way that does
-// not tell whether Fiber created (and charged) the task: no answer, or a server error. It is
-// never sent again on its own; an operator reconciles it against Fiber's records of the key.
+// AmbiguousStart is the record of a start an operator must reconcile with Fiber's records of
+// the key (credits used, tasks seen), because fibergate cannot tell the caller's batch
+// apart from what Fiber did: either no usable answer came back, so Fiber may or may not have
+// created (and charged) the task, or Fiber started the task and fibergate could not keep
+// it. Kind says which. Such a start is never sent again on its own.
 type AmbiguousStart struct {
 	// ID is fibergate's name for the record, given to the caller and logged.
 	ID string
 	// Time is when the attempt failed.
 	Time time.Time
+	// Kind says what is known of the start.
+	Kind AmbiguousKind
 	// Owner is the principal that asked for the start.
 	Owner string
 	// KeyID names the Fiber key it was sent with (fiber.KeyID); never the key itself.
@@ -174,6 +178,32 @@ type AmbiguousStart struct {
 	RequestKey string
 	// URLs are the LinkedIn URLs sent, in order.
 	URLs []string
-	// Error is the failure as the client reported it (secrets redacted).
+	// TaskID is the id of the task Fiber started, when it answered; "" when the outcome is
+	// unknown.
+	TaskID string
+	// Response is the encoded StartBatchResponse the caller was given; nil when there was
+	// none. Opaque to storage.
+	Response []byte
+	// Error is the failure: the client's error when the outcome is unknown, the store's
+	// when the task could not be kept (secrets redacted).
 	Error string
 }
+
+// AmbiguousKind says what is known of an AmbiguousStart. The zero value, "", is read as
+// AmbiguousOutcomeUnknown.
+type AmbiguousKind string
+
+// Kinds of ambiguous starts.
+const (
+	// AmbiguousOutcomeUnknown: the start was sent and no usable answer came back (no answer,
+	// or a server error): Fiber may or may not have created and charged the task. TaskID is
+	// "" and Response nil.
+	AmbiguousOutcomeUnknown AmbiguousKind = "outcome_unknown"
+	// AmbiguousNotRecorded: Fiber started the task (TaskID) and fibergate could not store
+	// it, so it does not follow it; the caller had the answer (Response), and can still
+	// read the task by id with its Fiber key.
+	AmbiguousNotRecorded AmbiguousKind = "not_recorded"
+	// AmbiguousIDConflict: Fiber started the task and answered with a task id (TaskID) that
+	// fibergate already stores for another task, so the new task is not followed.
+	AmbiguousIDConflict AmbiguousKind = "id_conflict"
+)
