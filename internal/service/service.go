@@ -35,7 +35,7 @@ type Config struct {
 	Tasks *tasks.Engine
 	// Requests keeps the idempotency records of StartBatch. Required.
 	Requests RequestStore
-	// Reconcile keeps the records of starts whose outcome is unknown. Required.
+	// Reconcile keeps the records of starts an operator must reconcile. Required.
 	Reconcile ReconcileStore
 	// IdempotencyTTL is how long a request_id is remembered; zero means 24h.
 	IdempotencyTTL time.Duration

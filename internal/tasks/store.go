@@ -22,9 +22,9 @@ import (
 //     deleted meanwhile.
 //   - ReadResults returns results in Seq order, and readers never see part of an append,
 //     so a watcher reading from its own position misses nothing and gets nothing twice.
-//   - ListTasks pages newest first with a PageKey, ListUnfinished returns every task to
-//     resume, PurgeFinished removes terminal tasks that finished before a time, with their
-//     results.
+//   - ListTasks pages an owner's tasks newest first (Engine.List passes it through),
+//     ListUnfinished returns every task to resume, and PurgeFinished removes the terminal
+//     tasks that finished before a time, with their results.
 type Store interface {
 	CreateTask(ctx context.Context, t storage.Task) error
 	GetTask(ctx context.Context, id string) (storage.Task, error)
