@@ -1,6 +1,6 @@
 // Package storage holds the types fibergate keeps (tasks and their results, the records of
-// idempotent requests, the records of starts of unknown outcome) and the errors every
-// backend returns. Backends live in subpackages (storage/sqlite, storage/postgres).
+// idempotent requests, the records of starts an operator must reconcile) and the errors
+// every backend returns. Backends live in subpackages, one each (storage/sqlite).
 //
 // The package declares no store interface: each consumer declares the few methods it uses
 // (tasks.Store, service.RequestStore and service.ReconcileStore, cmd/reconcile's listing).
@@ -25,7 +25,7 @@ var (
 	ErrNotFound = errors.New("storage: not found")
 	// ErrExists: CreateTask or RecordAmbiguousStart found the id taken.
 	ErrExists = errors.New("storage: already exists")
-	// ErrConflict: AppendResults was given a FromSeq that is not the task's result count,
+	// ErrConflict: AppendResults was given a fromSeq that is not the task's result count,
 	// i.e. another writer appended in between. Nothing was written.
 	ErrConflict = errors.New("storage: concurrent append")
 )

@@ -27,8 +27,7 @@ import (
 // Cancellation, result data, responses) are opaque and come back byte for byte; nil and
 // empty are alike, for byte slices as for lists.
 //
-// The package comment lists what the suite requires where these comments leave room, and
-// what it leaves to each backend.
+// The package comment lists what the contract leaves to each backend.
 type Backend interface {
 	// CreateTask stores a new task, with t.NumResults 0 and no results. storage.ErrExists
 	// if a task with t.ID is stored: then nothing is written.
