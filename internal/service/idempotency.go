@@ -22,11 +22,33 @@ import (
 // DefaultIdempotencyTTL is how long a request id is remembered.
 const DefaultIdempotencyTTL = 24 * time.Hour
 
+// RequestStore keeps the records of idempotent StartBatch requests. Every storage backend
+// implements it (storagetest.Backend states the full contract). Its methods must be safe
+// for concurrent use, also by several processes sharing the store.
+//
+// What idempotency relies on: ClaimRequest writes a new pending record for r.Key unless a
+// record of the key lives at r.CreateTime (expires after it), which it returns instead
+// (claimed false); of concurrent claims of one key exactly one is claimed, and a claim
+// replaces an expired record entirely. FinishRequest sets a record's state and response,
+// storage.ErrNotFound if it is gone. ReleaseRequest deletes a record (no error if it is
+// gone), so the key can be claimed again. PurgeRequests deletes the records that expired
+// before a time, which nothing reads again, and says how many.
+type RequestStore interface {
+	ClaimRequest(ctx context.Context, r storage.Request) (existing storage.Request, claimed bool, err error)
+	FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error
+	ReleaseRequest(ctx context.Context, key string) error
+	PurgeRequests(ctx context.Context, before time.Time) (int, error)
+}
+
+// requestPurgeInterval is how often Service.Run deletes expired request ids. They take room
+// only: an expired record is ignored, and replaced by the next claim of its key.
+const requestPurgeInterval = time.Hour
+
 // idempotency makes StartBatch safe to retry: the first request with a (principal, request id)
 // runs; any later one with the same payload gets the stored answer, concurrently or after a
 // restart, and never reaches Fiber. Safe for concurrent use.
 type idempotency struct {
-	store   storage.Store
+	store   RequestStore
 	ttl     time.Duration
 	now     func() time.Time
 	started time.Time // records left pending by an earlier process are orphans
@@ -36,11 +58,22 @@ type idempotency struct {
 	inflight map[string]chan struct{}
 }
 
-func newIdempotency(store storage.Store, ttl time.Duration, log *slog.Logger) *idempotency {
+func newIdempotency(store RequestStore, ttl time.Duration, log *slog.Logger) *idempotency {
 	if ttl <= 0 {
 		ttl = DefaultIdempotencyTTL
 	}
 	return &idempotency{store: store, ttl: ttl, now: time.Now, started: time.Now(), log: log, inflight: map[string]chan struct{}{}}
+}
+
+// purge deletes the records that have expired.
+func (i *idempotency) purge(ctx context.Context) {
+	n, err := i.store.PurgeRequests(ctx, i.now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		i.log.ErrorContext(ctx, "purge expired request ids", "err", err)
+	case n > 0:
+		i.log.DebugContext(ctx, "purged expired request ids", "count", n)
+	}
 }
 
 // requestID returns the request's idempotency key and where it came from: request_id, else

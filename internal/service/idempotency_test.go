@@ -26,11 +26,11 @@ func TestIdempotencyTTLIsConfiguredAndExpiredKeysStartAgain(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	log := slog.New(slog.DiscardHandler)
 
-	if got := New(Config{Store: store, Logger: log}).idem.ttl; got != DefaultIdempotencyTTL {
+	if got := New(Config{Requests: store, Logger: log}).idem.ttl; got != DefaultIdempotencyTTL {
 		t.Errorf("zero IdempotencyTTL: ttl %v, want %v", got, DefaultIdempotencyTTL)
 	}
 	const ttl = 90 * time.Minute
-	idem := New(Config{Store: store, IdempotencyTTL: ttl, Logger: log}).idem
+	idem := New(Config{Requests: store, IdempotencyTTL: ttl, Logger: log}).idem
 	if idem.ttl != ttl {
 		t.Fatalf("IdempotencyTTL %v did not reach the records: ttl %v", ttl, idem.ttl)
 	}

@@ -86,7 +86,7 @@ func (s *Service) recordAmbiguousStart(ctx context.Context, key, reqKey string, 
 	if s.secrets != nil {
 		a.Error = s.secrets.Redact(a.Error) // nor a request-supplied one
 	}
-	err := s.store.RecordAmbiguousStart(context.WithoutCancel(ctx), a)
+	err := s.reconcile.RecordAmbiguousStart(context.WithoutCancel(ctx), a)
 	s.log.ErrorContext(ctx, "RECONCILE: a fiber start may have taken effect without a usable answer",
 		"record_id", a.ID, "principal", a.Owner, "key_id", a.KeyID, "request_key", reqKey, "people", len(urls),
 		"err", cause, "record_err", err)

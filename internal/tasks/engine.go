@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fibergate/fibergate/internal/fiber"
-	"github.com/fibergate/fibergate/internal/storage"
 )
 
 // Upstream is what the engine needs of Fiber. *fiber.Client implements it.
@@ -20,7 +19,7 @@ type Upstream interface {
 // Config holds what an Engine needs.
 type Config struct {
 	// Store keeps tasks and results. Required.
-	Store storage.Store
+	Store Store
 	// Fiber is polled and cancelled. Required.
 	Fiber Upstream
 	// DefaultAPIKey is the server's own Fiber key, if any. Never logged.
@@ -39,7 +38,7 @@ type Config struct {
 // Engine follows tasks and serves watchers. Create it with New, then call Run once; the other
 // methods may be called from any goroutine, before or during Run.
 type Engine struct {
-	store     storage.Store
+	store     Store
 	fiber     Upstream
 	keys      *keyring
 	policy    Policy
@@ -124,12 +123,6 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 func (e *Engine) purge(ctx context.Context) {
-	// Expired idempotency records of StartBatch go too: they live in the same store.
-	if n, err := e.store.PurgeRequests(ctx, e.now()); err != nil && ctx.Err() == nil {
-		e.log.Error("purge expired request ids", "err", err)
-	} else if n > 0 {
-		e.log.Debug("purged expired request ids", "count", n)
-	}
 	if e.retention < 0 {
 		return // finished tasks are kept
 	}
