@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
@@ -146,8 +145,7 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 		return nil, err
 	}
 	// Kept with the task, so that GetTask and every watcher's last message show the refund.
-	c := &cdv1.Cancellation{CancelledCount: clampCount(resp.CancelledCount), CreditsRefunded: resp.CreditsRefunded,
-		Message: resp.Message, CancelTime: timestamppb.New(e.clock.Now())}
+	c := fiberpb.CancellationFromFiber(resp, e.now())
 	if raw, merr := proto.Marshal(c); merr != nil {
 		e.log.ErrorContext(ctx, "encode cancellation", "task_id", id, "err", merr)
 	} else if serr := e.store.SetCancellation(context.WithoutCancel(ctx), id, raw); serr != nil {
@@ -174,9 +172,4 @@ func (e *Engine) Delete(ctx context.Context, owner, id string) error {
 	e.hub.notify(id, nil) // watchers see it gone
 	e.hub.forget(id)
 	return nil
-}
-
-// clampCount fits a count from Fiber into the contract's int32.
-func clampCount(n int) int32 {
-	return int32(min(max(n, 0), math.MaxInt32))
 }
