@@ -40,10 +40,11 @@ func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.St
 	return t, nil
 }
 
-// lookup returns owner's task id. An unknown id with an apiKey is adopted: if Fiber knows the
-// task under that key, it is stored as owner's and followed like any other. A known task
-// whose poller waits for its key gets it when apiKey matches.
-func (e *Engine) lookup(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
+// Get returns owner's task id; another owner's task is ErrNotFound. An unknown id with an
+// apiKey is adopted: if Fiber knows the task under that key, it is stored as owner's and
+// followed like any other. A known task whose poller waits for its key gets it when apiKey
+// matches.
+func (e *Engine) Get(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
 	t, err := e.store.GetTask(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -83,18 +84,13 @@ func (e *Engine) adopt(ctx context.Context, owner, id, apiKey string) (storage.T
 	}
 	if err := e.store.CreateTask(ctx, t); err != nil {
 		if errors.Is(err, storage.ErrExists) { // adopted concurrently
-			return e.lookup(ctx, owner, id, "")
+			return e.Get(ctx, owner, id, "")
 		}
 		return storage.Task{}, err
 	}
 	e.log.Info("adopted a Fiber task", "task_id", id, "key_id", t.KeyID)
 	e.spawn(id)
 	return t, nil
-}
-
-// Get returns owner's task, adopting it when apiKey is given and the task is unknown.
-func (e *Engine) Get(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
-	return e.lookup(ctx, owner, id, apiKey)
 }
 
 // List returns a page of f.Owner's tasks, newest first.
@@ -105,7 +101,7 @@ func (e *Engine) List(ctx context.Context, f storage.ListFilter) ([]storage.Task
 // Results returns up to limit of the task's results after afterSeq, and the task as read
 // before them (so its NumResults never trails the results returned).
 func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq, limit int) (storage.Task, []*cdv1.PersonResult, error) {
-	t, err := e.lookup(ctx, owner, id, apiKey)
+	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
 		return t, nil, err
 	}
@@ -122,7 +118,7 @@ func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq
 // its last pages. A task Fiber finished before
 // fibergate noticed (Fiber answers 422) gives ErrFinished.
 func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Cancellation, error) {
-	t, err := e.lookup(ctx, owner, id, apiKey)
+	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +152,7 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 
 // Delete forgets a finished task and its results.
 func (e *Engine) Delete(ctx context.Context, owner, id string) error {
-	t, err := e.lookup(ctx, owner, id, "")
+	t, err := e.Get(ctx, owner, id, "")
 	if err != nil {
 		return err
 	}

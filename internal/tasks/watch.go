@@ -38,7 +38,7 @@ func (u Update) Final() bool { return u.Task.State.Terminal() && u.Position >= u
 // at once; later ones when something changed. send runs on the caller's goroutine and may
 // block: the poller is never held up by it.
 func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq int, progressOnly bool, send func(Update) error) error {
-	t, err := e.lookup(ctx, owner, id, apiKey)
+	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
 		return err
 	}
