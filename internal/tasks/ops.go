@@ -14,8 +14,8 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// Track stores a task that was just started with apiKey on behalf of owner and starts
-// following it.
+// Track stores a task that was just started with apiKey on behalf of owner, and has Run
+// follow it.
 func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.StartBatchResponse, enrichment storage.Enrichment) (storage.Task, error) {
 	raw, err := proto.Marshal(start)
 	if err != nil {
@@ -115,8 +115,8 @@ func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq
 
 // Cancel asks Fiber to cancel the task's unclaimed people, keeps Fiber's answer with the task
 // and returns it, and has the poller poll at once, so it sees the task end CANCELED and drains
-// its last pages. A task Fiber finished before
-// fibergate noticed (Fiber answers 422) gives ErrFinished.
+// its last pages. A finished task, or one Fiber finished before fibergate noticed (Fiber
+// answers 422), gives ErrFinished; a task whose Fiber key is not known, ErrKeyUnavailable.
 func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Cancellation, error) {
 	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
