@@ -27,8 +27,8 @@ type Config struct {
 	DefaultAPIKey string
 	// Policy tunes polling; the zero value means the defaults.
 	Policy Policy
-	// Retention: finished tasks older than this are purged. Zero means 30 days; negative
-	// means never.
+	// Retention: finished tasks and their results are purged this long after they end. Zero
+	// (or negative) means never.
 	Retention time.Duration
 	// Logger receives operational events. Nil means slog.Default().
 	Logger *slog.Logger
@@ -80,9 +80,6 @@ func New(cfg Config) *Engine {
 	}
 	if e.clock == nil {
 		e.clock = realClock{}
-	}
-	if e.retention == 0 {
-		e.retention = 30 * 24 * time.Hour
 	}
 	return e
 }
@@ -153,7 +150,7 @@ func (e *Engine) purge(ctx context.Context) {
 	} else if n > 0 {
 		e.log.Debug("purged expired request ids", "count", n)
 	}
-	if e.retention < 0 {
+	if e.retention <= 0 {
 		return // finished tasks are kept
 	}
 	n, err := e.store.PurgeFinished(ctx, e.now().Add(-e.retention))
