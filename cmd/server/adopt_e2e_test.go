@@ -10,7 +10,7 @@ import (
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 )
 
 // TestAdoptsAFiberTaskStartedElsewhere: a task started at Fiber directly is unknown to
@@ -28,7 +28,7 @@ func TestAdoptsAFiberTaskStartedElsewhere(t *testing.T) {
 	}
 	defer fc.CloseIdleConnections()
 	b := newBatch(150, 0, 0)
-	started, err := fc.Start(testContext(t), requestKey, service.StartRequestToFiber(b.req))
+	started, err := fc.Start(testContext(t), requestKey, fiberpb.StartRequestToFiber(b.req))
 	if err != nil {
 		t.Fatal(err)
 	}

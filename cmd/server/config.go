@@ -50,31 +50,22 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	fs := flag.NewFlagSet("fibergate", flag.ContinueOnError)
 	fs.SetOutput(usageOut)
 	var errs []error
-	str := func(p *string, name, env, def, usage string) {
-		if v := getenv(env); v != "" {
-			def = v
-		}
-		fs.StringVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+	usage := func(u, env string) string { return fmt.Sprintf("%s (env %s)", u, env) }
+	str := func(p *string, name, env, def, u string) {
+		fs.StringVar(p, name, fromEnv(getenv, env, def, func(v string) (string, error) { return v, nil }, &errs), usage(u, env))
 	}
-	boolean := func(p *bool, name, env string, def bool, usage string) {
-		if v := getenv(env); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", env, err))
-			}
-			def = b
-		}
-		fs.BoolVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+	boolean := func(p *bool, name, env string, def bool, u string) {
+		fs.BoolVar(p, name, fromEnv(getenv, env, def, strconv.ParseBool, &errs), usage(u, env))
 	}
-	duration := func(p *time.Duration, name, env string, def time.Duration, usage string) {
-		if v := getenv(env); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", env, err))
-			}
-			def = d
-		}
-		fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+	duration := func(p *time.Duration, name, env string, def time.Duration, u string) {
+		fs.DurationVar(p, name, fromEnv(getenv, env, def, time.ParseDuration, &errs), usage(u, env))
+	}
+	integer := func(p *int, name, env string, def int, u string) {
+		fs.IntVar(p, name, fromEnv(getenv, env, def, strconv.Atoi, &errs), usage(u, env))
+	}
+	integer64 := func(p *int64, name, env string, def int64, u string) {
+		parse := func(v string) (int64, error) { return strconv.ParseInt(v, 10, 64) }
+		fs.Int64Var(p, name, fromEnv(getenv, env, def, parse, &errs), usage(u, env))
 	}
 	str(&c.grpcAddr, "grpc-addr", "FIBERGATE_GRPC_ADDR", ":9090", "gRPC listen address")
 	str(&c.httpAddr, "http-addr", "FIBERGATE_HTTP_ADDR", ":8080", "REST gateway listen address")
@@ -101,15 +92,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&c.fiberKeyFile, "fiber-api-key-file", "FIBER_API_KEY_FILE", "", "file holding the Fiber API key (instead of FIBER_API_KEY)")
 	boolean(&c.allowReqKey, "allow-request-api-key", "FIBERGATE_ALLOW_REQUEST_API_KEY", false, "accept a Fiber api_key in requests (otherwise refused with PERMISSION_DENIED)")
 	duration(&c.idempotencyTTL, "idempotency-ttl", "FIBERGATE_IDEMPOTENCY_TTL", 24*time.Hour, "how long a StartBatch request_id / Idempotency-Key is remembered")
-	maxStreams := 100
-	if v := getenv("FIBERGATE_MAX_WATCH_STREAMS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("FIBERGATE_MAX_WATCH_STREAMS: %w", err))
-		}
-		maxStreams = n
-	}
-	fs.IntVar(&c.maxWatchStreams, "max-watch-streams", maxStreams, "open WatchTask streams allowed per caller (env FIBERGATE_MAX_WATCH_STREAMS)")
+	integer(&c.maxWatchStreams, "max-watch-streams", "FIBERGATE_MAX_WATCH_STREAMS", 100, "open WatchTask streams allowed per caller")
 	str(&c.startRate, "start-rate", "FIBERGATE_START_RATE", "30/1m", "Fiber start calls allowed per API key, N/duration")
 	str(&c.pollRate, "poll-rate", "FIBERGATE_POLL_RATE", "240/1m", "Fiber poll calls allowed per API key, N/duration")
 	str(&c.cancelRate, "cancel-rate", "FIBERGATE_CANCEL_RATE", "60/1m", "Fiber cancel calls allowed per API key, N/duration")
@@ -118,15 +101,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")
-	maxBody := int64(gateway.DefaultMaxBodyBytes)
-	if v := getenv("FIBERGATE_MAX_BODY_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("FIBERGATE_MAX_BODY_BYTES: %w", err))
-		}
-		maxBody = n
-	}
-	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", maxBody, "largest REST body or gRPC message accepted; the default fits a StartBatch of 2000 URLs of 2048 bytes (env FIBERGATE_MAX_BODY_BYTES)")
+	integer64(&c.maxBodyBytes, "max-body-bytes", "FIBERGATE_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes, "largest REST body or gRPC message accepted; the default fits a StartBatch of 2000 URLs of 2048 bytes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY, or from -fiber-api-key-file.\nWith -fake-fiber, the simulator accepts that key (or, without one, its demo key).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -151,6 +126,20 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		return c, fmt.Errorf("-tls-client-ca needs -tls-cert and -tls-key")
 	}
 	return c, nil
+}
+
+// fromEnv returns env's value parsed, or def when env is unset or empty. A value that does not
+// parse is added to errs.
+func fromEnv[T any](getenv func(string) string, env string, def T, parse func(string) (T, error), errs *[]error) T {
+	v := getenv(env)
+	if v == "" {
+		return def
+	}
+	x, err := parse(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s: %w", env, err))
+	}
+	return x
 }
 
 // check refuses values that parse but make no sense: a zero or negative duration where zero

@@ -144,11 +144,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer store.Close()
-	retention := cfg.retention
-	if retention == 0 {
-		retention = -1 // never purge
-	}
-	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: retention, Logger: logger})
+	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger})
 	svc := service.New(service.Config{
 		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,

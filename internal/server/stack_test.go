@@ -52,7 +52,7 @@ func startStack(tb testing.TB, cfg stackConfig) *stack {
 		st = cfg.wrap(store)
 	}
 	logger := slog.New(slog.DiscardHandler)
-	engine := tasks.New(tasks.Config{Store: st, Fiber: cfg.upstream, DefaultAPIKey: cfg.apiKey, Policy: cfg.policy, Retention: -1, Logger: logger})
+	engine := tasks.New(tasks.Config{Store: st, Fiber: cfg.upstream, DefaultAPIKey: cfg.apiKey, Policy: cfg.policy, Logger: logger})
 	svc := service.New(service.Config{Fiber: cfg.starter, Tasks: engine, DefaultAPIKey: cfg.apiKey, MaxWatchStreams: cfg.maxWatchStreams, Logger: logger})
 	srv, err := server.New(server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Service: svc, Logger: logger, ShutdownTimeout: time.Second})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
@@ -49,7 +50,7 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 // start sends the start upstream and records the task. reqKey is the request's idempotency
 // key, "" if it has none.
 func (s *Service) start(ctx context.Context, key, reqKey string, req *cdv1.StartBatchRequest) (*cdv1.StartBatchResponse, error) {
-	freq := StartRequestToFiber(req)
+	freq := fiberpb.StartRequestToFiber(req)
 	// The rate limiter queues callers fairly by this name.
 	resp, err := s.fiber.Start(budget.WithCaller(ctx, principal(ctx)), key, freq)
 	if err != nil {
@@ -59,7 +60,7 @@ func (s *Service) start(ctx context.Context, key, reqKey string, req *cdv1.Start
 		}
 		return nil, err
 	}
-	out := StartResponseFromFiber(resp)
+	out := fiberpb.StartResponseFromFiber(resp)
 	out.Warnings = append(requestWarnings(ctx, req), out.Warnings...)
 	if _, err := s.tasks.Track(ctx, principal(ctx), key, out, enrichmentInEffect(req.GetEnrichmentTypes())); err != nil {
 		// The batch is started and paid for: answer anyway. The task can still be read and
@@ -90,54 +91,6 @@ func (s *Service) recordAmbiguousStart(ctx context.Context, key, reqKey string, 
 	s.log.ErrorContext(ctx, "RECONCILE: a fiber start may have taken effect without a usable answer",
 		"record_id", a.ID, "principal", a.Owner, "key_id", a.KeyID, "request_key", reqKey, "people", len(urls),
 		"err", cause, "record_err", err)
-}
-
-// StartRequestToFiber translates a validated StartBatchRequest to the upstream client's type.
-func StartRequestToFiber(req *cdv1.StartBatchRequest) fiber.StartRequest {
-	urls := make([]string, len(req.GetPersonDetails()))
-	for i, p := range req.GetPersonDetails() {
-		urls[i] = p.GetLinkedinUrl().GetValue()
-	}
-	out := fiber.StartRequest{LinkedInURLs: urls}
-	if et := req.GetEnrichmentTypes(); et != nil {
-		out.EnrichmentTypes = &fiber.EnrichmentTypes{
-			WorkEmails:     et.GetWorkEmails,
-			PersonalEmails: et.GetPersonalEmails,
-			PhoneNumbers:   et.GetPhoneNumbers,
-		}
-	}
-	return out
-}
-
-// StartResponseFromFiber maps Fiber's start answer onto the contract.
-func StartResponseFromFiber(r *fiber.StartResponse) *cdv1.StartBatchResponse {
-	out := &cdv1.StartBatchResponse{
-		Output: &cdv1.StartBatchOutput{
-			TaskId:            r.TaskID,
-			NumPeopleEnqueued: clampInt32(r.NumPeopleEnqueued),
-		},
-		ChargeInfo: ChargeInfoFromFiber(r.Charge),
-		Advice:     r.Advice,
-	}
-	if r.NumDuplicatesSkipped != nil {
-		n := clampInt32(*r.NumDuplicatesSkipped)
-		out.Output.NumDuplicatesSkipped = &n
-	}
-	for _, w := range r.Warnings {
-		out.Warnings = append(out.Warnings, &cdv1.Warning{Field: w.Field, Message: w.Message})
-	}
-	return out
-}
-
-func clampInt32(n int) int32 {
-	const maxInt32 = 1<<31 - 1
-	switch {
-	case n > maxInt32:
-		return maxInt32
-	case n < -maxInt32-1:
-		return -maxInt32 - 1
-	}
-	return int32(n)
 }
 
 // enrichmentInEffect applies Fiber's defaults (true) to unset enrichment types.

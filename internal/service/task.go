@@ -9,6 +9,7 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/auth"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
@@ -33,7 +34,7 @@ func taskToProto(t storage.Task) *cdv1.Task {
 		EnrichmentTypes: &cdv1.EnrichmentTypesUsed{
 			GetWorkEmails: t.Enrichment.WorkEmails, GetPersonalEmails: t.Enrichment.PersonalEmails, GetPhoneNumbers: t.Enrichment.PhoneNumbers,
 		},
-		NumResults: clampInt32(t.NumResults),
+		NumResults: fiberpb.Count(t.NumResults),
 		CreateTime: timestamp(t.CreateTime),
 		UpdateTime: timestamp(t.UpdateTime),
 		FinishTime: timestamp(t.FinishTime),
@@ -63,9 +64,9 @@ func cancellationFrom(raw []byte) *cdv1.Cancellation {
 
 func statsToProto(s storage.Stats) *cdv1.OverallStats {
 	return &cdv1.OverallStats{
-		TotalPeopleToFetch: clampInt32(s.TotalPeopleToFetch), NumCompleted: clampInt32(s.NumCompleted),
-		NumFailed: clampInt32(s.NumFailed), NumRemaining: clampInt32(s.NumRemaining),
-		NumRejected: clampInt32(s.NumRejected), NumDuplicates: clampInt32(s.NumDuplicates),
+		TotalPeopleToFetch: fiberpb.Count(s.TotalPeopleToFetch), NumCompleted: fiberpb.Count(s.NumCompleted),
+		NumFailed: fiberpb.Count(s.NumFailed), NumRemaining: fiberpb.Count(s.NumRemaining),
+		NumRejected: fiberpb.Count(s.NumRejected), NumDuplicates: fiberpb.Count(s.NumDuplicates),
 	}
 }
 

@@ -4,9 +4,11 @@
 //
 // # Ownership of goroutines
 //
-// Engine.Run owns every poller goroutine: one per unfinished task, started when the task is
-// tracked, adopted, or found unfinished in the store at start-up. Cancelling Run's context
-// stops them all, and Run returns only after they have. Watch runs on its caller's goroutine.
+// Engine.Run owns every poller goroutine: one per unfinished task whose Fiber key is known,
+// started under Run's context when the task is tracked or adopted, or found unfinished in the
+// store when Run starts; a task tracked or adopted before Run waits for it. Cancelling Run's
+// context stops them all, and Run returns only after they have. Watch runs on its caller's
+// goroutine.
 //
 // # One poller per task, many watchers
 //
@@ -36,10 +38,9 @@
 //   - While nothing changes, each waited poll that finds nobody newly finished doubles the wait,
 //     up to the cap; progress resets it.
 //   - The wait is capped at MaxInterval, or at the shorter WatchedMaxInterval while somebody
-//     watches the task, which bounds how stale a watcher's view gets. Watched tasks also go
-//     before unwatched ones at the rate limiter: their polls are marked budget.WithUrgent, so
-//     when the poll budget is short, unwatched tasks wait. A task that gains its first watcher has its wait shortened to
-//     WatchedMaxInterval after its last poll; a cancel makes its poller poll at once.
+//     watches the task, which bounds how stale a watcher's view gets. A task that gains its
+//     first watcher has its wait shortened to WatchedMaxInterval after its last poll; a cancel
+//     makes its poller poll at once.
 //   - After Fiber says done, the remaining pages are drained back to back (each comes back
 //     full), and the poller stops at the first page that is not.
 //
@@ -49,15 +50,20 @@
 // it was given and how many results after it are already stored (storage.Progress), and stores
 // only results it has not stored before, so both behaviours yield every result exactly once.
 //
-// Errors: rate limits, 5xx and network errors are retried with capped exponential backoff
+// # Errors
+//
+// Rate limits, 5xx and network errors are retried with capped exponential backoff
 // (longer if Fiber sent Retry-After); Fiber answering 400, 401, 403, 404 or 422 to a poll
 // ends the task FAILED, since asking again cannot help. A store error (busy, disk full, a
 // concurrent append) drops the answer: after the same backoff the poller reloads the task
 // from the store and polls again, so a running poller only stops when its task is finished
 // or deleted, or the engine stops.
 //
-// Watched tasks go before unwatched ones in the sense that they are polled more often
-// (WatchedMaxInterval); ordering polls of many tasks under one key's budget is the rate
-// limiter's job, which queues them by the task's owner (budget.WithCaller), as it does
-// cancels and the poll that adopts a task.
+// # Polls under one key's budget
+//
+// The rate limiter orders the polls of many tasks under one key's budget. It queues them by
+// the task's owner (budget.WithCaller), as it does cancels and the poll that adopts a task,
+// and serves owners in turn. Watched tasks' polls are marked budget.WithUrgent: when the poll
+// budget is short, they go before every unwatched task's poll, so watched tasks are both
+// polled more often (WatchedMaxInterval) and first.
 package tasks

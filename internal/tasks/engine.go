@@ -26,8 +26,8 @@ type Config struct {
 	DefaultAPIKey string
 	// Policy tunes polling; the zero value means the defaults.
 	Policy Policy
-	// Retention: finished tasks older than this are purged. Zero means 30 days; negative
-	// means never.
+	// Retention: finished tasks and their results are purged this long after they end. Zero
+	// (or negative) means never.
 	Retention time.Duration
 	// Logger receives operational events. Nil means slog.Default().
 	Logger *slog.Logger
@@ -36,7 +36,8 @@ type Config struct {
 }
 
 // Engine follows tasks and serves watchers. Create it with New, then call Run once; the other
-// methods may be called from any goroutine, before or during Run.
+// methods may be called from any goroutine, before, during or after Run. Once Run has
+// returned, no task is followed any more and watches end with ErrShuttingDown.
 type Engine struct {
 	store     Store
 	fiber     Upstream
@@ -47,18 +48,19 @@ type Engine struct {
 	clock     Clock
 	hub       *hub
 
-	ctx    context.Context // ends when Run's context ends; pollers run under it
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // counts pollers
+	wake chan struct{}  // buffered(1): a task was queued for Run to start its poller
+	stop chan struct{}  // closed when Run stops: watches end with ErrShuttingDown
+	wg   sync.WaitGroup // counts pollers; only Run adds to it and waits on it
 
-	mu      sync.Mutex // guards pollers and stopped
-	pollers map[string]bool
+	mu      sync.Mutex      // guards pollers, queued and stopped
+	pollers map[string]bool // tasks whose poller runs or is queued
+	queued  []string        // tasks whose poller Run is to start
 	stopped bool
 }
 
-// New returns an Engine. Pollers only start with Run.
+// New returns an Engine. It starts nothing: tasks tracked or adopted before Run are followed
+// once Run runs.
 func New(cfg Config) *Engine {
-	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		store:     cfg.Store,
 		fiber:     cfg.Fiber,
@@ -68,8 +70,8 @@ func New(cfg Config) *Engine {
 		log:       cfg.Logger,
 		clock:     cfg.Clock,
 		hub:       newHub(),
-		ctx:       ctx,
-		cancel:    cancel,
+		wake:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
 		pollers:   map[string]bool{},
 	}
 	if e.log == nil {
@@ -78,15 +80,13 @@ func New(cfg Config) *Engine {
 	if e.clock == nil {
 		e.clock = realClock{}
 	}
-	if e.retention == 0 {
-		e.retention = 30 * 24 * time.Hour
-	}
 	return e
 }
 
-// Run resumes the pollers of every unfinished stored task, purges expired tasks periodically,
-// and blocks until ctx ends; then it stops every poller, ends every watch, and returns once
-// all pollers have returned.
+// Run follows every unfinished stored task whose Fiber key is known, and every task tracked or
+// adopted before or during it, each in a poller goroutine under ctx; it purges expired tasks
+// periodically. It blocks until ctx ends; then it ends every watch and returns once all
+// pollers have returned.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.shutdown()
 	unfinished, err := e.store.ListUnfinished(ctx)
@@ -110,20 +110,40 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.retention > 0 {
 		every = min(e.retention/10, every)
 	}
-	for {
+	for wait := time.Duration(0); ; wait = every {
+		if !e.startPollers(ctx, wait) {
+			return nil
+		}
 		e.purge(ctx)
-		tick, stop := e.clock.NewTimer(every) // the engine's clock, so tests can move it
+	}
+}
+
+// startPollers starts the pollers of queued tasks under ctx, as they are queued, until d has
+// passed on the engine's clock (true) or ctx ends (false).
+func (e *Engine) startPollers(ctx context.Context, d time.Duration) bool {
+	tick, stop := e.clock.NewTimer(d) // the engine's clock, so tests can move it
+	for {
+		e.mu.Lock()
+		ids := e.queued
+		e.queued = nil
+		e.mu.Unlock()
+		for _, id := range ids {
+			e.wg.Add(1)
+			go e.poll(ctx, id)
+		}
 		select {
 		case <-ctx.Done():
 			stop()
-			return nil
+			return false
 		case <-tick:
+			return true
+		case <-e.wake:
 		}
 	}
 }
 
 func (e *Engine) purge(ctx context.Context) {
-	if e.retention < 0 {
+	if e.retention <= 0 {
 		return // finished tasks are kept
 	}
 	n, err := e.store.PurgeFinished(ctx, e.now().Add(-e.retention))
@@ -139,11 +159,12 @@ func (e *Engine) shutdown() {
 	e.mu.Lock()
 	e.stopped = true
 	e.mu.Unlock()
-	e.cancel()
+	close(e.stop)
 	e.wg.Wait()
 }
 
-// spawn starts the task's poller unless one runs or the engine stopped.
+// spawn has Run start the task's poller, unless one runs or is queued, or the engine stopped.
+// It never blocks.
 func (e *Engine) spawn(id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -151,18 +172,24 @@ func (e *Engine) spawn(id string) {
 		return
 	}
 	e.pollers[id] = true
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		defer func() {
-			e.mu.Lock()
-			delete(e.pollers, id)
-			e.mu.Unlock()
-		}()
-		if err := e.follow(e.ctx, id); err != nil && !errors.Is(err, context.Canceled) {
-			e.log.Error("poller stopped", "task_id", id, "err", err)
-		}
+	e.queued = append(e.queued, id)
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// poll runs the task's poller until it returns; ctx is Run's.
+func (e *Engine) poll(ctx context.Context, id string) {
+	defer e.wg.Done()
+	defer func() {
+		e.mu.Lock()
+		delete(e.pollers, id)
+		e.mu.Unlock()
 	}()
+	if err := e.follow(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
+		e.log.Error("poller stopped", "task_id", id, "err", err)
+	}
 }
 
 // now is the engine clock's time.

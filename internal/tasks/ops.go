@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// Track stores a task that was just started with apiKey on behalf of owner and starts
-// following it.
+// Track stores a task that was just started with apiKey on behalf of owner, and has Run
+// follow it.
 func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.StartBatchResponse, enrichment storage.Enrichment) (storage.Task, error) {
 	raw, err := proto.Marshal(start)
 	if err != nil {
@@ -41,10 +40,11 @@ func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.St
 	return t, nil
 }
 
-// lookup returns owner's task id. An unknown id with an apiKey is adopted: if Fiber knows the
-// task under that key, it is stored as owner's and followed like any other. A known task
-// whose poller waits for its key gets it when apiKey matches.
-func (e *Engine) lookup(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
+// Get returns owner's task id; another owner's task is ErrNotFound. An unknown id with an
+// apiKey is adopted: if Fiber knows the task under that key, it is stored as owner's and
+// followed like any other. A known task whose poller waits for its key gets it when apiKey
+// matches.
+func (e *Engine) Get(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
 	t, err := e.store.GetTask(ctx, id)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
@@ -84,18 +84,13 @@ func (e *Engine) adopt(ctx context.Context, owner, id, apiKey string) (storage.T
 	}
 	if err := e.store.CreateTask(ctx, t); err != nil {
 		if errors.Is(err, storage.ErrExists) { // adopted concurrently
-			return e.lookup(ctx, owner, id, "")
+			return e.Get(ctx, owner, id, "")
 		}
 		return storage.Task{}, err
 	}
 	e.log.Info("adopted a Fiber task", "task_id", id, "key_id", t.KeyID)
 	e.spawn(id)
 	return t, nil
-}
-
-// Get returns owner's task, adopting it when apiKey is given and the task is unknown.
-func (e *Engine) Get(ctx context.Context, owner, id, apiKey string) (storage.Task, error) {
-	return e.lookup(ctx, owner, id, apiKey)
 }
 
 // List returns a page of f.Owner's tasks, newest first.
@@ -106,7 +101,7 @@ func (e *Engine) List(ctx context.Context, f storage.ListFilter) ([]storage.Task
 // Results returns up to limit of the task's results after afterSeq, and the task as read
 // before them (so its NumResults never trails the results returned).
 func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq, limit int) (storage.Task, []*cdv1.PersonResult, error) {
-	t, err := e.lookup(ctx, owner, id, apiKey)
+	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
 		return t, nil, err
 	}
@@ -120,10 +115,10 @@ func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq
 
 // Cancel asks Fiber to cancel the task's unclaimed people, keeps Fiber's answer with the task
 // and returns it, and has the poller poll at once, so it sees the task end CANCELED and drains
-// its last pages. A task Fiber finished before
-// fibergate noticed (Fiber answers 422) gives ErrFinished.
+// its last pages. A finished task, or one Fiber finished before fibergate noticed (Fiber
+// answers 422), gives ErrFinished; a task whose Fiber key is not known, ErrKeyUnavailable.
 func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Cancellation, error) {
-	t, err := e.lookup(ctx, owner, id, apiKey)
+	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +141,7 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 		return nil, err
 	}
 	// Kept with the task, so that GetTask and every watcher's last message show the refund.
-	c := &cdv1.Cancellation{CancelledCount: clampCount(resp.CancelledCount), CreditsRefunded: resp.CreditsRefunded,
-		Message: resp.Message, CancelTime: timestamppb.New(e.clock.Now())}
+	c := fiberpb.CancellationFromFiber(resp, e.now())
 	if raw, merr := proto.Marshal(c); merr != nil {
 		e.log.ErrorContext(ctx, "encode cancellation", "task_id", id, "err", merr)
 	} else if serr := e.store.SetCancellation(context.WithoutCancel(ctx), id, raw); serr != nil {
@@ -158,7 +152,7 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 
 // Delete forgets a finished task and its results.
 func (e *Engine) Delete(ctx context.Context, owner, id string) error {
-	t, err := e.lookup(ctx, owner, id, "")
+	t, err := e.Get(ctx, owner, id, "")
 	if err != nil {
 		return err
 	}
@@ -174,9 +168,4 @@ func (e *Engine) Delete(ctx context.Context, owner, id string) error {
 	e.hub.notify(id, nil) // watchers see it gone
 	e.hub.forget(id)
 	return nil
-}
-
-// clampCount fits a count from Fiber into the contract's int32.
-func clampCount(n int) int32 {
-	return int32(min(max(n, 0), math.MaxInt32))
 }

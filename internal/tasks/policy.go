@@ -9,8 +9,9 @@ import (
 // PageSize is what every poll asks for: Fiber's maximum take.
 const PageSize = 100
 
-// Policy tunes when pollers poll; see the package documentation. The zero value means the
-// defaults.
+// Policy tunes when pollers poll; see the package documentation. A zero (or negative) field
+// takes its default. WatchedMaxInterval is at most MaxInterval, and MinInterval and FirstPoll
+// are at most WatchedMaxInterval.
 type Policy struct {
 	// FirstPoll is the wait between starting a task and its first poll, which also gives the
 	// first measure of Fiber's pace. Default 1s.
@@ -23,7 +24,8 @@ type Policy struct {
 	MaxInterval time.Duration
 	// WatchedMaxInterval caps the wait of a watched task. Default 2s.
 	WatchedMaxInterval time.Duration
-	// RetryMin and RetryMax bound the backoff after a failed poll. Defaults 1s and 1m.
+	// RetryMin and RetryMax bound the backoff after a failed poll or store call. Defaults 1s
+	// and 1m.
 	RetryMin, RetryMax time.Duration
 }
 

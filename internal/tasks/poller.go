@@ -11,6 +11,7 @@ import (
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
@@ -166,7 +167,7 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 	data := make([][]byte, len(fresh))
 	decoded := make([]*cdv1.PersonResult, len(fresh))
 	for i, r := range fresh {
-		decoded[i] = PersonResultFromFiber(r, task.NumResults+1+i)
+		decoded[i] = fiberpb.PersonResultFromFiber(r, task.NumResults+1+i)
 		b, err := proto.Marshal(decoded[i])
 		if err != nil {
 			return fmt.Errorf("encode result: %w", err)

@@ -68,3 +68,28 @@ func TestRunPurgesFinishedTasksPastRetention(t *testing.T) {
 		t.Errorf("the running task was purged")
 	}
 }
+
+// TestRunKeepsFinishedTasksWithZeroRetention: the zero Retention purges nothing, however long
+// ago a task finished.
+func TestRunKeepsFinishedTasksWithZeroRetention(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, fiberfake.Config{Seed: 13, Clock: clk})
+	e.stop()
+	e.clock, e.retention = clk, 0
+	e.startEngine(fastPolicy)
+	ctx := testContext(t)
+	t0 := clk.Now()
+	task := storage.Task{ID: "finished", Owner: "alice", KeyID: fiber.KeyID("sk-nobody"), State: storage.StateRunning, CreateTime: t0, UpdateTime: t0}
+	if err := e.store.CreateTask(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.AppendResults(ctx, "finished", 0, [][]byte{{}}, storage.Update{State: storage.StateSucceeded, UpdateTime: t0, FinishTime: t0}); err != nil {
+		t.Fatal(err)
+	}
+	clk.waitPending(t, ctx, 1) // Run sleeps until its next purge
+	clk.advance(365 * 24 * time.Hour)
+	clk.waitPending(t, ctx, 1) // and has purged since
+	if _, err := e.store.GetTask(ctx, "finished"); err != nil {
+		t.Errorf("the finished task a year later: %v, want it kept", err)
+	}
+}

@@ -38,7 +38,7 @@ func (u Update) Final() bool { return u.Task.State.Terminal() && u.Position >= u
 // at once; later ones when something changed. send runs on the caller's goroutine and may
 // block: the poller is never held up by it.
 func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq int, progressOnly bool, send func(Update) error) error {
-	t, err := e.lookup(ctx, owner, id, apiKey)
+	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		changed, snap := e.hub.latest(id)
 		u, err := e.read(ctx, id, afterSeq, progressOnly, snap)
 		if err != nil {
-			if e.ctx.Err() != nil && ctx.Err() == nil {
+			if e.stopping() && ctx.Err() == nil {
 				return ErrShuttingDown // the store may be closing under the read
 			}
 			return err
@@ -84,7 +84,7 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-e.ctx.Done():
+		case <-e.stop:
 			return ErrShuttingDown
 		case <-changed:
 		}
@@ -122,4 +122,14 @@ func (e *Engine) read(ctx context.Context, id string, afterSeq int, progressOnly
 		u.Position = afterSeq + len(rs)
 	}
 	return u, nil
+}
+
+// stopping reports whether Run has stopped or is stopping.
+func (e *Engine) stopping() bool {
+	select {
+	case <-e.stop:
+		return true
+	default:
+		return false
+	}
 }

@@ -1,4 +1,4 @@
-package tasks
+package fiberpb_test
 
 import (
 	"testing"
@@ -8,6 +8,7 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 )
 
 // TestPersonResultFromFiberEnums: Fiber's documented strings map to the contract's enums;
@@ -43,7 +44,7 @@ func TestPersonResultFromFiberEnums(t *testing.T) {
 		{Number: "4", FiberType: "landline"},
 		{Number: "5"},
 	}}
-	if diff := cmp.Diff(want, PersonResultFromFiber(in, 7), protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(want, fiberpb.PersonResultFromFiber(in, 7), protocmp.Transform()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -1,4 +1,4 @@
-package service
+package fiberpb
 
 import (
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"

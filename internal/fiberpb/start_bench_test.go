@@ -1,4 +1,4 @@
-package service_test
+package fiberpb_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 )
 
 func bigStart(n int) *cdv1.StartBatchRequest {
@@ -36,7 +36,7 @@ func BenchmarkStartBatchToFiberJSON(b *testing.B) {
 		if err := v.Validate(req); err != nil {
 			b.Fatal(err)
 		}
-		buf = fiber.AppendStartBody(buf[:0], "sk-bench", service.StartRequestToFiber(req))
+		buf = fiber.AppendStartBody(buf[:0], "sk-bench", fiberpb.StartRequestToFiber(req))
 	}
 	b.SetBytes(int64(len(buf)))
 }
@@ -47,7 +47,7 @@ func BenchmarkTranslateOnly(b *testing.B) {
 	b.ReportAllocs()
 	var buf []byte
 	for b.Loop() {
-		buf = fiber.AppendStartBody(buf[:0], "sk-bench", service.StartRequestToFiber(req))
+		buf = fiber.AppendStartBody(buf[:0], "sk-bench", fiberpb.StartRequestToFiber(req))
 	}
 	b.SetBytes(int64(len(buf)))
 }

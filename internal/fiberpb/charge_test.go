@@ -1,4 +1,4 @@
-package service_test
+package fiberpb_test
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/fiberpb"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -35,27 +35,8 @@ func TestChargeInfoFromFiberCoversEveryMethod(t *testing.T) {
 			&cdv1.ChargeInfo{FiberMethod: "charged-by-the-minute"}},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, service.ChargeInfoFromFiber(tt.in), protocmp.Transform()); diff != "" {
+		if diff := cmp.Diff(tt.want, fiberpb.ChargeInfoFromFiber(tt.in), protocmp.Transform()); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.in.Method, diff)
 		}
-	}
-}
-
-func TestStartTranslationKeepsUnsetEnrichmentTypesUnset(t *testing.T) {
-	req := &cdv1.StartBatchRequest{
-		PersonDetails:   []*cdv1.PersonDetails{{LinkedinUrl: &cdv1.LinkedInUrl{Value: "https://www.linkedin.com/in/jake"}}},
-		EnrichmentTypes: &cdv1.EnrichmentTypes{GetPhoneNumbers: ptr(false)},
-	}
-	got := service.StartRequestToFiber(req)
-	want := fiber.StartRequest{
-		LinkedInURLs:    []string{"https://www.linkedin.com/in/jake"},
-		EnrichmentTypes: &fiber.EnrichmentTypes{PhoneNumbers: ptr(false)},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	body := string(fiber.AppendStartBody(nil, "k", got))
-	if want := `{"apiKey":"k","personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/jake"}}],"enrichmentTypes":{"getPhoneNumbers":false}}`; body != want {
-		t.Errorf("Fiber body\n got %s\nwant %s", body, want)
 	}
 }
