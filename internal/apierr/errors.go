@@ -1,6 +1,10 @@
 package apierr
 
-import "errors"
+import (
+	"errors"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+)
 
 // The API's own domain errors, those that no package below the handlers (internal/tasks,
 // internal/fiber, internal/budget) stands for. Handlers and interceptors return them, wrapped
@@ -36,6 +40,28 @@ var (
 	// status says no more than "internal error".
 	ErrPanic = errors.New("handler panicked")
 )
+
+// StartNotRecordedError is a start that Fiber accepted (and charged for) but that fibergate
+// could not record: Err matches tasks.ErrNotRecorded (the engine keeps trying to store the task
+// and follows it once stored) or tasks.ErrIDConflict (another stored task has its id; the new
+// one is not followed). Its status is INTERNAL with reason TASK_NOT_RECORDED or
+// TASK_ID_CONFLICT, the task id and the operator's record id in the ErrorInfo metadata, and
+// Fiber's answer (Response, a StartBatchResponse) as a further detail, so that the caller
+// knows what was started and does not start it again.
+type StartNotRecordedError struct {
+	// Response is the start's answer, as it would have been returned.
+	Response *cdv1.StartBatchResponse
+	// RecordID names the operator's record of it; "" if it could not be written either.
+	RecordID string
+	// Err is why it is not recorded.
+	Err error
+}
+
+func (e *StartNotRecordedError) Error() string {
+	return "started task " + e.Response.GetOutput().GetTaskId() + " not recorded: " + e.Err.Error()
+}
+
+func (e *StartNotRecordedError) Unwrap() error { return e.Err }
 
 // unknownMethodError is a call of a method the server does not have.
 type unknownMethodError struct{ method string }

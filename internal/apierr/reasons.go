@@ -47,6 +47,8 @@ const (
 	ReasonDeadlineExceeded       = "DEADLINE_EXCEEDED"
 	ReasonInternal               = "INTERNAL"
 	ReasonUnknownMethod          = "UNIMPLEMENTED_METHOD"
+	ReasonTaskNotRecorded        = "TASK_NOT_RECORDED"
+	ReasonTaskIDConflict         = "TASK_ID_CONFLICT"
 
 	// Reasons of the REST gateway's own answers, given before any RPC runs.
 
@@ -65,6 +67,9 @@ const (
 	MetaRule = "rule"
 	// MetaTaskID is the task id the request named.
 	MetaTaskID = "task_id"
+	// MetaRecordID is the id of the record an operator reconciles (cmd/reconcile lists it), also
+	// in the server's RECONCILE log line.
+	MetaRecordID = "record_id"
 	// MetaMethod is the full gRPC method name of a call the server does not have.
 	MetaMethod = "method"
 	// MetaMaxBytes is the largest request body the REST gateway takes, in bytes.

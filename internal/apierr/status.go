@@ -36,7 +36,10 @@ func ToStatus(err error) error {
 	var fe *fiber.Error
 	var we *budget.WaitError
 	var um *unknownMethodError
+	var snr *StartNotRecordedError
 	switch {
+	case errors.As(err, &snr):
+		return notRecordedStatus(snr)
 	case errors.As(err, &we):
 		return budgetStatus(we)
 	case errors.As(err, &fe):
@@ -161,6 +164,25 @@ func upstreamStatus(fe *fiber.Error) error {
 // passes them through unchanged.
 func New(code codes.Code, reason, msg string, md map[string]string, extra ...protoadapt.MessageV1) error {
 	return withInfo(status.New(code, msg), reason, md, extra...)
+}
+
+// notRecordedStatus: Fiber started a task that fibergate could not record.
+func notRecordedStatus(e *StartNotRecordedError) error {
+	out := e.Response.GetOutput()
+	md := map[string]string{MetaTaskID: out.GetTaskId()}
+	record := ""
+	if e.RecordID != "" {
+		md[MetaRecordID] = e.RecordID
+		record = " (record " + e.RecordID + ")"
+	}
+	if errors.Is(e.Err, tasks.ErrIDConflict) {
+		return New(codes.Internal, ReasonTaskIDConflict, fmt.Sprintf(
+			"Fiber started the batch as task %s (%d people enqueued and charged), but fibergate already holds another task with that id: the new task is not followed, and the stored one is never served for it. An operator was told%s; do not start these people again before it is reconciled",
+			out.GetTaskId(), out.GetNumPeopleEnqueued(), record), md, e.Response)
+	}
+	return New(codes.Internal, ReasonTaskNotRecorded, fmt.Sprintf(
+		"Fiber started the batch as task %s (%d people enqueued and charged), but fibergate could not record it yet: it keeps trying and follows the task once recorded%s. Do not start these people again: retry with the same request_id for this answer, or find the task with GetTask later",
+		out.GetTaskId(), out.GetNumPeopleEnqueued(), record), md, e.Response)
 }
 
 // withInfo adds an ErrorInfo (and any extra details) to st.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/storage"
+	"github.com/fibergate/fibergate/internal/tasks"
 )
 
 // DefaultIdempotencyTTL is how long a request id is remembered.
@@ -156,16 +158,15 @@ func (i *idempotency) attempt(ctx context.Context, key, hash string, start func(
 	resp, err := start()
 	// The outcome is recorded even if the caller went away meanwhile.
 	rctx := context.WithoutCancel(ctx)
+	snr, notRecorded := errors.AsType[*apierr.StartNotRecordedError](err)
 	switch {
 	case err == nil:
-		raw, merr := proto.Marshal(resp)
-		if merr == nil {
-			merr = i.store.FinishRequest(rctx, key, storage.RequestDone, raw)
-		}
-		if merr != nil {
-			i.log.ErrorContext(ctx, "record idempotent start", "err", merr)
-		}
-	case fiber.KindOf(err) == fiber.KindOutcomeUnknown:
+		i.finish(rctx, key, resp)
+	case notRecorded && errors.Is(err, tasks.ErrNotRecorded):
+		// Started, and followed once the engine has stored it: a retry gets the answer.
+		i.finish(rctx, key, snr.Response)
+	case notRecorded, fiber.KindOf(err) == fiber.KindOutcomeUnknown:
+		// An id conflict is never answered with the task id, which names another task.
 		if ferr := i.store.FinishRequest(rctx, key, storage.RequestUnknown, nil); ferr != nil {
 			i.log.ErrorContext(ctx, "record ambiguous start", "err", ferr)
 		}
@@ -175,6 +176,17 @@ func (i *idempotency) attempt(ctx context.Context, key, hash string, start func(
 		}
 	}
 	return resp, err, false
+}
+
+// finish records resp as the answer to key's request.
+func (i *idempotency) finish(ctx context.Context, key string, resp *cdv1.StartBatchResponse) {
+	raw, err := proto.Marshal(resp)
+	if err == nil {
+		err = i.store.FinishRequest(ctx, key, storage.RequestDone, raw)
+	}
+	if err != nil {
+		i.log.ErrorContext(ctx, "record idempotent start", "err", err)
+	}
 }
 
 // replay answers a duplicate from the record of the first request.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/apierr"
@@ -13,6 +14,7 @@ import (
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberpb"
 	"github.com/fibergate/fibergate/internal/storage"
+	"github.com/fibergate/fibergate/internal/tasks"
 )
 
 // StartBatch starts a Fiber batch and returns Fiber's answer mapped onto the contract. The
@@ -62,12 +64,35 @@ func (s *Service) start(ctx context.Context, key, reqKey string, req *cdv1.Start
 	}
 	out := fiberpb.StartResponseFromFiber(resp)
 	out.Warnings = append(requestWarnings(ctx, req), out.Warnings...)
-	if _, err := s.tasks.Track(ctx, principal(ctx), key, out, enrichmentInEffect(req.GetEnrichmentTypes())); err != nil {
-		// The batch is started and paid for: answer anyway. The task can still be read and
-		// followed by id with its api_key.
-		s.log.ErrorContext(ctx, "started task not recorded", "task_id", resp.TaskID, "err", err)
+	// The batch is started and paid for: it is recorded whatever the caller does meanwhile.
+	rctx := context.WithoutCancel(ctx)
+	if _, err := s.tasks.Track(rctx, principal(ctx), key, out, enrichmentInEffect(req.GetEnrichmentTypes())); err != nil {
+		return nil, s.notRecorded(rctx, key, reqKey, freq.LinkedInURLs, out, err)
 	}
 	return out, nil
+}
+
+// notRecorded answers a start that Fiber accepted and the engine could not record (cause
+// matches tasks.ErrNotRecorded or tasks.ErrIDConflict): it keeps a record for the operator, as
+// for an ambiguous start, logs it at error level, and returns the error that tells the caller
+// what was started.
+func (s *Service) notRecorded(ctx context.Context, key, reqKey string, urls []string, out *cdv1.StartBatchResponse, cause error) error {
+	kind := storage.AmbiguousNotRecorded
+	if errors.Is(cause, tasks.ErrIDConflict) {
+		kind = storage.AmbiguousIDConflict
+	}
+	raw, _ := proto.Marshal(out) // a message that was just built always encodes
+	a := s.reconcileRecord(ctx, key, reqKey, urls, cause)
+	a.Kind, a.TaskID, a.Response = kind, out.GetOutput().GetTaskId(), raw
+	err := s.reconcile.RecordAmbiguousStart(ctx, a)
+	s.log.ErrorContext(ctx, "RECONCILE: fiber started a task that could not be recorded",
+		"record_id", a.ID, "kind", string(kind), "task_id", a.TaskID, "principal", a.Owner, "key_id", a.KeyID,
+		"request_key", reqKey, "people", len(urls), "err", cause, "record_err", err)
+	snr := &apierr.StartNotRecordedError{Response: out, Err: cause}
+	if err == nil {
+		snr.RecordID = a.ID
+	}
+	return snr
 }
 
 // recordAmbiguousStart keeps the record of a start that Fiber may have acted on without a
@@ -75,6 +100,16 @@ func (s *Service) start(ctx context.Context, key, reqKey string, req *cdv1.Start
 // logs it at error level. It never fails the call: the caller hears of the unknown outcome
 // either way.
 func (s *Service) recordAmbiguousStart(ctx context.Context, key, reqKey string, urls []string, cause error) {
+	a := s.reconcileRecord(ctx, key, reqKey, urls, cause)
+	a.Kind = storage.AmbiguousOutcomeUnknown
+	err := s.reconcile.RecordAmbiguousStart(context.WithoutCancel(ctx), a)
+	s.log.ErrorContext(ctx, "RECONCILE: a fiber start may have taken effect without a usable answer",
+		"record_id", a.ID, "principal", a.Owner, "key_id", a.KeyID, "request_key", reqKey, "people", len(urls),
+		"err", cause, "record_err", err)
+}
+
+// reconcileRecord is the operator's record of a start of urls with key that failed with cause.
+func (s *Service) reconcileRecord(ctx context.Context, key, reqKey string, urls []string, cause error) storage.AmbiguousStart {
 	a := storage.AmbiguousStart{
 		ID:         "amb-" + uuid.NewString(),
 		Time:       time.Now(),
@@ -82,15 +117,12 @@ func (s *Service) recordAmbiguousStart(ctx context.Context, key, reqKey string, 
 		KeyID:      fiber.KeyID(key),
 		RequestKey: reqKey,
 		URLs:       urls,
-		Error:      cause.Error(), // fiber errors never hold the key
+		Error:      cause.Error(), // fiber and store errors never hold the key
 	}
 	if s.secrets != nil {
 		a.Error = s.secrets.Redact(a.Error) // nor a request-supplied one
 	}
-	err := s.reconcile.RecordAmbiguousStart(context.WithoutCancel(ctx), a)
-	s.log.ErrorContext(ctx, "RECONCILE: a fiber start may have taken effect without a usable answer",
-		"record_id", a.ID, "principal", a.Owner, "key_id", a.KeyID, "request_key", reqKey, "people", len(urls),
-		"err", cause, "record_err", err)
+	return a
 }
 
 // enrichmentInEffect applies Fiber's defaults (true) to unset enrichment types.

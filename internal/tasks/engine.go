@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/storage"
 )
 
 // Upstream is what the engine needs of Fiber. *fiber.Client implements it.
@@ -52,10 +53,11 @@ type Engine struct {
 	stop chan struct{}  // closed when Run stops: watches end with ErrShuttingDown
 	wg   sync.WaitGroup // counts pollers; only Run adds to it and waits on it
 
-	mu      sync.Mutex      // guards pollers, queued and stopped
-	pollers map[string]bool // tasks whose poller runs or is queued
-	queued  []string        // tasks whose poller Run is to start
-	stopped bool
+	mu         sync.Mutex              // guards pollers, queued, unrecorded and stopped
+	pollers    map[string]bool         // tasks whose poller runs or is queued
+	queued     []string                // tasks whose poller Run is to start
+	unrecorded map[string]storage.Task // tasks Track could not store: their pollers store them first
+	stopped    bool
 }
 
 // New returns an Engine. It starts nothing: tasks tracked or adopted before Run are followed
@@ -73,6 +75,8 @@ func New(cfg Config) *Engine {
 		wake:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		pollers:   map[string]bool{},
+
+		unrecorded: map[string]storage.Task{},
 	}
 	if e.log == nil {
 		e.log = slog.Default()

@@ -3,7 +3,6 @@ package tasks
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -13,32 +12,6 @@ import (
 	"github.com/fibergate/fibergate/internal/fiberpb"
 	"github.com/fibergate/fibergate/internal/storage"
 )
-
-// Track stores a task that was just started with apiKey on behalf of owner, and has Run
-// follow it.
-func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.StartBatchResponse, enrichment storage.Enrichment) (storage.Task, error) {
-	raw, err := proto.Marshal(start)
-	if err != nil {
-		return storage.Task{}, fmt.Errorf("encode start: %w", err)
-	}
-	now := e.now()
-	t := storage.Task{
-		ID:            start.GetOutput().GetTaskId(),
-		Owner:         owner,
-		KeyID:         e.keys.add(apiKey),
-		Enrichment:    enrichment,
-		StartResponse: raw,
-		State:         storage.StateRunning,
-		Stats:         storage.Stats{TotalPeopleToFetch: int(start.GetOutput().GetNumPeopleEnqueued()), NumRemaining: int(start.GetOutput().GetNumPeopleEnqueued())},
-		CreateTime:    now,
-		UpdateTime:    now,
-	}
-	if err := e.store.CreateTask(ctx, t); err != nil {
-		return storage.Task{}, fmt.Errorf("store task %s: %w", t.ID, err)
-	}
-	e.spawn(t.ID)
-	return t, nil
-}
 
 // Get returns owner's task id; another owner's task is ErrNotFound. An unknown id with an
 // apiKey is adopted: if Fiber knows the task under that key, it is stored as owner's and

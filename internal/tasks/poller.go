@@ -19,6 +19,9 @@ import (
 // Failed polls and failed store calls are retried with backoff: only the end of ctx stops a
 // poller before its task is finished.
 func (e *Engine) follow(ctx context.Context, id string) error {
+	if t, ok := e.takeUnrecorded(id); ok && !e.recordLate(ctx, t) {
+		return nil // logged for the operator
+	}
 	task, err := e.load(ctx, id, 0)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // deleted meanwhile
