@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -21,7 +22,7 @@ func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.St
 	if err != nil {
 		return storage.Task{}, fmt.Errorf("encode start: %w", err)
 	}
-	now := e.now()
+	now := time.Now()
 	t := storage.Task{
 		ID:            start.GetOutput().GetTaskId(),
 		Owner:         owner,
@@ -75,7 +76,7 @@ func (e *Engine) adopt(ctx context.Context, owner, id, apiKey string) (storage.T
 		}
 		return storage.Task{}, err
 	}
-	now := e.now()
+	now := time.Now()
 	t := storage.Task{
 		ID: id, Owner: owner, KeyID: e.keys.add(apiKey),
 		Enrichment: storage.Enrichment{WorkEmails: true, PersonalEmails: true, PhoneNumbers: true},
@@ -141,7 +142,7 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 		return nil, err
 	}
 	// Kept with the task, so that GetTask and every watcher's last message show the refund.
-	c := fiberpb.CancellationFromFiber(resp, e.now())
+	c := fiberpb.CancellationFromFiber(resp, time.Now())
 	if raw, merr := proto.Marshal(c); merr != nil {
 		e.log.ErrorContext(ctx, "encode cancellation", "task_id", id, "err", merr)
 	} else if serr := e.store.SetCancellation(context.WithoutCancel(ctx), id, raw); serr != nil {
