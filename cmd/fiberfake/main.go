@@ -66,7 +66,7 @@ func parseOptions(args []string, getenv func(string) string, usage io.Writer) (o
 	fs.SetOutput(usage)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8081", "address to listen on")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every call")
-	fs.Int64Var(&o.cfg.Seed, "seed", 0, "seed of every random choice")
+	fs.Int64Var(&o.cfg.Seed, "seed", 0, "seed of the people's contact details, rejections and failures (task ids are new on every start)")
 	pps := fs.Float64("people-per-second", fiberfake.DefaultPeoplePerSecond, "people each task completes per second (inf: at once)")
 	noData := fs.Float64("no-data-rate", fiberfake.DefaultNoDataRate, "share of people with no data")
 	fs.Float64Var(&o.cfg.RejectRate, "reject-rate", 0, "share of people rejected before queueing")

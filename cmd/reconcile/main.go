@@ -1,17 +1,27 @@
-// Command reconcile lists the starts whose outcome fibergate could not know: starts that were
-// sent to Fiber and failed without an answer, or with a server error, so that Fiber may have
-// created (and charged) the task. fibergate never sends such a start again on its own; an
-// operator compares these records with Fiber's records of the key (credits used, tasks seen)
-// and tells the caller.
+// Command reconcile lists the starts an operator must reconcile with Fiber: starts whose
+// outcome fibergate could not know (sent to Fiber and failed without an answer, or with a
+// server error, so that Fiber may have created and charged the task), and starts Fiber
+// accepted that fibergate could not record (so it does not follow the task). fibergate never
+// sends such a start again on its own; an operator compares these records with Fiber's
+// records of the key (credits used, tasks seen) and tells the caller.
 //
 // It reads the server's store, also while the server runs:
 //
 //	go run ./cmd/reconcile -store sqlite:fibergate.db -since 72h
 //
 // Each record is printed as one JSON object per line: id (also in the server's RECONCILE log
-// line), time, owner (the caller's principal), key_id (which Fiber key, never the key),
-// request_key (the caller's idempotency key, if any), people, urls and error. The -store flag
-// falls back to FIBERGATE_STORE, like the server's.
+// line), time, kind, owner (the caller's principal), key_id (which Fiber key, never the key),
+// request_key (the caller's idempotency key, if any), task_id (the task Fiber started, if it
+// answered), people, urls and error. kind is one of
+//
+//   - outcome_unknown: no usable answer came back; Fiber may or may not have started the
+//     task. There is no task_id.
+//   - not_recorded: Fiber started task_id and fibergate could not store it; the caller got
+//     the answer and can still read the task by id with its Fiber key.
+//   - id_conflict: Fiber started task_id, an id fibergate already stores for another task.
+//
+// A summary line goes to stderr. The -store flag falls back to FIBERGATE_STORE, like the
+// server's.
 package main
 
 import (
@@ -21,7 +31,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,13 +50,25 @@ func main() {
 	}
 }
 
+// store is what reconcile reads: ListAmbiguousStarts returns the records made at or after
+// since, oldest first (storagetest.Backend states the full contract). Close is called once,
+// after it.
+type store interface {
+	ListAmbiguousStarts(ctx context.Context, since time.Time) ([]storage.AmbiguousStart, error)
+	Close() error
+}
+
+var _ store = (*sqlite.Store)(nil)
+
 // record is one line of output.
 type record struct {
 	ID         string    `json:"id"`
 	Time       time.Time `json:"time"`
+	Kind       string    `json:"kind"`
 	Owner      string    `json:"owner"`
 	KeyID      string    `json:"key_id"`
 	RequestKey string    `json:"request_key,omitempty"`
+	TaskID     string    `json:"task_id,omitempty"`
 	People     int       `json:"people"`
 	URLs       []string  `json:"urls"`
 	Error      string    `json:"error"`
@@ -66,14 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	kind, path, _ := strings.Cut(*spec, ":")
-	if kind != "sqlite" || path == "" {
-		return fmt.Errorf("-store %q: want sqlite:PATH", *spec)
-	}
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("-store: %w", err) // do not create an empty store by mistake
-	}
-	s, err := sqlite.Open(ctx, path)
+	s, err := openStore(ctx, *spec)
 	if err != nil {
 		return err
 	}
@@ -83,16 +100,53 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	enc := json.NewEncoder(stdout)
+	count := map[string]int{}
 	for _, a := range list {
-		if err := enc.Encode(toRecord(a)); err != nil {
+		r := toRecord(a)
+		count[r.Kind]++
+		if err := enc.Encode(r); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "%d start(s) of unknown outcome since %s\n", len(list), time.Now().Add(-*since).UTC().Format(time.RFC3339))
+	fmt.Fprintf(stderr, "%d start(s) to reconcile since %s%s\n", len(list), time.Now().Add(-*since).UTC().Format(time.RFC3339), summary(count))
 	return nil
 }
 
+// summary says how many records of each kind count holds, e.g. ": 2 outcome_unknown,
+// 1 not_recorded"; "" for none.
+func summary(count map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(count)) {
+		parts = append(parts, fmt.Sprintf("%d %s", count[k], k))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, ", ")
+}
+
+// openStore opens the existing store named by spec, as the server's -store flag names it.
+func openStore(ctx context.Context, spec string) (store, error) {
+	kind, path, _ := strings.Cut(spec, ":")
+	if kind != "sqlite" || path == "" {
+		return nil, fmt.Errorf("-store %q: want sqlite:PATH", spec)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("-store: %w", err) // do not create an empty store by mistake
+	}
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// toRecord is the line of a; a record without a kind is of unknown outcome.
 func toRecord(a storage.AmbiguousStart) record {
-	return record{ID: a.ID, Time: a.Time.UTC(), Owner: a.Owner, KeyID: a.KeyID, RequestKey: a.RequestKey,
-		People: len(a.URLs), URLs: a.URLs, Error: a.Error}
+	kind := a.Kind
+	if kind == "" {
+		kind = storage.AmbiguousOutcomeUnknown
+	}
+	return record{ID: a.ID, Time: a.Time.UTC(), Kind: string(kind), Owner: a.Owner, KeyID: a.KeyID,
+		RequestKey: a.RequestKey, TaskID: a.TaskID, People: len(a.URLs), URLs: a.URLs, Error: a.Error}
 }

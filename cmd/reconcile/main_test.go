@@ -50,8 +50,67 @@ func TestListsRecentRecordsAsJSONLines(t *testing.T) {
 	if got.ID != "amb-new" || got.Owner != "billing" || got.RequestKey != "billing/req-1" || got.People != 2 || got.KeyID != "k2" {
 		t.Errorf("record %+v", got)
 	}
-	if !strings.Contains(errOut.String(), "1 start(s) of unknown outcome") {
-		t.Errorf("summary %q", errOut.String())
+	if got.Kind != "outcome_unknown" || got.TaskID != "" || strings.Contains(lines[0], "task_id") {
+		t.Errorf("a record without a kind: kind %q, task_id %q; want outcome_unknown and none", got.Kind, got.TaskID)
+	}
+	if s := errOut.String(); !strings.Contains(s, "1 start(s) to reconcile") || !strings.HasSuffix(s, ": 1 outcome_unknown\n") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+// TestPrintsKindAndTaskID: each record says its kind, and the task Fiber started when it
+// answered; the summary counts each kind.
+func TestPrintsKindAndTaskID(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fibergate.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	urls := []string{"https://www.linkedin.com/in/a"}
+	in := []storage.AmbiguousStart{
+		{ID: "amb-1", Time: now.Add(-3 * time.Hour), Kind: storage.AmbiguousOutcomeUnknown, Owner: "crm", KeyID: "k1", URLs: urls, Error: "fiber start: outcome unknown (HTTP 503)"},
+		{ID: "amb-2", Time: now.Add(-2 * time.Hour), Kind: storage.AmbiguousNotRecorded, Owner: "crm", KeyID: "k1", URLs: urls,
+			TaskID: "task-7", Response: []byte{1, 2}, Error: "store task task-7: database is locked"},
+		{ID: "amb-3", Time: now.Add(-time.Hour), Kind: storage.AmbiguousIDConflict, Owner: "crm", KeyID: "k1", URLs: urls,
+			TaskID: "task-1", Error: "store task task-1: storage: already exists"},
+	}
+	for _, a := range in {
+		if err := s.RecordAmbiguousStart(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"-store", "sqlite:" + path}, func(string) string { return "" }, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	var got []record
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var r record
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	want := []struct{ id, kind, taskID string }{
+		{"amb-1", "outcome_unknown", ""}, {"amb-2", "not_recorded", "task-7"}, {"amb-3", "id_conflict", "task-1"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].ID != w.id || got[i].Kind != w.kind || got[i].TaskID != w.taskID {
+			t.Errorf("record %d: id %q kind %q task_id %q; want %q %q %q", i, got[i].ID, got[i].Kind, got[i].TaskID, w.id, w.kind, w.taskID)
+		}
+	}
+	if s := errOut.String(); !strings.Contains(s, "3 start(s) to reconcile") || !strings.HasSuffix(s, ": 1 id_conflict, 1 not_recorded, 1 outcome_unknown\n") {
+		t.Errorf("summary %q", s)
 	}
 }
 

@@ -19,6 +19,7 @@ type config struct {
 	fiberURL        string
 	fiberAPIKey     string // from FIBER_API_KEY only: never a flag, so it stays out of ps output
 	fakeFiber       bool
+	seed            int64 // of the simulator's people data, with fakeFiber
 	fiberTimeout    time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
@@ -71,6 +72,15 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&c.metricsAddr, "metrics-addr", "FIBERGATE_METRICS_ADDR", "", "Prometheus /metrics listen address, plain HTTP without auth: keep it private (empty: off)")
 	str(&c.fiberURL, "fiber-url", "FIBER_BASE_URL", "https://api.fiber.ai", "Fiber API base URL")
 	boolean(&c.fakeFiber, "fake-fiber", "FIBERGATE_FAKE_FIBER", false, "run the built-in Fiber simulator in-process and use it instead of -fiber-url")
+	seed := int64(0)
+	if v := getenv("FIBERGATE_SEED"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("FIBERGATE_SEED: %w", err))
+		}
+		seed = n
+	}
+	fs.Int64Var(&c.seed, "seed", seed, "with -fake-fiber: seed of the simulator's made-up contact details (who is found, with what); task ids are new on every start whatever the seed (env FIBERGATE_SEED)")
 	duration(&c.fiberTimeout, "fiber-timeout", "FIBERGATE_FIBER_TIMEOUT", 30*time.Second, "timeout of each call to Fiber")
 	duration(&c.shutdownTimeout, "shutdown-timeout", "FIBERGATE_SHUTDOWN_TIMEOUT", 10*time.Second, "how long a graceful stop waits for in-flight calls")
 	str(&c.tokensFile, "tokens-file", "FIBERGATE_TOKENS_FILE", "", "callers' bearer tokens: lines of \"PRINCIPAL sha256:HEX\" (make a hash with: printf %s \"$TOKEN\" | sha256sum)")

@@ -59,6 +59,7 @@ func TestConfigEnvironmentFallbacksForEveryFlag(t *testing.T) {
 		"FIBERGATE_HTTP_ADDR":         "127.0.0.1:2",
 		"FIBER_BASE_URL":              "http://fiber.test",
 		"FIBERGATE_FAKE_FIBER":        "true",
+		"FIBERGATE_SEED":              "11",
 		"FIBERGATE_START_RATE":        "5/1s",
 		"FIBERGATE_POLL_RATE":         "7/2s",
 		"FIBERGATE_CANCEL_RATE":       "3/1h",
@@ -88,6 +89,9 @@ func TestConfigEnvironmentFallbacksForEveryFlag(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, settingsOf(cfg)); diff != "" {
 		t.Errorf("from the environment (-want +got):\n%s", diff)
+	}
+	if cfg.seed != 11 {
+		t.Errorf("seed from the environment = %d, want 11", cfg.seed)
 	}
 
 	// Flags win over the environment.
@@ -125,6 +129,8 @@ func TestConfigRefusesInvalidValues(t *testing.T) {
 		{"malformed duration", []string{"-fiber-timeout", "soon"}, nil, "invalid value"},
 		{"malformed duration from env", nil, map[string]string{"FIBERGATE_FIBER_TIMEOUT": "soon"}, "FIBERGATE_FIBER_TIMEOUT"},
 		{"malformed bool from env", nil, map[string]string{"FIBERGATE_FAKE_FIBER": "maybe"}, "FIBERGATE_FAKE_FIBER"},
+		{"malformed seed", []string{"-seed", "0x"}, nil, "invalid value"},
+		{"malformed seed from env", nil, map[string]string{"FIBERGATE_SEED": "lucky"}, "FIBERGATE_SEED"},
 		{"malformed watch streams from env", nil, map[string]string{"FIBERGATE_MAX_WATCH_STREAMS": "many"}, "FIBERGATE_MAX_WATCH_STREAMS"},
 		{"malformed body size from env", nil, map[string]string{"FIBERGATE_MAX_BODY_BYTES": "6MB"}, "FIBERGATE_MAX_BODY_BYTES"},
 		{"tls key without cert", []string{"-tls-key", "k.pem"}, nil, "-tls-cert and -tls-key go together"},

@@ -25,11 +25,13 @@ const (
 	requestKey = "sk-e2e-request-secret-9c2d"
 )
 
-// newUpstream starts a seeded simulator that knows both test keys.
+// newUpstream starts a seeded simulator that knows both test keys. Its task ids are salted
+// alike on every run, so that the golden files hold them.
 func newUpstream(t *testing.T) (*fiberfake.Sim, string) {
 	return fiberfaketest.NewServer(t, fiberfake.Config{
-		Seed: 7,
-		Keys: map[string]float64{serverKey: 100000, requestKey: 100000},
+		Seed:       7,
+		TaskIDSalt: "e2e",
+		Keys:       map[string]float64{serverKey: 100000, requestKey: 100000},
 	})
 }
 

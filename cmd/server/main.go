@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -33,7 +34,6 @@ import (
 	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/server"
 	"github.com/fibergate/fibergate/internal/service"
-	"github.com/fibergate/fibergate/internal/storage"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
@@ -86,6 +86,7 @@ func run(ctx context.Context, cfg config) error {
 			keys = map[string]float64{fiberfake.DemoAPIKey: fiberfake.DefaultDemoCredits, apiKey: fiberfake.DefaultDemoCredits}
 		}
 		sim, url, err := fiberfake.Start(fiberfake.Config{
+			Seed:   cfg.seed,
 			Keys:   keys,
 			Logger: logger.With("component", "fiberfake"),
 			Limits: fiberfake.Limits{Start: rate(limits.Start), Poll: rate(limits.Poll), Cancel: rate(limits.Cancel)},
@@ -145,7 +146,7 @@ func run(ctx context.Context, cfg config) error {
 	defer store.Close()
 	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger})
 	svc := service.New(service.Config{
-		Fiber: upstream, Tasks: engine, Store: store, IdempotencyTTL: cfg.idempotencyTTL,
+		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})
@@ -169,6 +170,7 @@ func run(ctx context.Context, cfg config) error {
 	mets.GRPC.InitializeMetrics(srv)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return engine.Run(gctx) })
+	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error { return reportBudget(gctx, limiter, logger, time.Minute) })
 	g.Go(func() error { return srv.Run(gctx, nil) })
 	if cfg.metricsAddr != "" {
@@ -263,15 +265,30 @@ func loadTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 	return c, nil
 }
 
+// store is what the server needs of a storage backend: the part each consumer uses, and
+// Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
+type store interface {
+	tasks.Store
+	service.RequestStore
+	service.ReconcileStore
+	io.Closer
+}
+
+var _ store = (*sqlite.Store)(nil)
+
 // openStore opens the store named by spec, e.g. "sqlite:fibergate.db".
-func openStore(ctx context.Context, spec string) (storage.Store, error) {
+func openStore(ctx context.Context, spec string) (store, error) {
 	kind, arg, _ := strings.Cut(spec, ":")
 	switch kind {
 	case "sqlite":
 		if arg == "" {
 			return nil, fmt.Errorf("-store %q: sqlite needs a file path", spec)
 		}
-		return sqlite.Open(ctx, arg)
+		s, err := sqlite.Open(ctx, arg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("-store %q: unknown backend (want sqlite:PATH)", spec)
 }

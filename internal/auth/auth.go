@@ -19,10 +19,9 @@ import (
 	"io"
 	"os"
 	"strings"
-)
 
-// ErrUnauthenticated means there is no token, or one that matches no principal.
-var ErrUnauthenticated = errors.New("missing or invalid bearer token")
+	"github.com/fibergate/fibergate/internal/apierr"
+)
 
 // Tokens is an immutable set of principals and their token hashes; safe for concurrent use.
 type Tokens struct {
@@ -95,7 +94,7 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 // Len is the number of principals.
 func (t *Tokens) Len() int { return len(t.entries) }
 
-// Principal returns the principal whose token this is, or ErrUnauthenticated. Every entry is
+// Principal returns the principal whose token this is, or apierr.ErrUnauthenticated. Every entry is
 // compared, in constant time.
 func (t *Tokens) Principal(token string) (string, error) {
 	h := sha256.Sum256([]byte(token))
@@ -106,7 +105,7 @@ func (t *Tokens) Principal(token string) (string, error) {
 		}
 	}
 	if found < 0 || token == "" {
-		return "", ErrUnauthenticated
+		return "", apierr.ErrUnauthenticated
 	}
 	return t.entries[found].principal, nil
 }

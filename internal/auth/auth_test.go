@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/auth"
 )
 
@@ -25,7 +26,7 @@ func TestTokensFile(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "tok-billin", "tok-billing ", auth.HashToken("tok-billing")} {
-		if _, err := toks.Principal(bad); !errors.Is(err, auth.ErrUnauthenticated) {
+		if _, err := toks.Principal(bad); !errors.Is(err, apierr.ErrUnauthenticated) {
 			t.Errorf("Principal(%q) = %v, want ErrUnauthenticated", bad, err)
 		}
 	}
@@ -64,8 +65,10 @@ func TestAuthFunc(t *testing.T) {
 		ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", tt.header))
 		ctx, err := toks.AuthFunc(ctx)
 		if tt.want == "" {
-			if status.Code(err) != codes.Unauthenticated || strings.Contains(status.Convert(err).Message(), "secret") {
-				t.Errorf("%q: %v, want UNAUTHENTICATED without the token", tt.header, err)
+			// The domain error, which the error interceptor turns into UNAUTHENTICATED.
+			st := status.Convert(apierr.ToStatus(err))
+			if !errors.Is(err, apierr.ErrUnauthenticated) || st.Code() != codes.Unauthenticated || strings.Contains(err.Error()+st.Message(), "secret") {
+				t.Errorf("%q: %v, want ErrUnauthenticated (UNAUTHENTICATED) without the token", tt.header, err)
 			}
 			continue
 		}

@@ -1,6 +1,7 @@
 package fiberfake
 
 import (
+	"crypto/rand"
 	"log/slog"
 	"math"
 	"time"
@@ -78,10 +79,18 @@ type Limits struct {
 // zero field stands for the default documented on it. New copies what it
 // needs, so a Config may be reused after New returns.
 type Config struct {
-	// Seed makes everything random deterministic: the same seed, inputs and
-	// clock readings give the same task ids, contact details, rejections,
-	// no-data people and failures.
+	// Seed makes the people's fates deterministic: the same seed, inputs and
+	// clock readings give the same contact details, rejections, no-data
+	// people and failures. Task ids depend on TaskIDSalt as well.
 	Seed int64
+
+	// TaskIDSalt is mixed with Seed into every task id. Empty means a salt
+	// New draws from crypto/rand, so that every simulator hands out ids of
+	// its own, whatever its Seed: a server restarted on the same store never
+	// gets an id the store already holds. Simulators with the same Seed and
+	// the same non-empty TaskIDSalt give the same task ids, for callers that
+	// compare answers byte for byte.
+	TaskIDSalt string
 
 	// Keys maps each accepted API key to its starting credits. Nil means a
 	// single key, DemoAPIKey, with DefaultDemoCredits. An empty non-nil map
@@ -170,6 +179,9 @@ func (c Config) withDefaults() Config {
 	c.Limits.Cancel = c.Limits.Cancel.orDefault(Rate{N: 60, Per: time.Minute})
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.TaskIDSalt == "" {
+		c.TaskIDSalt = rand.Text()
 	}
 	if c.Clock == nil {
 		c.Clock = realClock{}

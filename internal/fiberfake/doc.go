@@ -4,10 +4,13 @@
 // documented status codes and bodies, per-key credits and rate limits.
 //
 // Everything is deterministic given Config.Seed, the requests and the clock:
-// task ids, which people are rejected, found, missing or failed, and their
-// contact details. Tasks progress lazily from Config.Clock, person by person,
-// so a test with a fake clock needs no sleeping and the simulator runs no
-// goroutine of its own. Faults (error statuses, latency, broken bodies,
+// which people are rejected, found, missing or failed, and their contact
+// details. Task ids are too once Config.TaskIDSalt is set; by default New
+// draws a random salt, so each simulator hands out ids no other one has
+// handed out, and a restarted server never meets an id its store already
+// holds. Tasks progress lazily from Config.Clock, person by person, so a test
+// with a fake clock needs no sleeping and the simulator runs no goroutine of
+// its own. Faults (error statuses, latency, broken bodies,
 // dropped connections) can be injected at run time with InjectFault or over
 // HTTP on the admin handler.
 //

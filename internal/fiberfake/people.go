@@ -69,17 +69,6 @@ func (d dice) float(purpose, subject string) float64 {
 	return float64(d.u64(purpose, subject)>>11) / (1 << 53)
 }
 
-// taskID returns the n-th task id: a lower-case, UUID-shaped (version 4)
-// string of [0-9a-f-].
-func (d dice) taskID(n int) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], d.u64("task-hi", fmt.Sprint(n)))
-	binary.BigEndian.PutUint64(b[8:], d.u64("task-lo", fmt.Sprint(n)))
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
-
 // rejected reports whether a person is rejected before queueing.
 func (s *Sim) rejected(id, slug string) bool {
 	return strings.HasPrefix(slug, "reject-") || s.dice.float("reject", id) < s.cfg.RejectRate

@@ -71,10 +71,11 @@ func TestKeys(t *testing.T) {
 }
 
 // TestDeterminism runs the same calls against two simulators with the same
-// seed and clock and expects identical bytes; another seed must differ.
+// seed, task id salt and clock and expects identical bytes; another seed must
+// differ.
 func TestDeterminism(t *testing.T) {
 	run := func(seed int64) [][]byte {
-		e := newEnv(t, fiberfake.Config{Seed: seed, NoDataRate: 0.3, RejectRate: 0.2, FailRate: 0.1, PeoplePerSecond: 100})
+		e := newEnv(t, fiberfake.Config{Seed: seed, TaskIDSalt: "determinism", NoDataRate: 0.3, RejectRate: 0.2, FailRate: 0.1, PeoplePerSecond: 100})
 		var bodies [][]byte
 		for round := range 3 {
 			r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, profiles(fmt.Sprint("r", round), 40)...)).mustOK(t)

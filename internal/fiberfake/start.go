@@ -59,7 +59,7 @@ func (s *Sim) start(body []byte) (reply, *reqError) {
 		return reply{}, err
 	}
 	t := &task{
-		id:         s.dice.taskID(len(s.order) + 1),
+		id:         s.dice.taskID(s.cfg.TaskIDSalt, len(s.order)+1),
 		apiKey:     key,
 		types:      req.types,
 		price:      price,

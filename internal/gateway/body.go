@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // bodyChecker knows, for each route with a request body, the message the body decodes into.
@@ -87,7 +87,7 @@ func (bc *bodyChecker) middleware(max int64) runtime.Middleware {
 					writeError(bc.mux, w, r, errBodyTooLarge(max))
 					return
 				}
-				writeError(bc.mux, w, r, service.BadRequest("", "reading the request body failed", "body.read"))
+				writeError(bc.mux, w, r, apierr.BadRequest("", "reading the request body failed", "body.read"))
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -115,7 +115,7 @@ func checkJSON(md protoreflect.MessageDescriptor, body []byte) ([]string, error)
 	}
 	// protojson is the authority on what the gateway will accept (UTF-8, number ranges, …).
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, dynamicpb.NewMessage(md)); err != nil {
-		return nil, service.BadRequest("", fmt.Sprintf("the body is not a valid %s: %v", md.Name(), err), "json.invalid")
+		return nil, apierr.BadRequest("", fmt.Sprintf("the body is not a valid %s: %v", md.Name(), err), "json.invalid")
 	}
 	return w.unknown, nil
 }

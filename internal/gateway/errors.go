@@ -14,55 +14,34 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
 
-	"github.com/fibergate/fibergate/internal/service"
-)
-
-const (
-	reasonBodyTooLarge     = "REQUEST_TOO_LARGE"
-	reasonRouteNotFound    = "ROUTE_NOT_FOUND"
-	reasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
-	reasonBadRequest       = "BAD_REQUEST"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // routingErrorHandler answers requests that match no route, in the same format as every
 // other error: 404 for an unknown path, 405 for a known path with another method.
 func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-	var st *status.Status
-	var reason string
-	var extra []protoadapt.MessageV1
+	var err error
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
-		st, reason = status.Newf(codes.Unimplemented, "method %s is not allowed on this path", r.Method), reasonMethodNotAllowed
+		err = apierr.New(codes.Unimplemented, apierr.ReasonMethodNotAllowed, fmt.Sprintf("method %s is not allowed on this path", r.Method), nil)
 	case http.StatusNotFound:
-		st, reason = status.New(codes.NotFound, "no such route"), reasonRouteNotFound
+		err = apierr.New(codes.NotFound, apierr.ReasonRouteNotFound, "no such route", nil)
 	default:
 		// grpc-gateway says 400 for a request target it cannot route at all, such as one not
 		// starting with "/": the violation is of the path.
-		st, reason = status.New(codes.InvalidArgument, http.StatusText(httpStatus)), reasonBadRequest
-		extra = append(extra, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
-			Field: "path", Description: "the request path matches no route: " + http.StatusText(httpStatus), Reason: reasonBadRequest,
-		}}})
+		err = apierr.New(codes.InvalidArgument, apierr.ReasonBadRequest, http.StatusText(httpStatus), nil,
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{
+				Field: "path", Description: "the request path matches no route: " + http.StatusText(httpStatus), Reason: apierr.ReasonBadRequest,
+			}}})
 	}
-	details := append([]protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: reason, Domain: service.ErrorDomain}}, extra...)
-	ds, err := st.WithDetails(details...)
-	if err == nil {
-		st = ds
-	}
-	errorHandler(ctx, mux, m, w, r, st.Err())
+	errorHandler(ctx, mux, m, w, r, err)
 }
 
+// errBodyTooLarge answers a body larger than max bytes: 413 (see errorHandler).
 func errBodyTooLarge(max int64) error {
-	st := status.New(codes.ResourceExhausted, fmt.Sprintf("request body larger than %d bytes", max))
-	ds, err := st.WithDetails(&errdetails.ErrorInfo{
-		Reason: reasonBodyTooLarge, Domain: "fibergate",
-		Metadata: map[string]string{"max_bytes": strconv.FormatInt(max, 10)},
-	})
-	if err != nil {
-		return st.Err()
-	}
-	return ds.Err()
+	return apierr.New(codes.ResourceExhausted, apierr.ReasonBodyTooLarge, fmt.Sprintf("request body larger than %d bytes", max),
+		map[string]string{apierr.MetaMaxBytes: strconv.FormatInt(max, 10)})
 }
 
 // writeError answers a request the generated handlers never saw, in the gateway's format and
@@ -72,20 +51,23 @@ func writeError(mux *runtime.ServeMux, w http.ResponseWriter, r *http.Request, e
 	errorHandler(r.Context(), mux, out, w, r, err)
 }
 
-// errorHandler is runtime.DefaultHTTPErrorHandler plus: an ErrorInfo on every error (the
-// gateway's own, such as a bad query parameter, have none), 413 for an oversized body, and a
-// Retry-After header (whole seconds, rounded up) when the status carries a RetryInfo.
+// errorHandler is runtime.DefaultHTTPErrorHandler plus: an ErrorInfo on every error, 413 for
+// an oversized body, 405 for a method a path does not take, and a Retry-After header (whole
+// seconds, rounded up) when the status carries a RetryInfo. Statuses that came back from the
+// gRPC service, and the gateway's own, already carry their ErrorInfo and pass ToStatus
+// unchanged; only those grpc-gateway makes itself, such as for a bad query parameter, get
+// theirs here.
 func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
-	err = service.ToStatus(queryParamError(err))
+	err = apierr.ToStatus(queryParamError(err))
 	st := status.Convert(err)
 	code := 0
 	for _, d := range st.Details() {
 		switch d := d.(type) {
 		case *errdetails.ErrorInfo:
 			switch d.GetReason() {
-			case reasonBodyTooLarge:
+			case apierr.ReasonBodyTooLarge:
 				code = http.StatusRequestEntityTooLarge
-			case reasonMethodNotAllowed:
+			case apierr.ReasonMethodNotAllowed:
 				code = http.StatusMethodNotAllowed
 			}
 		case *errdetails.RetryInfo:
@@ -122,7 +104,7 @@ func queryParamError(err error) error {
 		return err
 	}
 	field := lowerCamel(m[1])
-	return service.BadRequest(field, "cannot parse the query parameter: "+st.Message()[len(m[0]):], "query.parse")
+	return apierr.BadRequest(field, "cannot parse the query parameter: "+st.Message()[len(m[0]):], "query.parse")
 }
 
 // lowerCamel maps a proto field path to its JSON names ("page_size" -> "pageSize").

@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // newTestGateway is the gateway in front of a connection that is never used: routing errors
@@ -42,9 +44,9 @@ func TestRoutingErrorsCarryErrorInfoAndBadRequest(t *testing.T) {
 		reason             string
 		field              string // BadRequest field; "" for no BadRequest
 	}{
-		{"path not starting with a slash", http.MethodGet, "v1/contact-details/batch", http.StatusBadRequest, codes.InvalidArgument, reasonBadRequest, "path"},
-		{"unknown route", http.MethodGet, "/v2/nothing", http.StatusNotFound, codes.NotFound, reasonRouteNotFound, ""},
-		{"wrong method", http.MethodPut, "/v1/contact-details/batch/start", http.StatusMethodNotAllowed, codes.Unimplemented, reasonMethodNotAllowed, ""},
+		{"path not starting with a slash", http.MethodGet, "v1/contact-details/batch", http.StatusBadRequest, codes.InvalidArgument, apierr.ReasonBadRequest, "path"},
+		{"unknown route", http.MethodGet, "/v2/nothing", http.StatusNotFound, codes.NotFound, apierr.ReasonRouteNotFound, ""},
+		{"wrong method", http.MethodPut, "/v1/contact-details/batch/start", http.StatusMethodNotAllowed, codes.Unimplemented, apierr.ReasonMethodNotAllowed, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // Config configures the gateway.
@@ -50,9 +50,9 @@ const DefaultMaxBodyBytes = maxPeople*(maxURLBytes+personOverhead) + requestOver
 // forwardedHeaders are the HTTP headers passed to the gRPC service as metadata. Anything else,
 // including Grpc-Metadata-* headers, is dropped so REST clients cannot forge internal metadata.
 var forwardedHeaders = map[string]bool{
-	"Authorization":   true,
-	"Idempotency-Key": true,
-	"X-Request-Id":    true,
+	"Authorization":             true,
+	apierr.IdempotencyKeyHeader: true,
+	"X-Request-Id":              true,
 }
 
 // New returns the REST handler. conn is a client connection to the gRPC server; the gateway
@@ -83,7 +83,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, 
 			if len(paths) == 0 {
 				return nil
 			}
-			return metadata.MD{service.UnknownFieldsMetadataKey: paths}
+			return metadata.MD{apierr.UnknownFieldsMetadataKey: paths}
 		}),
 		runtime.WithMiddlewares(bodies.middleware(cfg.MaxBodyBytes)),
 		runtime.WithErrorHandler(errorHandler),

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // maxUnknownFields caps how many unknown field paths one request reports.
@@ -26,16 +26,16 @@ type jsonWalker struct {
 
 func (w *jsonWalker) walk(body []byte, md protoreflect.MessageDescriptor) error {
 	if depth := nesting(body); depth > maxJSONDepth {
-		return service.BadRequest("", fmt.Sprintf("JSON nested %d levels deep; at most %d allowed", depth, maxJSONDepth), "json.too_deep")
+		return apierr.BadRequest("", fmt.Sprintf("JSON nested %d levels deep; at most %d allowed", depth, maxJSONDepth), "json.too_deep")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return service.BadRequest("", "the body is not valid JSON: "+err.Error(), "json.syntax")
+		return apierr.BadRequest("", "the body is not valid JSON: "+err.Error(), "json.syntax")
 	}
 	if dec.More() {
-		return service.BadRequest("", "the body holds more than one JSON value", "json.syntax")
+		return apierr.BadRequest("", "the body holds more than one JSON value", "json.syntax")
 	}
 	return w.message(doc, md, "")
 }
@@ -124,7 +124,7 @@ func (w *jsonWalker) single(v any, fd protoreflect.FieldDescriptor, path string)
 }
 
 func typeError(path, want string, got any) error {
-	return service.BadRequest(path, fmt.Sprintf("must be %s, got %s", want, jsonType(got)), "json.type")
+	return apierr.BadRequest(path, fmt.Sprintf("must be %s, got %s", want, jsonType(got)), "json.type")
 }
 
 func jsonType(v any) string {

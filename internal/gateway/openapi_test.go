@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fibergate/fibergate/internal/service"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // TestOpenAPIDocumentsTheIdempotencyKeyHeader: the REST header the service reads for
@@ -29,7 +29,7 @@ func TestOpenAPIDocumentsTheIdempotencyKeyHeader(t *testing.T) {
 	}
 	found := false
 	for _, p := range doc.Paths["/v1/contact-details/batch/start"]["post"].Parameters {
-		if p.In != "header" || !strings.EqualFold(p.Name, service.IdempotencyKeyHeader) {
+		if p.In != "header" || !strings.EqualFold(p.Name, apierr.IdempotencyKeyHeader) {
 			continue
 		}
 		found = true
@@ -43,6 +43,6 @@ func TestOpenAPIDocumentsTheIdempotencyKeyHeader(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("POST /v1/contact-details/batch/start documents no %s header", service.IdempotencyKeyHeader)
+		t.Errorf("POST /v1/contact-details/batch/start documents no %s header", apierr.IdempotencyKeyHeader)
 	}
 }

@@ -95,7 +95,7 @@ func startFanOut(tb testing.TB, watchers, conns, rounds int) *fanOut {
 		// The poll that follows a stored result starts 1ms later and waits for the next release.
 		policy:          tasks.Policy{MinInterval: time.Millisecond, MaxInterval: time.Millisecond},
 		maxWatchStreams: watchers,
-		wrap: func(s storage.Store) storage.Store {
+		wrap: func(s tasks.Store) tasks.Store {
 			f.timed.Store = s
 			return f.timed
 		},
@@ -279,7 +279,7 @@ func (s fakeStarter) Start(context.Context, string, fiber.StartRequest) (*fiber.
 // timedStore records when each AppendResults that stored results returned, by the sequence
 // number of its last result.
 type timedStore struct {
-	storage.Store
+	tasks.Store
 
 	mu     sync.Mutex // guards stored
 	stored map[int]time.Time

@@ -29,10 +29,10 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/gateway"
 	"github.com/fibergate/fibergate/internal/redact"
-	"github.com/fibergate/fibergate/internal/service"
 )
 
 // Config configures a Server.
@@ -99,19 +99,21 @@ func New(cfg Config) (*Server, error) {
 		// holds no string contents.
 		method, _ := grpc.Method(ctx)
 		cfg.Logger.ErrorContext(ctx, "handler panicked", "method", method, "panic_type", fmt.Sprintf("%T", p), "stack", string(debug.Stack()))
-		return service.ToStatus(service.ErrPanic)
+		return apierr.ErrPanic
 	})}
 	// Order, outside in: logging sees every call's final status (one line per call, panics
-	// included); the error interceptor gives every status its ErrorInfo and masks secrets;
-	// recovery turns a panic below it into ErrPanic; then authentication and validation.
+	// included); the error interceptor is the one place where errors become statuses (each
+	// with its ErrorInfo, secrets masked); inside it, recovery turns a panic into
+	// apierr.ErrPanic, authentication fails with apierr.ErrUnauthenticated, validation and the
+	// handlers return domain errors.
 	unary := append(slices.Clone(cfg.Unary),
 		logging.UnaryServerInterceptor(log, logOpts...),
-		service.UnaryErrorInterceptor(cfg.Secrets),
+		apierr.UnaryErrorInterceptor(cfg.Secrets),
 		recovery.UnaryServerInterceptor(recoverOpts...),
 	)
 	stream := append(slices.Clone(cfg.Stream),
 		logging.StreamServerInterceptor(log, logOpts...),
-		service.StreamErrorInterceptor(cfg.Secrets),
+		apierr.StreamErrorInterceptor(cfg.Secrets),
 		recovery.StreamServerInterceptor(recoverOpts...),
 	)
 	if cfg.Tokens != nil {
@@ -129,7 +131,7 @@ func New(cfg Config) (*Server, error) {
 			grpc.ChainStreamInterceptor(stream...),
 			// Unknown services and methods go through the stream interceptors too, and so get
 			// an ErrorInfo; registered ones (health, reflection) never reach it.
-			grpc.UnknownServiceHandler(service.UnknownMethod),
+			grpc.UnknownServiceHandler(apierr.UnknownMethod),
 		}, extra...)
 		g := grpc.NewServer(opts...)
 		cdv1.RegisterContactDetailsServiceServer(g, cfg.Service)

@@ -15,7 +15,6 @@ import (
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/server"
 	"github.com/fibergate/fibergate/internal/service"
-	"github.com/fibergate/fibergate/internal/storage"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
@@ -31,7 +30,7 @@ type stackConfig struct {
 	// the same caller, so one that opens more streams than the default must raise it.
 	maxWatchStreams int
 	// wrap, if not nil, wraps the SQLite store the engine uses.
-	wrap func(storage.Store) storage.Store
+	wrap func(tasks.Store) tasks.Store
 }
 
 // stack is fibergate wired as cmd/server wires it (SQLite store, task engine, service, gRPC
@@ -48,7 +47,7 @@ func startStack(tb testing.TB, cfg stackConfig) *stack {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var st storage.Store = store
+	var st tasks.Store = store
 	if cfg.wrap != nil {
 		st = cfg.wrap(store)
 	}

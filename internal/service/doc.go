@@ -2,6 +2,8 @@
 //
 // Handlers receive requests that the protovalidate interceptor already checked against the
 // rules in the contract, translate them to the upstream Fiber client's types, and translate
-// answers and errors back. Every error leaving this package goes through ToStatus, the one
-// place where domain errors become gRPC statuses with a google.rpc.ErrorInfo.
+// answers back. They return domain errors, never statuses: apierr's sentinels and those of
+// the packages they call, wrapped with apierr.InField or apierr.ForTask where the caller's
+// input is worth echoing. apierr's error interceptors, installed by internal/server, turn them
+// into gRPC statuses once.
 package service

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -15,33 +14,41 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// IdempotencyKeyHeader is the REST header (gRPC metadata key) that may carry a StartBatch's
-// request id instead of the request_id field.
-const IdempotencyKeyHeader = "idempotency-key"
-
 // DefaultIdempotencyTTL is how long a request id is remembered.
 const DefaultIdempotencyTTL = 24 * time.Hour
 
-// Errors of idempotent starts.
-var (
-	// ErrIdempotencyKeyReused: the request id was used before with another payload.
-	ErrIdempotencyKeyReused = errors.New("this idempotency key was used before with a different request: use a new key for a new request")
-	// ErrEarlierOutcomeUnknown: an earlier request with this id was sent to Fiber and no answer
-	// came back; it is never sent again under the same id.
-	ErrEarlierOutcomeUnknown = errors.New("an earlier StartBatch with this request_id was sent to Fiber but its outcome is unknown: it may have started (and charged) a batch; check ListTasks before starting again with a new request_id")
-	// ErrBadIdempotencyKey: the Idempotency-Key header is not a UUID.
-	ErrBadIdempotencyKey = errors.New("the Idempotency-Key header must be one UUID")
-)
+// RequestStore keeps the records of idempotent StartBatch requests. Every storage backend
+// implements it (storagetest.Backend states the full contract). Its methods must be safe
+// for concurrent use, also by several processes sharing the store.
+//
+// What idempotency relies on: ClaimRequest writes a new pending record for r.Key unless a
+// record of the key lives at r.CreateTime (expires after it), which it returns instead
+// (claimed false); of concurrent claims of one key exactly one is claimed, and a claim
+// replaces an expired record entirely. FinishRequest sets a record's state and response,
+// storage.ErrNotFound if it is gone. ReleaseRequest deletes a record (no error if it is
+// gone), so the key can be claimed again. PurgeRequests deletes the records that expired
+// before a time, which nothing reads again, and says how many.
+type RequestStore interface {
+	ClaimRequest(ctx context.Context, r storage.Request) (existing storage.Request, claimed bool, err error)
+	FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error
+	ReleaseRequest(ctx context.Context, key string) error
+	PurgeRequests(ctx context.Context, before time.Time) (int, error)
+}
+
+// requestPurgeInterval is how often Service.Run deletes expired request ids. They take room
+// only: an expired record is ignored, and replaced by the next claim of its key.
+const requestPurgeInterval = time.Hour
 
 // idempotency makes StartBatch safe to retry: the first request with a (principal, request id)
 // runs; any later one with the same payload gets the stored answer, concurrently or after a
 // restart, and never reaches Fiber. Safe for concurrent use.
 type idempotency struct {
-	store   storage.Store
+	store   RequestStore
 	ttl     time.Duration
 	now     func() time.Time
 	started time.Time // records left pending by an earlier process are orphans
@@ -51,39 +58,44 @@ type idempotency struct {
 	inflight map[string]chan struct{}
 }
 
-func newIdempotency(store storage.Store, ttl time.Duration, log *slog.Logger) *idempotency {
+func newIdempotency(store RequestStore, ttl time.Duration, log *slog.Logger) *idempotency {
 	if ttl <= 0 {
 		ttl = DefaultIdempotencyTTL
 	}
 	return &idempotency{store: store, ttl: ttl, now: time.Now, started: time.Now(), log: log, inflight: map[string]chan struct{}{}}
 }
 
-// Where a request's idempotency key came from, as error details name it.
-const (
-	fieldRequestID      = "requestId"       // the request_id field, by its JSON name
-	fieldIdempotencyKey = "Idempotency-Key" // the REST header, or the gRPC metadata of that name
-)
+// purge deletes the records that have expired.
+func (i *idempotency) purge(ctx context.Context) {
+	n, err := i.store.PurgeRequests(ctx, i.now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		i.log.ErrorContext(ctx, "purge expired request ids", "err", err)
+	case n > 0:
+		i.log.DebugContext(ctx, "purged expired request ids", "count", n)
+	}
+}
 
 // requestID returns the request's idempotency key and where it came from: request_id, else
 // the Idempotency-Key header (REST) or metadata (gRPC). "" means the request is not
 // idempotent.
 func requestID(ctx context.Context, req *cdv1.StartBatchRequest) (id, field string, err error) {
 	if id := req.GetRequestId(); id != "" {
-		return id, fieldRequestID, nil // validated as a UUID by the contract
+		return id, apierr.FieldRequestID, nil // validated as a UUID by the contract
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get(IdempotencyKeyHeader)
+	vals := md.Get(apierr.IdempotencyKeyHeader)
 	switch {
 	case len(vals) == 0:
 		return "", "", nil
 	case len(vals) > 1:
-		return "", "", ErrBadIdempotencyKey
+		return "", "", apierr.ErrBadIdempotencyKey
 	}
 	u, err := uuid.Parse(vals[0])
 	if err != nil || len(vals[0]) != 36 {
-		return "", "", ErrBadIdempotencyKey
+		return "", "", apierr.ErrBadIdempotencyKey
 	}
-	return u.String(), fieldIdempotencyKey, nil
+	return u.String(), apierr.IdempotencyKeyHeader, nil
 }
 
 // payloadHash identifies what a request asks for: the request without its id, and with the
@@ -100,7 +112,7 @@ func payloadHash(req *cdv1.StartBatchRequest, apiKey string) (string, error) {
 }
 
 // do runs start once per key. Later calls with the same key and hash get the stored answer;
-// another hash gets ErrIdempotencyKeyReused.
+// another hash gets apierr.ErrIdempotencyKeyReused.
 func (i *idempotency) do(ctx context.Context, key, hash string, start func() (*cdv1.StartBatchResponse, error)) (*cdv1.StartBatchResponse, error) {
 	for {
 		// One request per key at a time in this process; duplicates wait for it.
@@ -168,7 +180,7 @@ func (i *idempotency) attempt(ctx context.Context, key, hash string, start func(
 // replay answers a duplicate from the record of the first request.
 func (i *idempotency) replay(ctx context.Context, r storage.Request, hash string) (*cdv1.StartBatchResponse, error) {
 	if r.PayloadHash != hash {
-		return nil, ErrIdempotencyKeyReused
+		return nil, apierr.ErrIdempotencyKeyReused
 	}
 	switch r.State {
 	case storage.RequestDone:
@@ -183,12 +195,9 @@ func (i *idempotency) replay(ctx context.Context, r storage.Request, hash string
 			if err := i.store.FinishRequest(ctx, r.Key, storage.RequestUnknown, nil); err != nil {
 				return nil, err
 			}
-			return nil, ErrEarlierOutcomeUnknown
+			return nil, apierr.ErrEarlierOutcomeUnknown
 		}
-		return nil, ErrRequestInProgress
+		return nil, apierr.ErrRequestInProgress
 	}
-	return nil, ErrEarlierOutcomeUnknown
+	return nil, apierr.ErrEarlierOutcomeUnknown
 }
-
-// ErrRequestInProgress means another process is sending the request with this id right now.
-var ErrRequestInProgress = errors.New("a StartBatch with this request_id is in progress: retry shortly with the same request_id")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 )
 
@@ -25,11 +26,11 @@ func TestIdempotencyTTLIsConfiguredAndExpiredKeysStartAgain(t *testing.T) {
 	t.Cleanup(func() { store.Close() })
 	log := slog.New(slog.DiscardHandler)
 
-	if got := New(Config{Store: store, Logger: log}).idem.ttl; got != DefaultIdempotencyTTL {
+	if got := New(Config{Requests: store, Logger: log}).idem.ttl; got != DefaultIdempotencyTTL {
 		t.Errorf("zero IdempotencyTTL: ttl %v, want %v", got, DefaultIdempotencyTTL)
 	}
 	const ttl = 90 * time.Minute
-	idem := New(Config{Store: store, IdempotencyTTL: ttl, Logger: log}).idem
+	idem := New(Config{Requests: store, IdempotencyTTL: ttl, Logger: log}).idem
 	if idem.ttl != ttl {
 		t.Fatalf("IdempotencyTTL %v did not reach the records: ttl %v", ttl, idem.ttl)
 	}
@@ -52,7 +53,7 @@ func TestIdempotencyTTLIsConfiguredAndExpiredKeysStartAgain(t *testing.T) {
 	call("first call", "h1", "task-1", 1)
 	now = now.Add(ttl - time.Nanosecond)
 	call("just before the TTL", "h1", "task-1", 1)
-	if _, err := idem.do(ctx, "alice|7d444840-9dc0-11d1-b245-5ffdce74fad2", "h2", start); !errors.Is(err, ErrIdempotencyKeyReused) {
+	if _, err := idem.do(ctx, "alice|7d444840-9dc0-11d1-b245-5ffdce74fad2", "h2", start); !errors.Is(err, apierr.ErrIdempotencyKeyReused) {
 		t.Errorf("another payload before the TTL: %v, want ErrIdempotencyKeyReused", err)
 	}
 	now = now.Add(time.Nanosecond)

@@ -2,11 +2,11 @@ package service
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/storage"
@@ -18,15 +18,25 @@ type Starter interface {
 	Start(ctx context.Context, apiKey string, req fiber.StartRequest) (*fiber.StartResponse, error)
 }
 
+// ReconcileStore keeps the records of starts an operator must reconcile with Fiber's own
+// records (cmd/reconcile lists them). RecordAmbiguousStart stores a durably, every field as
+// given, so that the record outlives the process; it reports a taken a.ID with
+// storage.ErrExists (the service makes ids that never repeat). It must be safe for
+// concurrent use.
+type ReconcileStore interface {
+	RecordAmbiguousStart(ctx context.Context, a storage.AmbiguousStart) error
+}
+
 // Config holds what the service needs.
 type Config struct {
 	// Fiber starts batches upstream. Required.
 	Fiber Starter
 	// Tasks follows started tasks and serves the task RPCs. Required.
 	Tasks *tasks.Engine
-	// Store keeps idempotency records of StartBatch and the records of ambiguous starts.
-	// Required.
-	Store storage.Store
+	// Requests keeps the idempotency records of StartBatch. Required.
+	Requests RequestStore
+	// Reconcile keeps the records of starts an operator must reconcile. Required.
+	Reconcile ReconcileStore
 	// IdempotencyTTL is how long a request_id is remembered; zero means 24h.
 	IdempotencyTTL time.Duration
 	// AllowRequestAPIKey lets requests bring their own Fiber key (api_key). Off, such
@@ -49,7 +59,7 @@ type Service struct {
 
 	fiber         Starter
 	tasks         *tasks.Engine
-	store         storage.Store
+	reconcile     ReconcileStore
 	idem          *idempotency
 	defaultAPIKey string
 	allowReqKey   bool
@@ -67,10 +77,26 @@ func New(cfg Config) *Service {
 		log = slog.Default()
 	}
 	return &Service{
-		fiber: cfg.Fiber, tasks: cfg.Tasks, store: cfg.Store, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
-		idem:    newIdempotency(cfg.Store, cfg.IdempotencyTTL, log),
+		fiber: cfg.Fiber, tasks: cfg.Tasks, reconcile: cfg.Reconcile, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
+		idem:    newIdempotency(cfg.Requests, cfg.IdempotencyTTL, log),
 		streams: newStreamQuota(cfg.MaxWatchStreams),
 		secrets: cfg.Secrets,
+	}
+}
+
+// Run deletes expired idempotency records at once and then every hour, until ctx ends; then
+// it returns nil. Call it once, beside the task engine's Run. The handlers work without it;
+// the records would only pile up.
+func (s *Service) Run(ctx context.Context) error {
+	tick := time.NewTicker(requestPurgeInterval)
+	defer tick.Stop()
+	for {
+		s.idem.purge(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
 	}
 }
 
@@ -82,11 +108,8 @@ func (s *Service) apiKey(requestKey string) (string, error) {
 	if s.defaultAPIKey != "" {
 		return s.defaultAPIKey, nil
 	}
-	return "", ErrNoAPIKey
+	return "", apierr.ErrNoAPIKey
 }
-
-// ErrRequestKeyRefused means the request carries an api_key and the server does not take them.
-var ErrRequestKeyRefused = errors.New("this server does not accept a Fiber api_key in requests: leave it out to use the server's key")
 
 // requestKey vets a request-supplied Fiber key ("" passes through).
 func (s *Service) requestKey(k string) (string, error) {
@@ -97,7 +120,7 @@ func (s *Service) requestKey(k string) (string, error) {
 		s.secrets.Add(k) // even a refused key is a secret
 	}
 	if !s.allowReqKey {
-		return "", ErrRequestKeyRefused
+		return "", apierr.ErrRequestKeyRefused
 	}
 	return k, nil
 }

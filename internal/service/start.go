@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberpb"
@@ -20,11 +21,11 @@ import (
 func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (*cdv1.StartBatchResponse, error) {
 	key, err := s.apiKey(req.GetApiKey())
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	id, field, err := requestID(ctx, req)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	var reqKey string
 	if id != "" {
@@ -33,17 +34,17 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	start := func() (*cdv1.StartBatchResponse, error) { return s.start(ctx, key, reqKey, req) }
 	if id == "" {
 		resp, err := start()
-		return resp, ToStatus(err)
+		return resp, err
 	}
 	hash, err := payloadHash(req, key)
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	resp, err := s.idem.do(ctx, reqKey, hash, start)
-	if errors.Is(err, ErrIdempotencyKeyReused) {
-		err = inField(field, err)
+	if errors.Is(err, apierr.ErrIdempotencyKeyReused) {
+		err = apierr.InField(field, err)
 	}
-	return resp, ToStatus(err)
+	return resp, err
 }
 
 // start sends the start upstream and records the task. reqKey is the request's idempotency
@@ -86,7 +87,7 @@ func (s *Service) recordAmbiguousStart(ctx context.Context, key, reqKey string, 
 	if s.secrets != nil {
 		a.Error = s.secrets.Redact(a.Error) // nor a request-supplied one
 	}
-	err := s.store.RecordAmbiguousStart(context.WithoutCancel(ctx), a)
+	err := s.reconcile.RecordAmbiguousStart(context.WithoutCancel(ctx), a)
 	s.log.ErrorContext(ctx, "RECONCILE: a fiber start may have taken effect without a usable answer",
 		"record_id", a.ID, "principal", a.Owner, "key_id", a.KeyID, "request_key", reqKey, "people", len(urls),
 		"err", cause, "record_err", err)

@@ -1,15 +1,13 @@
 package service
 
 import (
-	"errors"
 	"sync"
+
+	"github.com/fibergate/fibergate/internal/apierr"
 )
 
 // DefaultMaxWatchStreams is how many WatchTask streams one principal may hold open at once.
 const DefaultMaxWatchStreams = 100
-
-// ErrTooManyStreams means the principal holds its maximum of open watch streams.
-var ErrTooManyStreams = errors.New("too many open WatchTask streams for this caller: close one, or use ListTaskResults")
 
 // streamQuota counts open watch streams per principal. Safe for concurrent use.
 type streamQuota struct {
@@ -25,13 +23,13 @@ func newStreamQuota(max int) *streamQuota {
 	return &streamQuota{max: max, open: map[string]int{}}
 }
 
-// acquire takes a slot for principal, or fails with ErrTooManyStreams. The returned func
+// acquire takes a slot for principal, or fails with apierr.ErrTooManyStreams. The returned func
 // gives it back.
 func (q *streamQuota) acquire(principal string) (release func(), err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.open[principal] >= q.max {
-		return nil, ErrTooManyStreams
+		return nil, apierr.ErrTooManyStreams
 	}
 	q.open[principal]++
 	var once sync.Once

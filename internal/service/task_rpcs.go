@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 	"github.com/fibergate/fibergate/internal/storage"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
@@ -20,11 +21,11 @@ const (
 func (s *Service) GetTask(ctx context.Context, req *cdv1.GetTaskRequest) (*cdv1.GetTaskResponse, error) {
 	key, err := s.requestKey(req.GetApiKey())
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	t, err := s.tasks.Get(ctx, principal(ctx), req.GetTaskId(), key)
 	if err != nil {
-		return nil, ToStatus(forTask(req.GetTaskId(), err))
+		return nil, apierr.ForTask(req.GetTaskId(), err)
 	}
 	return &cdv1.GetTaskResponse{Task: taskToProto(t)}, nil
 }
@@ -34,7 +35,7 @@ func (s *Service) ListTasks(ctx context.Context, req *cdv1.ListTasksRequest) (*c
 	owner := principal(ctx)
 	after, err := parseListToken(req.GetPageToken(), owner)
 	if err != nil {
-		return nil, ToStatus(inField("pageToken", err))
+		return nil, apierr.InField("pageToken", err)
 	}
 	size := int(req.GetPageSize())
 	if size == 0 {
@@ -42,7 +43,7 @@ func (s *Service) ListTasks(ctx context.Context, req *cdv1.ListTasksRequest) (*c
 	}
 	ts, next, err := s.tasks.List(ctx, storage.ListFilter{Owner: owner, State: storage.State(req.GetState()), PageSize: size, After: after})
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	out := &cdv1.ListTasksResponse{Tasks: make([]*cdv1.Task, len(ts))}
 	for i, t := range ts {
@@ -58,11 +59,11 @@ func (s *Service) ListTasks(ctx context.Context, req *cdv1.ListTasksRequest) (*c
 func (s *Service) ListTaskResults(ctx context.Context, req *cdv1.ListTaskResultsRequest) (*cdv1.ListTaskResultsResponse, error) {
 	after, err := parseSeqToken(req.GetPageToken(), kindResults, req.GetTaskId())
 	if err != nil {
-		return nil, ToStatus(inField("pageToken", err))
+		return nil, apierr.InField("pageToken", err)
 	}
 	key, err := s.requestKey(req.GetApiKey())
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	size := int(req.GetPageSize())
 	if size == 0 {
@@ -70,7 +71,7 @@ func (s *Service) ListTaskResults(ctx context.Context, req *cdv1.ListTaskResults
 	}
 	t, rs, err := s.tasks.Results(ctx, principal(ctx), req.GetTaskId(), key, after, size)
 	if err != nil {
-		return nil, ToStatus(forTask(req.GetTaskId(), err))
+		return nil, apierr.ForTask(req.GetTaskId(), err)
 	}
 	out := &cdv1.ListTaskResultsResponse{Results: rs, State: cdv1.TaskState(t.State)}
 	// More are stored (a full page), or may come (the task runs): say where to go on from.
@@ -85,15 +86,15 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 	ctx := stream.Context()
 	after, err := parseSeqToken(req.GetResumeToken(), kindResume, req.GetTaskId())
 	if err != nil {
-		return ToStatus(inField("resumeToken", err))
+		return apierr.InField("resumeToken", err)
 	}
 	key, err := s.requestKey(req.GetApiKey())
 	if err != nil {
-		return ToStatus(err)
+		return err
 	}
 	release, err := s.streams.acquire(principal(ctx))
 	if err != nil {
-		return ToStatus(err)
+		return err
 	}
 	defer release()
 	err = s.tasks.Watch(ctx, principal(ctx), req.GetTaskId(), key, after, req.GetProgressOnly(), func(u tasks.Update) error {
@@ -109,18 +110,18 @@ func (s *Service) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStream
 		}
 		return stream.Send(msg)
 	})
-	return ToStatus(forTask(req.GetTaskId(), err))
+	return apierr.ForTask(req.GetTaskId(), err)
 }
 
 // CancelTask cancels the task's unclaimed people upstream.
 func (s *Service) CancelTask(ctx context.Context, req *cdv1.CancelTaskRequest) (*cdv1.CancelTaskResponse, error) {
 	key, err := s.requestKey(req.GetApiKey())
 	if err != nil {
-		return nil, ToStatus(err)
+		return nil, err
 	}
 	c, err := s.tasks.Cancel(ctx, principal(ctx), req.GetTaskId(), key)
 	if err != nil {
-		return nil, ToStatus(forTask(req.GetTaskId(), err))
+		return nil, apierr.ForTask(req.GetTaskId(), err)
 	}
 	return &cdv1.CancelTaskResponse{CancelledCount: c.GetCancelledCount(), CreditsRefunded: c.GetCreditsRefunded(), Message: c.GetMessage()}, nil
 }
@@ -128,7 +129,7 @@ func (s *Service) CancelTask(ctx context.Context, req *cdv1.CancelTaskRequest) (
 // DeleteTask forgets a finished task and its results.
 func (s *Service) DeleteTask(ctx context.Context, req *cdv1.DeleteTaskRequest) (*cdv1.DeleteTaskResponse, error) {
 	if err := s.tasks.Delete(ctx, principal(ctx), req.GetTaskId()); err != nil {
-		return nil, ToStatus(forTask(req.GetTaskId(), err))
+		return nil, apierr.ForTask(req.GetTaskId(), err)
 	}
 	return &cdv1.DeleteTaskResponse{}, nil
 }

@@ -10,12 +10,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/apierr"
 )
-
-// UnknownFieldsMetadataKey is the gRPC metadata key on which the REST gateway passes the paths
-// of JSON fields it did not understand, one path per value (e.g. "personDetails[0].foo"). The
-// service returns them as warnings instead of dropping them silently.
-const UnknownFieldsMetadataKey = "fibergate-unknown-fields"
 
 // maxWarnings caps the warnings of one response, so a hostile request cannot inflate it.
 const maxWarnings = 100
@@ -27,7 +23,7 @@ const unknownFieldMessage = "unknown field ignored"
 func requestWarnings(ctx context.Context, req proto.Message) []*cdv1.Warning {
 	var out []*cdv1.Warning
 	md, _ := metadata.FromIncomingContext(ctx)
-	for _, path := range md.Get(UnknownFieldsMetadataKey) {
+	for _, path := range md.Get(apierr.UnknownFieldsMetadataKey) {
 		if len(out) == maxWarnings {
 			return out
 		}

@@ -1,6 +1,13 @@
-// Package storage defines what fibergate keeps about tasks and their results, and the errors
-// every backend returns. Backends live in subpackages (storage/sqlite, later storage/redis) and
-// must all pass the shared contract suite in storage/storagetest.
+// Package storage holds the types fibergate keeps (tasks and their results, the records of
+// idempotent requests, the records of starts an operator must reconcile) and the errors
+// every backend returns. Backends live in subpackages, one each (storage/sqlite).
+//
+// The package declares no store interface: each consumer declares the few methods it uses
+// (tasks.Store, service.RequestStore and service.ReconcileStore, cmd/reconcile's listing).
+// A backend implements their union, storagetest.Backend: its method comments are the
+// contract every backend keeps, and its suite, storagetest.Run, checks it. A backend's
+// tests run the suite and declare var _ storagetest.Backend = (*Store)(nil); nothing in the
+// contract depends on how another backend does it.
 //
 // The store is the source of truth of the task engine: a task's pollers append results and
 // move its cursor in one atomic step (AppendResults), so after a crash polling resumes from a
@@ -8,18 +15,17 @@
 package storage
 
 import (
-	"context"
 	"errors"
 	"time"
 )
 
-// Errors returned by every backend.
+// Errors returned by every backend, wrapped or not, where storagetest.Backend says.
 var (
-	// ErrNotFound: no task with that id.
+	// ErrNotFound: no task, or no request record, with that id.
 	ErrNotFound = errors.New("storage: not found")
-	// ErrExists: CreateTask found a task with that id already.
+	// ErrExists: CreateTask or RecordAmbiguousStart found the id taken.
 	ErrExists = errors.New("storage: already exists")
-	// ErrConflict: AppendResults was given a FromSeq that is not the task's result count,
+	// ErrConflict: AppendResults was given a fromSeq that is not the task's result count,
 	// i.e. another writer appended in between. Nothing was written.
 	ErrConflict = errors.New("storage: concurrent append")
 )
@@ -123,55 +129,6 @@ type PageKey struct {
 	ID         string
 }
 
-// Store is what a backend implements. All methods are safe for concurrent use.
-type Store interface {
-	// CreateTask stores a new task with no results. ErrExists if the id is taken.
-	CreateTask(ctx context.Context, t Task) error
-	// GetTask returns a task. ErrNotFound if unknown.
-	GetTask(ctx context.Context, id string) (Task, error)
-	// ListTasks returns up to f.PageSize tasks of f.Owner, newest first (CreateTime, then ID
-	// descending), after f.After; next is the key to pass for the following page, or nil.
-	ListTasks(ctx context.Context, f ListFilter) (tasks []Task, next *PageKey, err error)
-	// ListUnfinished returns every task not in a terminal state, for resuming pollers.
-	ListUnfinished(ctx context.Context) ([]Task, error)
-	// AppendResults atomically stores results with sequence numbers fromSeq+1.. and applies u.
-	// fromSeq must equal the task's NumResults, else ErrConflict and nothing is written.
-	// ErrNotFound if the task is gone (deleted meanwhile).
-	AppendResults(ctx context.Context, id string, fromSeq int, results [][]byte, u Update) error
-	// ReadResults returns up to limit results with Seq > afterSeq, in order.
-	ReadResults(ctx context.Context, id string, afterSeq, limit int) ([]Result, error)
-	// SetCancellation stores a task's Cancellation, changing nothing else. ErrNotFound if
-	// unknown.
-	SetCancellation(ctx context.Context, id string, cancellation []byte) error
-	// DeleteTask removes a task and its results. ErrNotFound if unknown.
-	DeleteTask(ctx context.Context, id string) error
-	// PurgeFinished removes tasks that reached a terminal state before t, with their results,
-	// and the ambiguous-start records made before t; it returns how many tasks went.
-	PurgeFinished(ctx context.Context, before time.Time) (int, error)
-	// RecordAmbiguousStart stores a record of a start whose outcome is unknown. ErrExists if
-	// its ID is taken.
-	RecordAmbiguousStart(ctx context.Context, a AmbiguousStart) error
-	// ListAmbiguousStarts returns the records made at or after since, oldest first (Time, then
-	// ID ascending).
-	ListAmbiguousStarts(ctx context.Context, since time.Time) ([]AmbiguousStart, error)
-	// ClaimRequest records a new idempotent request in state RequestPending, unless a record
-	// with r.Key exists that has not expired at r.CreateTime: then nothing is written and the
-	// existing record is returned (claimed false). An expired record is replaced.
-	ClaimRequest(ctx context.Context, r Request) (existing Request, claimed bool, err error)
-	// GetRequest returns the record of key. ErrNotFound if there is none (or it expired
-	// before now).
-	GetRequest(ctx context.Context, key string, now time.Time) (Request, error)
-	// FinishRequest sets the state and response of key's record. ErrNotFound if it is gone.
-	FinishRequest(ctx context.Context, key string, state RequestState, response []byte) error
-	// ReleaseRequest deletes key's record (the request failed without effect, so the key may
-	// be used again). No error if it is gone.
-	ReleaseRequest(ctx context.Context, key string) error
-	// PurgeRequests deletes records that expired before t and returns how many went.
-	PurgeRequests(ctx context.Context, before time.Time) (int, error)
-	// Close releases the store.
-	Close() error
-}
-
 // RequestState is where an idempotent request stands.
 type RequestState int
 
@@ -201,14 +158,18 @@ type Request struct {
 	CreateTime, ExpireTime time.Time
 }
 
-// AmbiguousStart is the record of a start that was sent to Fiber and failed in a way that does
-// not tell whether Fiber created (and charged) the task: no answer, or a server error. It is
-// never sent again on its own; an operator reconciles it against Fiber's records of the key.
+// AmbiguousStart is the record of a start an operator must reconcile with Fiber's records of
+// the key (credits used, tasks seen), because fibergate cannot tell the caller's batch
+// apart from what Fiber did: either no usable answer came back, so Fiber may or may not have
+// created (and charged) the task, or Fiber started the task and fibergate could not keep
+// it. Kind says which. Such a start is never sent again on its own.
 type AmbiguousStart struct {
 	// ID is fibergate's name for the record, given to the caller and logged.
 	ID string
 	// Time is when the attempt failed.
 	Time time.Time
+	// Kind says what is known of the start.
+	Kind AmbiguousKind
 	// Owner is the principal that asked for the start.
 	Owner string
 	// KeyID names the Fiber key it was sent with (fiber.KeyID); never the key itself.
@@ -217,6 +178,32 @@ type AmbiguousStart struct {
 	RequestKey string
 	// URLs are the LinkedIn URLs sent, in order.
 	URLs []string
-	// Error is the failure as the client reported it (secrets redacted).
+	// TaskID is the id of the task Fiber started, when it answered; "" when the outcome is
+	// unknown.
+	TaskID string
+	// Response is the encoded StartBatchResponse the caller was given; nil when there was
+	// none. Opaque to storage.
+	Response []byte
+	// Error is the failure: the client's error when the outcome is unknown, the store's
+	// when the task could not be kept (secrets redacted).
 	Error string
 }
+
+// AmbiguousKind says what is known of an AmbiguousStart. The zero value, "", is read as
+// AmbiguousOutcomeUnknown.
+type AmbiguousKind string
+
+// Kinds of ambiguous starts.
+const (
+	// AmbiguousOutcomeUnknown: the start was sent and no usable answer came back (no answer,
+	// or a server error): Fiber may or may not have created and charged the task. TaskID is
+	// "" and Response nil.
+	AmbiguousOutcomeUnknown AmbiguousKind = "outcome_unknown"
+	// AmbiguousNotRecorded: Fiber started the task (TaskID) and fibergate could not store
+	// it, so it does not follow it; the caller had the answer (Response), and can still
+	// read the task by id with its Fiber key.
+	AmbiguousNotRecorded AmbiguousKind = "not_recorded"
+	// AmbiguousIDConflict: Fiber started the task and answered with a task id (TaskID) that
+	// fibergate already stores for another task, so the new task is not followed.
+	AmbiguousIDConflict AmbiguousKind = "id_conflict"
+)

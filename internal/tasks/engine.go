@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fibergate/fibergate/internal/fiber"
-	"github.com/fibergate/fibergate/internal/storage"
 )
 
 // Upstream is what the engine needs of Fiber. *fiber.Client implements it.
@@ -20,7 +19,7 @@ type Upstream interface {
 // Config holds what an Engine needs.
 type Config struct {
 	// Store keeps tasks and results. Required.
-	Store storage.Store
+	Store Store
 	// Fiber is polled and cancelled. Required.
 	Fiber Upstream
 	// DefaultAPIKey is the server's own Fiber key, if any. Never logged.
@@ -38,7 +37,7 @@ type Config struct {
 // methods may be called from any goroutine, before, during or after Run. Once Run has
 // returned, no task is followed any more and watches end with ErrShuttingDown.
 type Engine struct {
-	store     storage.Store
+	store     Store
 	fiber     Upstream
 	keys      *keyring
 	policy    Policy
@@ -137,12 +136,6 @@ func (e *Engine) startPollers(ctx context.Context, d time.Duration) bool {
 }
 
 func (e *Engine) purge(ctx context.Context) {
-	// Expired idempotency records of StartBatch go too: they live in the same store.
-	if n, err := e.store.PurgeRequests(ctx, time.Now()); err != nil && ctx.Err() == nil {
-		e.log.Error("purge expired request ids", "err", err)
-	} else if n > 0 {
-		e.log.Debug("purged expired request ids", "count", n)
-	}
 	if e.retention <= 0 {
 		return // finished tasks are kept
 	}

@@ -30,13 +30,13 @@ type env struct {
 	t      *testing.T
 	sim    *fiberfake.Sim
 	client *fiber.Client
-	store  storage.Store
+	store  *sqlite.Store
 	path   string
 	engine *Engine
 	// client2, if set, is the engine's upstream instead of client.
 	client2 Upstream
 	// wrapStore, if set, wraps the store the engine uses (the env's store stays unwrapped).
-	wrapStore func(storage.Store) storage.Store
+	wrapStore func(Store) Store
 	// retention, if set, is the engine's Config.Retention.
 	retention time.Duration
 	stop      func() // stops the engine and waits for Run to return
@@ -90,7 +90,7 @@ func (e *env) startEngine(p Policy) {
 	if e.client2 != nil {
 		up = e.client2
 	}
-	var engineStore storage.Store = store
+	var engineStore Store = store
 	if e.wrapStore != nil {
 		engineStore = e.wrapStore(store)
 	}

@@ -16,7 +16,7 @@ import (
 // flakyStore fails the AppendResults calls whose numbers (from 1) are in fail with the error
 // given, and the first write of a terminal state with failFinish, without writing anything.
 type flakyStore struct {
-	storage.Store
+	Store
 	mu         sync.Mutex // guards calls, failFinish
 	calls      int
 	fail       map[int]error
@@ -51,7 +51,7 @@ func TestPollerRetriesStoreErrors(t *testing.T) {
 					6: storage.ErrConflict, 7: busy,
 				}, failFinish: busy}
 				e.stop()
-				e.wrapStore = func(s storage.Store) storage.Store { flaky.Store = s; return flaky }
+				e.wrapStore = func(s Store) Store { flaky.Store = s; return flaky }
 				e.startEngine(Policy{})
 				id := e.start(350)
 
@@ -98,7 +98,7 @@ func TestFailedEndSurvivesAStoreError(t *testing.T) {
 		flaky := &flakyStore{failFinish: errors.New("database is locked (SQLITE_BUSY)")}
 		e.stop()
 		e.client2 = goneFiber{}
-		e.wrapStore = func(s storage.Store) storage.Store { flaky.Store = s; return flaky }
+		e.wrapStore = func(s Store) Store { flaky.Store = s; return flaky }
 		e.startEngine(Policy{})
 		out := &cdv1.StartBatchResponse{Output: &cdv1.StartBatchOutput{TaskId: "gone-task", NumPeopleEnqueued: 10}}
 		if _, err := e.engine.Track(testContext(t), "alice", testKey, out, storage.Enrichment{WorkEmails: true}); err != nil {

@@ -10,6 +10,10 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
+// ambiguousColumns are the ambiguous_starts columns in the order the methods here write and
+// read them.
+const ambiguousColumns = `id, time, kind, owner, key_id, request_key, urls, task_id, response, error`
+
 // RecordAmbiguousStart stores a. storage.ErrExists if a.ID is taken.
 func (s *Store) RecordAmbiguousStart(ctx context.Context, a storage.AmbiguousStart) error {
 	t, err := nanos(a.Time)
@@ -20,8 +24,9 @@ func (s *Store) RecordAmbiguousStart(ctx context.Context, a storage.AmbiguousSta
 	if err != nil {
 		return fmt.Errorf("record ambiguous start %s: %w", a.ID, err)
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO ambiguous_starts (id, time, owner, key_id, request_key, urls, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, t, a.Owner, a.KeyID, a.RequestKey, string(urls), a.Error)
+	_, err = s.write.ExecContext(ctx, `INSERT INTO ambiguous_starts (`+ambiguousColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, t, string(a.Kind), a.Owner, a.KeyID, a.RequestKey, string(urls), a.TaskID, a.Response, a.Error)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("record ambiguous start %s: %w", a.ID, storage.ErrExists)
 	}
@@ -37,7 +42,7 @@ func (s *Store) ListAmbiguousStarts(ctx context.Context, since time.Time) ([]sto
 	if err != nil {
 		return nil, fmt.Errorf("list ambiguous starts: %w", err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT id, time, owner, key_id, request_key, urls, error
+	rows, err := s.read.QueryContext(ctx, `SELECT `+ambiguousColumns+`
 		FROM ambiguous_starts WHERE time >= ? ORDER BY time, id`, from)
 	if err != nil {
 		return nil, fmt.Errorf("list ambiguous starts: %w", err)
@@ -49,7 +54,7 @@ func (s *Store) ListAmbiguousStarts(ctx context.Context, since time.Time) ([]sto
 			t    int64
 			urls string
 		)
-		if err := rows.Scan(&a.ID, &t, &a.Owner, &a.KeyID, &a.RequestKey, &urls, &a.Error); err != nil {
+		if err := rows.Scan(&a.ID, &t, &a.Kind, &a.Owner, &a.KeyID, &a.RequestKey, &urls, &a.TaskID, &a.Response, &a.Error); err != nil {
 			return nil, errors.Join(fmt.Errorf("list ambiguous starts: %w", err), rows.Close())
 		}
 		if err := json.Unmarshal([]byte(urls), &a.URLs); err != nil {

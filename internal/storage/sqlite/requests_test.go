@@ -29,8 +29,8 @@ func TestMigrateRequests(t *testing.T) {
 	}
 
 	s = openStore(t, path)
-	if v := queryInt(t, db, "PRAGMA user_version"); v != 4 {
-		t.Errorf("user_version = %d, want 4", v)
+	if v := queryInt(t, db, "PRAGMA user_version"); v != 5 {
+		t.Errorf("user_version = %d, want 5", v)
 	}
 	rs, err := s.ReadResults(ctx, "task-1", 0, 10)
 	if err != nil {

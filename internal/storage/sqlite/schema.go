@@ -74,6 +74,11 @@ func migrations() []string {
 		CREATE INDEX ambiguous_starts_by_time ON ambiguous_starts (time, id);`,
 		// 4: Fiber's answer to a cancel, kept with the task.
 		`ALTER TABLE tasks ADD COLUMN cancellation BLOB;`,
+		// 5: what is known of an ambiguous start, and the task Fiber started, if it
+		// answered. Every record before it was of unknown outcome.
+		`ALTER TABLE ambiguous_starts ADD COLUMN kind TEXT NOT NULL DEFAULT 'outcome_unknown';
+		ALTER TABLE ambiguous_starts ADD COLUMN task_id TEXT NOT NULL DEFAULT '';
+		ALTER TABLE ambiguous_starts ADD COLUMN response BLOB;`,
 	}
 }
 

@@ -1,5 +1,5 @@
-// Package sqlite is a storage.Store kept in a local SQLite file, for a single fibergate
-// process. It uses the pure-Go driver modernc.org/sqlite, so it needs no cgo.
+// Package sqlite is a storage backend (storagetest.Backend) kept in a local SQLite file, for
+// a single fibergate process. It uses the pure-Go driver modernc.org/sqlite, so it needs no cgo.
 //
 // # Concurrency
 //
@@ -49,11 +49,7 @@ import (
 
 	// The driver registers itself as "sqlite" with database/sql.
 	_ "modernc.org/sqlite"
-
-	"github.com/fibergate/fibergate/internal/storage"
 )
-
-var _ storage.Store = (*Store)(nil)
 
 // busyTimeoutMillis is how long a connection waits for a lock another process holds.
 const busyTimeoutMillis = 5000
@@ -61,7 +57,7 @@ const busyTimeoutMillis = 5000
 // readConns is the size of the read pool. WAL readers run in parallel.
 const readConns = 4
 
-// Store is a storage.Store on a SQLite file. Its methods are safe for concurrent use; Close
+// Store is the storage backend on a SQLite file. Its methods are safe for concurrent use; Close
 // must be called once, after every other call has returned.
 type Store struct {
 	write *sql.DB // a single connection; every write, in BEGIN IMMEDIATE transactions

@@ -20,8 +20,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+var _ storagetest.Backend = (*sqlite.Store)(nil)
+
 func TestContract(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) storage.Store {
+	storagetest.Run(t, func(t *testing.T) storagetest.Backend {
 		s, err := sqlite.Open(testContext(t), filepath.Join(t.TempDir(), "fibergate.db"))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
@@ -95,7 +97,7 @@ func task(id string) storage.Task {
 }
 
 // fill creates task id in s with n results, returning the results.
-func fill(t testing.TB, s storage.Store, id string, n int) []storage.Result {
+func fill(t testing.TB, s *sqlite.Store, id string, n int) []storage.Result {
 	t.Helper()
 	ctx := testContext(t)
 	if err := s.CreateTask(ctx, task(id)); err != nil {

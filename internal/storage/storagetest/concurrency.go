@@ -16,7 +16,7 @@ import (
 // appenders is how many goroutines the concurrency tests race.
 const appenders = 8
 
-func testRacingAppendersSameSeq(t *testing.T, s storage.Store) {
+func testRacingAppendersSameSeq(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	// Every appender starts from the same fromSeq: whatever the interleaving, exactly one
 	// wins and the others are refused. Several rounds, to give a check-then-write window a
@@ -74,7 +74,7 @@ func race(n int, fn func(g int) error) []error {
 	return errs
 }
 
-func testConcurrentAppenders(t *testing.T, s storage.Store) {
+func testConcurrentAppenders(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustCreate(ctx, t, s, running("task-1", "alice", 0))
 
@@ -113,7 +113,7 @@ func testConcurrentAppenders(t *testing.T, s storage.Store) {
 
 // appendOnce appends data to task id, retrying on conflicts with the task's current count.
 // It runs on its own goroutine, so it returns errors rather than failing the test.
-func appendOnce(ctx context.Context, s storage.Store, id string, data [][]byte) error {
+func appendOnce(ctx context.Context, s Backend, id string, data [][]byte) error {
 	for {
 		task, err := s.GetTask(ctx, id)
 		if err != nil {
@@ -127,7 +127,7 @@ func appendOnce(ctx context.Context, s storage.Store, id string, data [][]byte) 
 	}
 }
 
-func testReadersSeeWholeAppends(t *testing.T, s storage.Store) {
+func testReadersSeeWholeAppends(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustCreate(ctx, t, s, running("task-1", "alice", 0))
 
@@ -164,7 +164,7 @@ func testReadersSeeWholeAppends(t *testing.T, s storage.Store) {
 // readWholeBlocks reads task id and its results until done is closed, and returns the first
 // inconsistency it sees. Results read before the task may not outnumber its NumResults, nor
 // results read after it fall short: results and their count are committed together.
-func readWholeBlocks(ctx context.Context, s storage.Store, id string, block int, done <-chan struct{}) error {
+func readWholeBlocks(ctx context.Context, s Backend, id string, block int, done <-chan struct{}) error {
 	for {
 		select {
 		case <-done:
@@ -194,7 +194,7 @@ func readWholeBlocks(ctx context.Context, s storage.Store, id string, block int,
 
 // readAll reads the results of task id, checks that they are whole blocks numbered from 1,
 // and returns how many there are.
-func readAll(ctx context.Context, s storage.Store, id string, block int) (int, error) {
+func readAll(ctx context.Context, s Backend, id string, block int) (int, error) {
 	rs, err := s.ReadResults(ctx, id, 0, 1000)
 	if err != nil {
 		return 0, err

@@ -12,7 +12,7 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-func testListTasksOrderAndFilter(t *testing.T, s storage.Store) {
+func testListTasksOrderAndFilter(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	tasks := []storage.Task{
 		running("t1", "alice", 0),
@@ -70,7 +70,7 @@ func newestFirst(a, b storage.Task) int {
 	return cmp.Compare(b.ID, a.ID)
 }
 
-func testListTasksPaging(t *testing.T, s storage.Store) {
+func testListTasksPaging(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	// 23 tasks of alice's, created four to a second so that IDs must break ties, in an order
 	// that is neither by ID nor by time; every third finished. Bob's are interleaved.
@@ -105,7 +105,7 @@ func testListTasksPaging(t *testing.T, s storage.Store) {
 }
 
 // listAll pages through f's tasks and returns their IDs, checking each page and its next key.
-func listAll(ctx context.Context, t *testing.T, s storage.Store, f storage.ListFilter) []string {
+func listAll(ctx context.Context, t *testing.T, s Backend, f storage.ListFilter) []string {
 	t.Helper()
 	ids := []string{}
 	for page := 0; ; page++ {
@@ -139,7 +139,7 @@ func listAll(ctx context.Context, t *testing.T, s storage.Store, f storage.ListF
 	}
 }
 
-func testListTasksPagingStable(t *testing.T, s storage.Store) {
+func testListTasksPagingStable(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	for i := range 10 {
 		mustCreate(ctx, t, s, running(fmt.Sprintf("a%d", i), "alice", i))

@@ -35,7 +35,7 @@ func allBytes() []byte {
 }
 
 // mustClaim claims r and fails the test unless it was claimed.
-func mustClaim(ctx context.Context, t *testing.T, s storage.Store, r storage.Request) {
+func mustClaim(ctx context.Context, t *testing.T, s Backend, r storage.Request) {
 	t.Helper()
 	existing, claimed, err := s.ClaimRequest(ctx, r)
 	if err != nil {
@@ -47,7 +47,7 @@ func mustClaim(ctx context.Context, t *testing.T, s storage.Store, r storage.Req
 }
 
 // mustNotClaim claims r and fails the test unless it was refused in favour of want.
-func mustNotClaim(ctx context.Context, t *testing.T, s storage.Store, r, want storage.Request) {
+func mustNotClaim(ctx context.Context, t *testing.T, s Backend, r, want storage.Request) {
 	t.Helper()
 	existing, claimed, err := s.ClaimRequest(ctx, r)
 	if err != nil {
@@ -61,7 +61,7 @@ func mustNotClaim(ctx context.Context, t *testing.T, s storage.Store, r, want st
 	}
 }
 
-func mustGetRequest(ctx context.Context, t *testing.T, s storage.Store, key string, now time.Time) storage.Request {
+func mustGetRequest(ctx context.Context, t *testing.T, s Backend, key string, now time.Time) storage.Request {
 	t.Helper()
 	r, err := s.GetRequest(ctx, key, now)
 	if err != nil {
@@ -70,7 +70,7 @@ func mustGetRequest(ctx context.Context, t *testing.T, s storage.Store, key stri
 	return r
 }
 
-func mustFinish(ctx context.Context, t *testing.T, s storage.Store, key string, state storage.RequestState, response []byte) {
+func mustFinish(ctx context.Context, t *testing.T, s Backend, key string, state storage.RequestState, response []byte) {
 	t.Helper()
 	if err := s.FinishRequest(ctx, key, state, response); err != nil {
 		t.Fatalf("FinishRequest(%s, %d): %v", key, state, err)
@@ -83,7 +83,7 @@ func finishedRequest(r storage.Request, state storage.RequestState, response []b
 	return r
 }
 
-func testClaimGetRoundTrip(t *testing.T, s storage.Store) {
+func testClaimGetRoundTrip(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	far := request("bob/req-far", "sha256:00ff", -40*365*24*3600, 240*365*24*3600)
 	far.CreateTime, far.ExpireTime = far.CreateTime.Add(1), far.ExpireTime.Add(999)
@@ -118,7 +118,7 @@ func testClaimGetRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testClaimExisting(t *testing.T, s storage.Store) {
+func testClaimExisting(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	orig := request("alice/req-1", "hash-1", 0, 100)
 	mustClaim(ctx, t, s, orig)
@@ -150,7 +150,7 @@ func testClaimExisting(t *testing.T, s storage.Store) {
 	}
 }
 
-func testClaimExpired(t *testing.T, s storage.Store) {
+func testClaimExpired(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	tests := []struct {
 		name     string
@@ -183,7 +183,7 @@ func testClaimExpired(t *testing.T, s storage.Store) {
 	}
 }
 
-func testConcurrentClaims(t *testing.T, s storage.Store) {
+func testConcurrentClaims(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	// Every claimer claims the same key at the same time: whatever the interleaving, exactly
 	// one wins and the others get its record. Several rounds, to give a check-then-write
@@ -230,7 +230,7 @@ func testConcurrentClaims(t *testing.T, s storage.Store) {
 	}
 }
 
-func testFinishRequest(t *testing.T, s storage.Store) {
+func testFinishRequest(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	tests := []struct {
 		name     string
@@ -268,7 +268,7 @@ func testFinishRequest(t *testing.T, s storage.Store) {
 	}
 }
 
-func testRequestNotFound(t *testing.T, s storage.Store) {
+func testRequestNotFound(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustClaim(ctx, t, s, request("alice/req-1", "hash", 0, 100))
 	for _, key := range []string{"unknown", "ALICE/req-1", "alice/req-", ""} {
@@ -283,7 +283,7 @@ func testRequestNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testGetRequestExpired(t *testing.T, s storage.Store) {
+func testGetRequestExpired(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	r := request("alice/req-1", "hash", 0, 100)
 	mustClaim(ctx, t, s, r)
@@ -300,7 +300,7 @@ func testGetRequestExpired(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReleaseRequest(t *testing.T, s storage.Store) {
+func testReleaseRequest(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	kept := request("alice/req-2", "hash", 0, 100)
 	mustClaim(ctx, t, s, request("alice/req-1", "hash-1", 0, 100))
@@ -330,7 +330,7 @@ func testReleaseRequest(t *testing.T, s storage.Store) {
 	}
 }
 
-func testPurgeRequests(t *testing.T, s storage.Store) {
+func testPurgeRequests(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	const cutoff = 100
 	records := []struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-func testAppendResultsSequence(t *testing.T, s storage.Store) {
+func testAppendResultsSequence(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	task := running("task-1", "alice", 0)
 	mustCreate(ctx, t, s, task)
@@ -29,7 +29,7 @@ func testAppendResultsSequence(t *testing.T, s storage.Store) {
 	}
 }
 
-func testAppendResultsAppliesUpdate(t *testing.T, s storage.Store) {
+func testAppendResultsAppliesUpdate(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	tests := []struct {
 		name string
@@ -60,7 +60,7 @@ func testAppendResultsAppliesUpdate(t *testing.T, s storage.Store) {
 	}
 }
 
-func testAppendResultsConflict(t *testing.T, s storage.Store) {
+func testAppendResultsConflict(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustCreate(ctx, t, s, running("task-1", "alice", 0))
 	mustAppend(ctx, t, s, "task-1", 0, payloads("ok", 3), updateFor(3, 1))
@@ -88,7 +88,7 @@ func testAppendResultsConflict(t *testing.T, s storage.Store) {
 	}
 }
 
-func testReadResultsPaging(t *testing.T, s storage.Store) {
+func testReadResultsPaging(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustCreate(ctx, t, s, running("task-1", "alice", 0), running("empty", "alice", 0), running("other", "bob", 0))
 	var all [][]byte
@@ -126,7 +126,7 @@ func testReadResultsPaging(t *testing.T, s storage.Store) {
 	}
 }
 
-func testResultsBinarySafe(t *testing.T, s storage.Store) {
+func testResultsBinarySafe(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustCreate(ctx, t, s, running("task-1", "alice", 0))
 	allBytes := make([]byte, 256)

@@ -1,30 +1,20 @@
-// Package storagetest is the contract suite every storage.Store backend must pass: a backend's
-// own tests call Run with a function that opens a new, empty store.
+// Package storagetest holds the storage contract and the suite that checks it. Backend is
+// what a storage backend implements, each method's contract in its comment; a backend's own
+// tests call Run with a function that opens a new, empty store, and declare
+// var _ storagetest.Backend = (*Store)(nil).
 //
-// The suite uses nothing but the storage.Store interface. It is deterministic: times are
+// The suite uses nothing but the Backend interface. It is deterministic: times are
 // fixed, and the concurrency tests assert what must hold under any interleaving rather than
 // relying on timing.
 //
-// # Where storage.go leaves room, the suite requires
+// # What the contract leaves to each backend
 //
-//   - Times come back as the same instant to the nanosecond; the location may differ.
-//   - Tasks with the same CreateTime are ordered by ID compared byte by byte, descending.
-//   - ListTasks returns a nil next exactly when no task follows, even after a full page; a
-//     non-nil next is the position of the page's last task.
-//   - AppendResults with no results still checks fromSeq and applies the update.
-//   - ReadResults past the last result returns no results and no error; nil and empty
-//     slices are alike everywhere.
-//   - A request record lives at time t exactly when its ExpireTime is after t, for
-//     GetRequest as for ClaimRequest: at its ExpireTime it is expired. PurgeRequests(t)
-//     deletes the records whose ExpireTime is strictly before t.
-//   - A claim that replaces an expired record leaves nothing of it, not even its response.
-//   - PurgeFinished(t) deletes the ambiguous-start records made strictly before t.
-//
-// It leaves to each backend (and tests nothing about) ReadResults on an unknown task, invalid
-// ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a backend
-// cannot represent; what ClaimRequest returns as existing when it claims, the Response
-// given to a claim, a Request whose ExpireTime is not after its CreateTime, and FinishRequest
-// on a record that has expired but is not purged.
+// The suite tests nothing about ReadResults on an unknown task (an error or no results),
+// invalid ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a
+// backend cannot represent; what ClaimRequest returns as existing when it claims, the
+// Response given to a claim, a Request whose ExpireTime is not after its CreateTime, and
+// FinishRequest on a record that has expired but is not purged. No consumer depends on
+// them; a backend documents in its package comment what it does.
 package storagetest
 
 import (
@@ -49,10 +39,10 @@ const timeout = 20 * time.Second
 // The suite closes the store at the end of the subtest and fails if Close fails; open may
 // register further clean-up with t.Cleanup (removing files, flushing a server), which then
 // runs after Close.
-func Run(t *testing.T, open func(t *testing.T) storage.Store) {
+func Run(t *testing.T, open func(t *testing.T) Backend) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, s storage.Store)
+		run  func(t *testing.T, s Backend)
 	}{
 		{"CreateGetRoundTrip", testCreateGetRoundTrip},
 		{"CreateExists", testCreateExists},
@@ -176,7 +166,7 @@ func applied(t storage.Task, u storage.Update, n int) storage.Task {
 // equateEmpty makes nil and empty slices equal: a backend may return either for nothing.
 func equateEmpty() cmp.Option { return cmpopts.EquateEmpty() }
 
-func mustCreate(ctx context.Context, t *testing.T, s storage.Store, tasks ...storage.Task) {
+func mustCreate(ctx context.Context, t *testing.T, s Backend, tasks ...storage.Task) {
 	t.Helper()
 	for _, task := range tasks {
 		if err := s.CreateTask(ctx, task); err != nil {
@@ -185,7 +175,7 @@ func mustCreate(ctx context.Context, t *testing.T, s storage.Store, tasks ...sto
 	}
 }
 
-func mustGet(ctx context.Context, t *testing.T, s storage.Store, id string) storage.Task {
+func mustGet(ctx context.Context, t *testing.T, s Backend, id string) storage.Task {
 	t.Helper()
 	task, err := s.GetTask(ctx, id)
 	if err != nil {
@@ -194,14 +184,14 @@ func mustGet(ctx context.Context, t *testing.T, s storage.Store, id string) stor
 	return task
 }
 
-func mustAppend(ctx context.Context, t *testing.T, s storage.Store, id string, fromSeq int, data [][]byte, u storage.Update) {
+func mustAppend(ctx context.Context, t *testing.T, s Backend, id string, fromSeq int, data [][]byte, u storage.Update) {
 	t.Helper()
 	if err := s.AppendResults(ctx, id, fromSeq, data, u); err != nil {
 		t.Fatalf("AppendResults(%s, from %d, %d results): %v", id, fromSeq, len(data), err)
 	}
 }
 
-func mustRead(ctx context.Context, t *testing.T, s storage.Store, id string, afterSeq, limit int) []storage.Result {
+func mustRead(ctx context.Context, t *testing.T, s Backend, id string, afterSeq, limit int) []storage.Result {
 	t.Helper()
 	rs, err := s.ReadResults(ctx, id, afterSeq, limit)
 	if err != nil {

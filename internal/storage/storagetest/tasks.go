@@ -10,7 +10,7 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-func testCreateGetRoundTrip(t *testing.T, s storage.Store) {
+func testCreateGetRoundTrip(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	allBytes := make([]byte, 256)
 	for i := range allBytes {
@@ -65,7 +65,7 @@ func testCreateGetRoundTrip(t *testing.T, s storage.Store) {
 	}
 }
 
-func testCreateExists(t *testing.T, s storage.Store) {
+func testCreateExists(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	orig := running("task-1", "alice", 0)
 	mustCreate(ctx, t, s, orig)
@@ -77,7 +77,7 @@ func testCreateExists(t *testing.T, s storage.Store) {
 	}
 }
 
-func testNotFound(t *testing.T, s storage.Store) {
+func testNotFound(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustCreate(ctx, t, s, running("deleted", "alice", 0), running("other", "alice", 1))
 	if err := s.DeleteTask(ctx, "deleted"); err != nil {
@@ -95,7 +95,7 @@ func testNotFound(t *testing.T, s storage.Store) {
 	}
 }
 
-func testListUnfinished(t *testing.T, s storage.Store) {
+func testListUnfinished(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	got, err := s.ListUnfinished(ctx)
 	if err != nil || len(got) != 0 {
@@ -126,7 +126,7 @@ func testListUnfinished(t *testing.T, s storage.Store) {
 	}
 }
 
-func testDeleteTask(t *testing.T, s storage.Store) {
+func testDeleteTask(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	mustCreate(ctx, t, s, running("gone", "alice", 0), running("kept", "alice", 1))
 	mustAppend(ctx, t, s, "gone", 0, payloads("gone", 5), updateFor(5, 2))
@@ -158,7 +158,7 @@ func testDeleteTask(t *testing.T, s storage.Store) {
 	}
 }
 
-func testPurgeFinished(t *testing.T, s storage.Store) {
+func testPurgeFinished(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	const cutoff = 100
 	tasks := []struct {
@@ -222,7 +222,7 @@ func testPurgeFinished(t *testing.T, s storage.Store) {
 
 // testSetCancellation: SetCancellation stores the task's Cancellation and nothing else; an
 // append after it keeps it; an unknown task is ErrNotFound.
-func testSetCancellation(t *testing.T, s storage.Store) {
+func testSetCancellation(t *testing.T, s Backend) {
 	ctx := testContext(t)
 	want := running("t1", "alice", 0)
 	if err := s.CreateTask(ctx, want); err != nil {

@@ -1,4 +1,4 @@
-package service
+package apierr
 
 import (
 	"context"
@@ -43,14 +43,19 @@ func TestToStatusGivesEveryErrorOneErrorInfo(t *testing.T) {
 		{errors.New("disk on fire"), codes.Internal, ReasonInternal, "", nil},
 		{fmt.Errorf("recovered: %w", ErrPanic), codes.Internal, ReasonInternal, "", nil},
 		{&unknownMethodError{method: "/x.Y/Z"}, codes.Unimplemented, ReasonUnknownMethod, "", map[string]string{"method": "/x.Y/Z"}},
-		{inField("pageToken", tasks.ErrBadToken), codes.InvalidArgument, ReasonInvalidToken, "pageToken", map[string]string{"field": "pageToken"}},
-		{inField("resumeToken", fmt.Errorf("parse: %w", tasks.ErrBadToken)), codes.InvalidArgument, ReasonInvalidToken, "resumeToken", nil},
+		{InField("pageToken", tasks.ErrBadToken), codes.InvalidArgument, ReasonInvalidToken, "pageToken", map[string]string{"field": "pageToken"}},
+		{InField("resumeToken", fmt.Errorf("parse: %w", tasks.ErrBadToken)), codes.InvalidArgument, ReasonInvalidToken, "resumeToken", nil},
 		{ErrIdempotencyKeyReused, codes.InvalidArgument, ReasonIdempotencyKeyReused, "requestId", nil},
-		{inField(fieldIdempotencyKey, ErrIdempotencyKeyReused), codes.InvalidArgument, ReasonIdempotencyKeyReused, "Idempotency-Key", nil},
+		{InField(IdempotencyKeyHeader, ErrIdempotencyKeyReused), codes.InvalidArgument, ReasonIdempotencyKeyReused, "Idempotency-Key", nil},
 		{ErrBadIdempotencyKey, codes.InvalidArgument, ReasonValidationFailed, "Idempotency-Key", nil},
-		{forTask("t-1", tasks.ErrNotFound), codes.NotFound, ReasonTaskNotFound, "", map[string]string{"task_id": "t-1"}},
-		{forTask("t-2", fmt.Errorf("cancel: %w", tasks.ErrFinished)), codes.FailedPrecondition, ReasonTaskFinished, "", map[string]string{"task_id": "t-2"}},
-		{forTask("t-3", tasks.ErrRunning), codes.FailedPrecondition, ReasonTaskRunning, "", map[string]string{"task_id": "t-3"}},
+		{ForTask("t-1", tasks.ErrNotFound), codes.NotFound, ReasonTaskNotFound, "", map[string]string{"task_id": "t-1"}},
+		{ForTask("t-2", fmt.Errorf("cancel: %w", tasks.ErrFinished)), codes.FailedPrecondition, ReasonTaskFinished, "", map[string]string{"task_id": "t-2"}},
+		{ForTask("t-3", tasks.ErrRunning), codes.FailedPrecondition, ReasonTaskRunning, "", map[string]string{"task_id": "t-3"}},
+		{fmt.Errorf("auth: %w", ErrUnauthenticated), codes.Unauthenticated, ReasonUnauthenticated, "", nil},
+		{ErrRequestKeyRefused, codes.PermissionDenied, ReasonRequestKeyRefused, "", nil},
+		{ErrTooManyStreams, codes.ResourceExhausted, ReasonTooManyStreams, "", nil},
+		{ErrRequestInProgress, codes.Aborted, ReasonRequestInProgress, "", nil},
+		{ErrEarlierOutcomeUnknown, codes.Unknown, ReasonUpstreamOutcomeUnknown, "", nil},
 	}
 	for _, tt := range tests {
 		st := status.Convert(ToStatus(tt.err))
@@ -92,22 +97,9 @@ func TestToStatusGivesEveryErrorOneErrorInfo(t *testing.T) {
 // TestTaskNotFoundSaysNoMoreThanTheCallerSent: an unknown task and another principal's task
 // get the same answer; the task id echoed is the caller's own.
 func TestTaskNotFoundSaysNoMoreThanTheCallerSent(t *testing.T) {
-	a := status.Convert(ToStatus(forTask("x", tasks.ErrNotFound))).Proto()
-	b := status.Convert(ToStatus(forTask("x", fmt.Errorf("owned by bob: %w", tasks.ErrNotFound)))).Proto()
+	a := status.Convert(ToStatus(ForTask("x", tasks.ErrNotFound))).Proto()
+	b := status.Convert(ToStatus(ForTask("x", fmt.Errorf("owned by bob: %w", tasks.ErrNotFound)))).Proto()
 	if !proto.Equal(a, b) {
 		t.Errorf("the two answers differ:\n%v\n%v", a, b)
-	}
-}
-
-func TestJSONPath(t *testing.T) {
-	for in, want := range map[string]string{
-		"person_details[0].linkedin_url.value": "personDetails[0].linkedinUrl.value",
-		"request_id":                           "requestId",
-		"labels[\"a_b\"].x_y":                  "labels[\"a_b\"].xY",
-		"":                                     "",
-	} {
-		if got := jsonPath(in); got != want {
-			t.Errorf("jsonPath(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
