@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
@@ -40,30 +41,31 @@ func (c *callerRecorder) get() (polls, cancels []string) {
 // TestUpstreamCallsQueueAsTheTaskOwner: the rate limiter queues callers fairly by the name
 // in the context, so the adopting poll and a cancel run as the task's owner, like its polls.
 func TestUpstreamCallsQueueAsTheTaskOwner(t *testing.T) {
-	clk := newFakeClock() // nothing moves it: the pollers never poll
-	e := newEnv(t, fiberfake.Config{Seed: 13, PeoplePerSecond: 1, Clock: clk})
-	rec := &callerRecorder{Upstream: e.client}
-	e.stop()
-	e.client2, e.clock = rec, clk
-	e.startEngine(Policy{})
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{Seed: 13, PeoplePerSecond: 1})
+		rec := &callerRecorder{Upstream: e.client}
+		e.stop()
+		e.client2 = rec
+		e.startEngine(Policy{})
 
-	resp, err := e.client.Start(testContext(t), testKey, fiberStart(20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.engine.Get(testContext(t), "bob", resp.TaskID, testKey); err != nil {
-		t.Fatalf("adopt: %v", err)
-	}
-	if _, err := e.engine.Cancel(testContext(t), "bob", resp.TaskID, ""); err != nil {
-		t.Fatalf("cancel: %v", err)
-	}
-	polls, cancels := rec.get()
-	if len(polls) == 0 || polls[0] != "bob" {
-		t.Errorf("the adopting poll ran as caller %q, want bob", polls)
-	}
-	if len(cancels) != 1 || cancels[0] != "bob" {
-		t.Errorf("the cancel ran as caller %q, want bob", cancels)
-	}
+		resp, err := e.client.Start(testContext(t), testKey, fiberStart(20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.engine.Get(testContext(t), "bob", resp.TaskID, testKey); err != nil {
+			t.Fatalf("adopt: %v", err)
+		}
+		if _, err := e.engine.Cancel(testContext(t), "bob", resp.TaskID, ""); err != nil {
+			t.Fatalf("cancel: %v", err)
+		}
+		polls, cancels := rec.get()
+		if len(polls) == 0 || polls[0] != "bob" {
+			t.Errorf("the adopting poll ran as caller %q, want bob", polls)
+		}
+		if len(cancels) != 1 || cancels[0] != "bob" {
+			t.Errorf("the cancel ran as caller %q, want bob", cancels)
+		}
+	})
 }
 
 // urgencyRecorder records, per task, whether each poll was marked urgent for the budget.
@@ -83,28 +85,29 @@ func (c *urgencyRecorder) Poll(ctx context.Context, key string, req fiber.PollRe
 // TestWatchedTasksPollsGoFirst: the polls of a task somebody watches are marked urgent, so the
 // rate limiter serves them before those of unwatched tasks; an unwatched task's are not.
 func TestWatchedTasksPollsGoFirst(t *testing.T) {
-	clk := newFakeClock()
-	e := newEnv(t, fiberfake.Config{Seed: 14, PeoplePerSecond: 100, Clock: clk})
-	rec := &urgencyRecorder{Upstream: e.client, urgent: map[string][]bool{}}
-	e.stop()
-	e.client2, e.clock = rec, clk
-	e.startEngine(Policy{})
-	watched, unwatched := e.start(300), e.start(300)
-	release := e.engine.hub.watch(watched) // as a WatchTask does, before any poll
-	defer release()
-	e.drive(clk, watched, unwatched)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{Seed: 14, PeoplePerSecond: 100})
+		rec := &urgencyRecorder{Upstream: e.client, urgent: map[string][]bool{}}
+		e.stop()
+		e.client2 = rec
+		e.startEngine(Policy{})
+		watched, unwatched := e.start(300), e.start(300)
+		release := e.engine.hub.watch(watched) // as a WatchTask does, before any poll
+		defer release()
+		e.waitAll(watched, unwatched)
 
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	for id, want := range map[string]bool{watched: true, unwatched: false} {
-		marks := rec.urgent[id]
-		if len(marks) == 0 {
-			t.Fatalf("task %s was never polled", id)
-		}
-		for i, u := range marks {
-			if u != want {
-				t.Errorf("poll %d of the %s task: urgent %v", i+1, map[bool]string{true: "watched", false: "unwatched"}[want], u)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for id, want := range map[string]bool{watched: true, unwatched: false} {
+			marks := rec.urgent[id]
+			if len(marks) == 0 {
+				t.Fatalf("task %s was never polled", id)
+			}
+			for i, u := range marks {
+				if u != want {
+					t.Errorf("poll %d of the %s task: urgent %v", i+1, map[bool]string{true: "watched", false: "unwatched"}[want], u)
+				}
 			}
 		}
-	}
+	})
 }

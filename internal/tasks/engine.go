@@ -32,8 +32,6 @@ type Config struct {
 	Retention time.Duration
 	// Logger receives operational events. Nil means slog.Default().
 	Logger *slog.Logger
-	// Clock times polls; nil means the wall clock.
-	Clock Clock
 }
 
 // Engine follows tasks and serves watchers. Create it with New, then call Run once; the other
@@ -46,7 +44,6 @@ type Engine struct {
 	policy    Policy
 	retention time.Duration
 	log       *slog.Logger
-	clock     Clock
 	hub       *hub
 
 	wake chan struct{}  // buffered(1): a task was queued for Run to start its poller
@@ -70,7 +67,6 @@ func New(cfg Config) *Engine {
 		policy:    cfg.Policy.withDefaults(),
 		retention: cfg.Retention,
 		log:       cfg.Logger,
-		clock:     cfg.Clock,
 		hub:       newHub(),
 		wake:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
@@ -80,9 +76,6 @@ func New(cfg Config) *Engine {
 	}
 	if e.log == nil {
 		e.log = slog.Default()
-	}
-	if e.clock == nil {
-		e.clock = realClock{}
 	}
 	return e
 }
@@ -123,9 +116,10 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // startPollers starts the pollers of queued tasks under ctx, as they are queued, until d has
-// passed on the engine's clock (true) or ctx ends (false).
+// passed (true) or ctx ends (false).
 func (e *Engine) startPollers(ctx context.Context, d time.Duration) bool {
-	tick, stop := e.clock.NewTimer(d) // the engine's clock, so tests can move it
+	tick := time.NewTimer(d)
+	defer tick.Stop()
 	for {
 		e.mu.Lock()
 		ids := e.queued
@@ -137,9 +131,8 @@ func (e *Engine) startPollers(ctx context.Context, d time.Duration) bool {
 		}
 		select {
 		case <-ctx.Done():
-			stop()
 			return false
-		case <-tick:
+		case <-tick.C:
 			return true
 		case <-e.wake:
 		}
@@ -150,7 +143,7 @@ func (e *Engine) purge(ctx context.Context) {
 	if e.retention <= 0 {
 		return // finished tasks are kept
 	}
-	n, err := e.store.PurgeFinished(ctx, e.now().Add(-e.retention))
+	n, err := e.store.PurgeFinished(ctx, time.Now().Add(-e.retention))
 	switch {
 	case err != nil && ctx.Err() == nil:
 		e.log.Error("purge finished tasks", "err", err)
@@ -195,6 +188,3 @@ func (e *Engine) poll(ctx context.Context, id string) {
 		e.log.Error("poller stopped", "task_id", id, "err", err)
 	}
 }
-
-// now is the engine clock's time.
-func (e *Engine) now() time.Time { return e.clock.Now() }

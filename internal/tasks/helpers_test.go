@@ -3,9 +3,8 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
-	"reflect"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
-	"github.com/fibergate/fibergate/internal/fiberfake/fiberfaketest"
 	"github.com/fibergate/fibergate/internal/storage"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 )
@@ -24,7 +22,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testKey = "sk-tasks-test-key"
 
-// fastPolicy scales the poll policy down so tasks finish in well under a second.
+// fastPolicy scales the poll policy down so tasks finish in well under a second of the
+// bubble's time.
 var fastPolicy = Policy{MinInterval: 2 * time.Millisecond, MaxInterval: 100 * time.Millisecond, WatchedMaxInterval: 20 * time.Millisecond, RetryMin: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond}
 
 type env struct {
@@ -34,8 +33,6 @@ type env struct {
 	store  *sqlite.Store
 	path   string
 	engine *Engine
-	// clock, if set, is the engine's clock (and should be the simulator's).
-	clock *fakeClock
 	// client2, if set, is the engine's upstream instead of client.
 	client2 Upstream
 	// wrapStore, if set, wraps the store the engine uses (the env's store stays unwrapped).
@@ -45,6 +42,10 @@ type env struct {
 	stop      func() // stops the engine and waits for Run to return
 }
 
+// newEnv runs a Fiber simulator for cfg, an engine and its store, until the test ends. Call
+// it inside a synctest bubble: the simulator is served over in-memory connections, and the
+// engine and the simulator both tell time by the bubble's clock, which moves only when
+// everything in the bubble waits, so polling is a deterministic function of simulated time.
 func newEnv(t *testing.T, cfg fiberfake.Config) *env {
 	t.Helper()
 	if cfg.Keys == nil {
@@ -53,12 +54,25 @@ func newEnv(t *testing.T, cfg fiberfake.Config) *env {
 	if cfg.Limits.Poll.N == 0 {
 		cfg.Limits.Poll = fiberfake.Rate{N: 1 << 30, Per: time.Minute}
 	}
-	sim, url := fiberfaketest.NewServer(t, cfg)
-	client, err := fiber.New(url, fiber.WithTimeout(10*time.Second))
+	sim := fiberfake.New(cfg)
+	l := newMemListener()
+	srv := &http.Server{Handler: sim.Handler()}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(l)
+	}()
+	tr := &http.Transport{DialContext: l.dial}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+		<-served
+		sim.Close()
+	})
+	client, err := fiber.New("http://fiberfake.invalid", fiber.WithHTTPClient(&http.Client{Transport: tr}), fiber.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(client.CloseIdleConnections)
 	e := &env{t: t, sim: sim, client: client, path: filepath.Join(t.TempDir(), "tasks.db")}
 	e.startEngine(fastPolicy)
 	return e
@@ -81,9 +95,6 @@ func (e *env) startEngine(p Policy) {
 		engineStore = e.wrapStore(store)
 	}
 	cfg := Config{Store: engineStore, Fiber: up, DefaultAPIKey: testKey, Policy: p, Retention: e.retention}
-	if e.clock != nil {
-		cfg.Clock = e.clock
-	}
 	e.engine = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -232,57 +243,10 @@ func (c *pollCounter) get(id string) int {
 	return c.calls[id]
 }
 
-// drive moves the fake clock until every task in ids is finished: whenever each unfinished
-// task's poller and the engine's Run sleep on the clock (clk must be the engine's), time
-// jumps to the next deadline. Nothing sleeps in real
-// time; a stuck engine fails at the test context's deadline.
-func (e *env) drive(clk *fakeClock, ids ...string) {
+// waitAll blocks until every task in ids is finished, without watching them.
+func (e *env) waitAll(ids ...string) {
 	e.t.Helper()
-	e.driveWith(clk, func() int { return 0 }, nil, ids...)
-}
-
-// driveWith is drive with others() more sleepers (besides the pollers) to wait for; wake is
-// closed when others() may have changed.
-func (e *env) driveWith(clk *fakeClock, others func() int, wake <-chan struct{}, ids ...string) {
-	e.t.Helper()
-	ctx := testContext(e.t)
-	for {
-		var changes []<-chan struct{}
-		unfinished := 0
-		for _, id := range ids {
-			changed, _ := e.engine.hub.latest(id)
-			changes = append(changes, changed)
-			t, err := e.store.GetTask(ctx, id)
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			if !t.State.Terminal() {
-				unfinished++
-			}
-		}
-		if unfinished == 0 && others() == 0 {
-			return
-		}
-		pending, clockChanged := clk.pendingChanged()
-		if pending == unfinished+others()+1 { // +1: Run sleeps on the clock between purges
-			clk.advanceToNext()
-			continue
-		}
-		cases := append([]<-chan struct{}{clockChanged, ctx.Done(), wake}, changes...)
-		if waitAny(cases) == 1 {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			e.t.Fatalf("engine stuck: %d unfinished tasks, %d timers pending, %d others\n%s", unfinished, pending, others(), buf[:n])
-		}
+	for _, id := range ids {
+		e.waitFinished(id)
 	}
-}
-
-// waitAny blocks until one of chans is closed and returns its index.
-func waitAny(chans []<-chan struct{}) int {
-	cases := make([]reflect.SelectCase, len(chans))
-	for i, c := range chans {
-		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c)}
-	}
-	i, _, _ := reflect.Select(cases)
-	return i
 }

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -48,7 +49,7 @@ func (e *Engine) adopt(ctx context.Context, owner, id, apiKey string) (storage.T
 		}
 		return storage.Task{}, err
 	}
-	now := e.now()
+	now := time.Now()
 	t := storage.Task{
 		ID: id, Owner: owner, KeyID: e.keys.add(apiKey),
 		Enrichment: storage.Enrichment{WorkEmails: true, PersonalEmails: true, PhoneNumbers: true},
@@ -114,7 +115,7 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 		return nil, err
 	}
 	// Kept with the task, so that GetTask and every watcher's last message show the refund.
-	c := fiberpb.CancellationFromFiber(resp, e.now())
+	c := fiberpb.CancellationFromFiber(resp, time.Now())
 	if raw, merr := proto.Marshal(c); merr != nil {
 		e.log.ErrorContext(ctx, "encode cancellation", "task_id", id, "err", merr)
 	} else if serr := e.store.SetCancellation(context.WithoutCancel(ctx), id, raw); serr != nil {

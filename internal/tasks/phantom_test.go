@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
@@ -20,7 +21,6 @@ import (
 // sooner than minGap after an answer that was not a full page with a new cursor, and records
 // it: that is a hot loop.
 type phantomFiber struct {
-	clock           Clock
 	start           time.Time
 	people, phantom int
 	pace            float64
@@ -35,7 +35,7 @@ type phantomFiber struct {
 func (f *phantomFiber) Poll(_ context.Context, _ string, req fiber.PollRequest) (*fiber.PollResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	now := f.clock.Now()
+	now := time.Now()
 	f.polls++
 	if f.polls > 1 && !f.lastFull && now.Sub(f.last) < f.minGap {
 		f.violation = fmt.Sprintf("poll %d came %v after a page that was not full", f.polls, now.Sub(f.last))
@@ -70,31 +70,32 @@ func (f *phantomFiber) Cancel(context.Context, string, string) (*fiber.CancelRes
 // its pages ever return, so they always claim a full page waits; the poller still waits at
 // least MinInterval after every page that was not full, and fetches every paged result.
 func TestStatsCountingUnpagedPeopleDoNotMakeAHotLoop(t *testing.T) {
-	clk := newFakeClock()
-	e := newEnv(t, fiberfake.Config{Seed: 15, Clock: clk})
-	policy := Policy{}.withDefaults()
-	stand := &phantomFiber{clock: clk, start: clk.Now(), people: 300, phantom: 150, pace: 50, minGap: policy.MinInterval}
-	e.stop()
-	e.client2, e.clock = stand, clk
-	e.startEngine(Policy{})
-	out := &cdv1.StartBatchResponse{Output: &cdv1.StartBatchOutput{TaskId: "phantom-task", NumPeopleEnqueued: 450}}
-	if _, err := e.engine.Track(testContext(t), "alice", testKey, out, storage.Enrichment{WorkEmails: true}); err != nil {
-		t.Fatal(err)
-	}
-	e.drive(clk, "phantom-task")
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{Seed: 15})
+		policy := Policy{}.withDefaults()
+		stand := &phantomFiber{start: time.Now(), people: 300, phantom: 150, pace: 50, minGap: policy.MinInterval}
+		e.stop()
+		e.client2 = stand
+		e.startEngine(Policy{})
+		out := &cdv1.StartBatchResponse{Output: &cdv1.StartBatchOutput{TaskId: "phantom-task", NumPeopleEnqueued: 450}}
+		if _, err := e.engine.Track(testContext(t), "alice", testKey, out, storage.Enrichment{WorkEmails: true}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitFinished("phantom-task")
 
-	stand.mu.Lock()
-	violation, polls := stand.violation, stand.polls
-	stand.mu.Unlock()
-	if violation != "" {
-		t.Fatal(violation)
-	}
-	task, err := e.store.GetTask(testContext(t), "phantom-task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if task.State != storage.StateSucceeded || task.NumResults != 300 {
-		t.Fatalf("task ended %v with %d results, want SUCCEEDED with 300", task.State, task.NumResults)
-	}
-	t.Logf("300 paged results (and 150 counted, never paged) in %d polls over %v", polls, clk.Now().Sub(stand.start))
+		stand.mu.Lock()
+		violation, polls := stand.violation, stand.polls
+		stand.mu.Unlock()
+		if violation != "" {
+			t.Fatal(violation)
+		}
+		task, err := e.store.GetTask(testContext(t), "phantom-task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.State != storage.StateSucceeded || task.NumResults != 300 {
+			t.Fatalf("task ended %v with %d results, want SUCCEEDED with 300", task.State, task.NumResults)
+		}
+		t.Logf("300 paged results (and 150 counted, never paged) in %d polls over %v", polls, time.Since(stand.start))
+	})
 }

@@ -39,11 +39,11 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 	// one (it has no StartResponse: Fiber may have been at work on it for long) at once, and
 	// what Fiber finished before that first answer does not count as pace.
 	adopted := len(task.StartResponse) == 0
-	fresh := !adopted && task.NumResults == 0 && task.Progress.Cursor == "" && e.now().Sub(task.CreateTime) < e.policy.FirstPoll
+	fresh := !adopted && task.NumResults == 0 && task.Progress.Cursor == "" && time.Now().Sub(task.CreateTime) < e.policy.FirstPoll
 	p := newPacer(e.policy, task.CreateTime, fresh)
 	var wait time.Duration
 	if fresh {
-		wait = e.policy.FirstPoll - e.now().Sub(task.CreateTime)
+		wait = e.policy.FirstPoll - time.Now().Sub(task.CreateTime)
 	}
 	lastPoll := task.CreateTime
 	failures := 0 // consecutive failed polls and store writes
@@ -58,7 +58,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 		resp, err := e.fiber.Poll(pctx, key, fiber.PollRequest{TaskID: id, Cursor: cursorArg(task.Progress.Cursor), Take: PageSize})
 		// The answer's counts are Fiber's as of now, not as of the call: the rate limiter may
 		// have held the poll back. Pace and the next wait count from here.
-		lastPoll = e.now()
+		lastPoll = time.Now()
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -126,14 +126,14 @@ func (e *Engine) load(ctx context.Context, id string, failures int) (storage.Tas
 	}
 }
 
-// sleep waits d on the engine's clock; it returns false if ctx ended first.
+// sleep waits d; it returns false if ctx ended first.
 func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
-	c, stop := e.clock.NewTimer(d)
-	defer stop()
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-c:
+	case <-t.C:
 		return true
 	}
 }
@@ -177,7 +177,7 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		}
 		data[i] = b
 	}
-	now := e.now()
+	now := time.Now()
 	u := storage.Update{State: state, Stats: stats, Progress: prog, UpdateTime: now}
 	if state.Terminal() {
 		u.FinishTime = now
@@ -203,7 +203,7 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 // backoff until ctx ends.
 func (e *Engine) finishFailed(ctx context.Context, task *storage.Task) error {
 	for failures := 0; ; {
-		now := e.now()
+		now := time.Now()
 		err := e.store.AppendResults(ctx, task.ID, task.NumResults, nil, storage.Update{
 			State: storage.StateFailed, Stats: task.Stats, Progress: task.Progress, UpdateTime: now, FinishTime: now,
 		})
@@ -250,29 +250,24 @@ func cursorArg(c string) *string {
 	return &c
 }
 
-// pause waits d on the engine's clock. A kick (the task's first watcher) shortens the wait to
+// pause waits d. A kick (the task's first watcher) shortens the wait to
 // WatchedMaxInterval after lastPoll; pollNow ends it. It returns false if ctx ended.
 func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration, kick, pollNow <-chan struct{}) bool {
-	deadline := e.now().Add(d)
+	deadline := time.Now().Add(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
 	for {
-		left := deadline.Sub(e.now())
-		if left <= 0 {
-			return true
-		}
-		c, stop := e.clock.NewTimer(left)
 		select {
 		case <-ctx.Done():
-			stop()
 			return false
-		case <-c:
+		case <-t.C:
 			return true
 		case <-pollNow:
-			stop()
 			return true
 		case <-kick:
-			stop()
 			if watched := lastPoll.Add(e.policy.WatchedMaxInterval); watched.Before(deadline) {
 				deadline = watched
+				t.Reset(time.Until(deadline))
 			}
 		}
 	}

@@ -47,7 +47,7 @@ func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.St
 	if err != nil {
 		return storage.Task{}, fmt.Errorf("encode start: %w", err)
 	}
-	now := e.now()
+	now := time.Now()
 	t := storage.Task{
 		ID:            start.GetOutput().GetTaskId(),
 		Owner:         owner,
