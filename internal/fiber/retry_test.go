@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -72,6 +73,7 @@ type fakeLimiter struct {
 	failAfter int
 	mu        sync.Mutex // guards the fields below
 	waits     []string
+	undated   int // Waits whose context had no deadline
 	sent      []string
 	done      []string
 	events    []string // "wait", "sent", "done", "429" in the order they came
@@ -97,6 +99,9 @@ func (f *fakeLimiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint)
 	defer f.mu.Unlock()
 	f.waits = append(f.waits, keyID+"/"+string(ep))
 	f.events = append(f.events, "wait")
+	if _, ok := ctx.Deadline(); !ok {
+		f.undated++
+	}
 	if f.waitErr != nil && len(f.waits) >= f.failAfter {
 		return f.waitErr
 	}
@@ -283,6 +288,30 @@ func TestRetryWithLimiter(t *testing.T) {
 	}
 }
 
+// TestLimiterWaitsBeforeEachAttempt: the Retrier waits on its Limiter once before each
+// attempt, with the caller's context, the key's id (never the key) and the endpoint.
+func TestLimiterWaitsBeforeEachAttempt(t *testing.T) {
+	rec := &recorder{status: http.StatusNotFound, body: `{"message":"no"}`}
+	c, _ := newTestClient(t, rec)
+	lim := &fakeLimiter{}
+	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, Limiter: lim})
+	for _, ep := range allEndpoints() {
+		if err := callR(testContext(t), r, ep); fiber.KindOf(err) != fiber.KindNotFound {
+			t.Fatalf("%s: got %v, want KindNotFound", ep, err)
+		}
+	}
+	id := fiber.KeyID(testKey)
+	if diff := cmp.Diff([]string{id + "/start", id + "/poll", id + "/cancel"}, lim.waits); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+	if lim.undated != 0 {
+		t.Errorf("%d Waits without the caller's deadline", lim.undated)
+	}
+	if n := len(rec.requests()); n != 3 {
+		t.Errorf("server got %d requests, want 3", n)
+	}
+}
+
 // TestLimiterRefusal: a refused first Wait sends nothing; a refused retry returns the last
 // upstream error with the refusal in the chain.
 func TestLimiterRefusal(t *testing.T) {
@@ -296,6 +325,10 @@ func TestLimiterRefusal(t *testing.T) {
 			if !errors.Is(err, refused) || fiber.KindOf(err) != 0 {
 				t.Errorf("%s: got %v, want the refusal", ep, err)
 			}
+			if err != nil && !strings.Contains(err.Error(), string(ep)) {
+				t.Errorf("%s: error %q does not name the endpoint", ep, err)
+			}
+			assertNoKey(t, err)
 		}
 		if h.requests() != 0 {
 			t.Errorf("%d requests sent", h.requests())
