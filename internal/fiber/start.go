@@ -81,8 +81,7 @@ type Warning struct {
 // charged, so blindly starting again risks paying twice; Fiber offers no idempotency key.
 // A context that ends before the request is sent comes back as the context error, wrapped.
 func (c *Client) Start(ctx context.Context, apiKey string, req StartRequest) (*StartResponse, error) {
-	out := AppendStartBody(make([]byte, 0, startBodySize(apiKey, req)), apiKey, req)
-	body, status, err := c.attempt(ctx, EndpointStart, apiKey, out)
+	body, status, err := c.attempt(ctx, EndpointStart, apiKey, newStartRequestWire(apiKey, req))
 	if err != nil {
 		return nil, err
 	}
