@@ -34,9 +34,9 @@ type bucket struct {
 	waiting int // waiters queued, over all lanes and callers
 	pending int // waiters granted a slot that have not yet picked it up
 
-	timer    Timer     // fires when the next slot frees up; nil when none is armed
-	timerAt  time.Time // when timer fires
-	timerGen uint64    // tells a stale timer's call from the current one
+	timer    *time.Timer // fires when the next slot frees up; nil when none is armed
+	timerAt  time.Time   // when timer fires
+	timerGen uint64      // tells a stale timer's call from the current one
 
 	counters Counters
 }
@@ -93,6 +93,17 @@ func (b *bucket) slotTime(now time.Time, p int) time.Time {
 		}
 	}
 	return t.Add(time.Duration(q) * b.window)
+}
+
+// grantFree grants a slot at now, when one is free and nobody is queued for it, and reports
+// whether it did.
+func (b *bucket) grantFree(now time.Time) bool {
+	if b.waiting > 0 || b.slotTime(now, 0).After(now) {
+		return false
+	}
+	b.log.push(now)
+	b.counters.Grants++
+	return true
 }
 
 // ahead returns how many waiters would be served before a new waiter of caller in lane li:

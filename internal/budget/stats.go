@@ -71,7 +71,7 @@ type Stats struct {
 func (l *Limiter) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.clock.Now()
+	now := time.Now()
 	out := Stats{Buckets: make([]BucketStats, 0, len(l.buckets)), Totals: make(map[fiber.Endpoint]Counters, 3)}
 	for ep, c := range l.retired {
 		out.Totals[ep] = c
