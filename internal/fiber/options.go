@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Option configures a Client in New. Options are applied in order; for the single-valued ones
-// the last wins.
+// Option configures a Client in New. Options are applied in order, so of two that set the same
+// thing the last wins; a nil Option is ignored.
 type Option func(*options)
 
 // options is what New assembles from the Options before building the Client.

@@ -176,7 +176,7 @@ func (r *Retrier) do(ctx context.Context, ep Endpoint, keyID string, attempt fun
 		}
 		var fe *Error
 		if !errors.As(err, &fe) {
-			return err // the context ended before sending, or a hook refused
+			return err // the context ended before sending
 		}
 		if fe.Kind == KindRateLimited && r.lim != nil {
 			r.lim.Penalize(keyID, ep, fe.RetryAfter)
