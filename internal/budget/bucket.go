@@ -75,10 +75,9 @@ type waiter struct {
 // seen from now. Slots come in the order of the departure log: the j-th future departure may
 // leave once the departure N before it is window old, and not during a 429 pause. A departure
 // still in flight counts as leaving now (see departures.gate), so the slot it gates moves when
-// its answer comes. With the log
-// padded at its old end to N entries L_0..L_N-1 (missing ones count as long gone), slot
-// p = q*N + r leaves at max(start, L_r + window) + q*window, start being now or the end of the
-// pause.
+// its answer comes. With the log padded at its old end to N entries L_0..L_N-1 (missing ones
+// count as long gone), slot p = q*N + r leaves at max(start, L_r + window) + q*window, start
+// being now or the end of the pause.
 func (b *bucket) slotTime(now time.Time, p int) time.Time {
 	start := now
 	if b.pausedUntil.After(start) {

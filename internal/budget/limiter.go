@@ -71,7 +71,7 @@ type Limiter struct {
 }
 
 // New returns a Limiter for cfg. It fails when a limit is not valid (N below 1 or a window that
-// is not positive) or the backoff is negative.
+// is not positive), or when the backoff, MaxWait or SendReserve is negative.
 func New(cfg Config) (*Limiter, error) {
 	ls, err := cfg.Limits.withDefaults()
 	if err != nil {
@@ -106,10 +106,12 @@ func (l *Limiter) Limits() Limits { return l.limits }
 // granted; the caller should then send at once.
 //
 // When no slot is free the call is queued as the caller named in ctx (see WithCaller), and
-// callers are served round-robin. If its slot is expected after ctx's deadline or after
-// Config.MaxWait, Wait returns a *WaitError at once. If ctx ends while queued, Wait returns
-// ctx's error, wrapped, and the place is given up without consuming a slot. Wait also fails for
-// an endpoint that is not one of fiber's three.
+// callers are served round-robin, urgent ones first (see WithUrgent). If its slot is expected
+// after ctx's deadline less Config.SendReserve, or after Config.MaxWait, Wait returns a
+// *WaitError at once; if it comes with less than SendReserve left, Wait gives it back and
+// returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
+// place is given up without consuming a slot. Wait also fails for an endpoint that is not one
+// of fiber's three.
 func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
