@@ -34,9 +34,9 @@ type bucket struct {
 	waiting int // waiters queued, over all lanes and callers
 	pending int // waiters granted a slot that have not yet picked it up
 
-	timer    Timer     // fires when the next slot frees up; nil when none is armed
-	timerAt  time.Time // when timer fires
-	timerGen uint64    // tells a stale timer's call from the current one
+	timer    *time.Timer // fires when the next slot frees up; nil when none is armed
+	timerAt  time.Time   // when timer fires
+	timerGen uint64      // tells a stale timer's call from the current one
 
 	counters Counters
 }
@@ -75,10 +75,9 @@ type waiter struct {
 // seen from now. Slots come in the order of the departure log: the j-th future departure may
 // leave once the departure N before it is window old, and not during a 429 pause. A departure
 // still in flight counts as leaving now (see departures.gate), so the slot it gates moves when
-// its answer comes. With the log
-// padded at its old end to N entries L_0..L_N-1 (missing ones count as long gone), slot
-// p = q*N + r leaves at max(start, L_r + window) + q*window, start being now or the end of the
-// pause.
+// its answer comes. With the log padded at its old end to N entries L_0..L_N-1 (missing ones
+// count as long gone), slot p = q*N + r leaves at max(start, L_r + window) + q*window, start
+// being now or the end of the pause.
 func (b *bucket) slotTime(now time.Time, p int) time.Time {
 	start := now
 	if b.pausedUntil.After(start) {
@@ -93,6 +92,17 @@ func (b *bucket) slotTime(now time.Time, p int) time.Time {
 		}
 	}
 	return t.Add(time.Duration(q) * b.window)
+}
+
+// grantFree grants a slot at now, when one is free and nobody is queued for it, and reports
+// whether it did.
+func (b *bucket) grantFree(now time.Time) bool {
+	if b.waiting > 0 || b.slotTime(now, 0).After(now) {
+		return false
+	}
+	b.log.push(now)
+	b.counters.Grants++
+	return true
 }
 
 // ahead returns how many waiters would be served before a new waiter of caller in lane li:

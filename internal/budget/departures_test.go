@@ -125,3 +125,60 @@ func settleModel(model *[]departure, t time.Time, s depState, match func(departu
 	}
 	(*model)[i] = departure{at: t, state: s}
 }
+
+// BenchmarkAttempt measures what one attempt costs a bucket, as fiber.Retrier drives it through
+// the Limiter: Wait's grant of a free slot, then the Sent and Done reports. Time is passed in:
+// it stands still during an attempt (the answer comes at once) and moves between attempts, so
+// that a slot is always free. The Limiter adds its mutex, a map lookup and time.Now to each of
+// the three calls (BenchmarkWaitFree measures them for Wait).
+//
+//   - uncontended: Fiber's poll limit, 240/min, used at a tenth of its pace. The slot is
+//     always free; the log still keeps its last 240 departures, most of them out of the window.
+//   - log-full: the same limit used at exactly its pace: all 240 departures of the log are in
+//     the window, and each attempt takes the slot that has just freed up.
+//   - log-full-10000: log-full with a limit of 10000/min. Sent and Done look for the entry to
+//     move from the oldest one (departures.settle), so this shows how the cost grows with the
+//     length of the log, which both cases above keep at 240 entries.
+func BenchmarkAttempt(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		lim  Limit
+		pace int // time moves pace slot intervals ((Per+margin)/N) between attempts
+	}{
+		{"uncontended", Limit{N: 240, Per: time.Minute}, 10},
+		{"log-full", Limit{N: 240, Per: time.Minute}, 1},
+		{"log-full-10000", Limit{N: 10000, Per: time.Minute}, 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			window := bc.lim.Per + DefaultMargin(bc.lim)
+			bk := &bucket{limit: bc.lim, window: window, log: departures{max: bc.lim.N}}
+			// A slot interval is the window over N, rounded up.
+			step := time.Duration(bc.pace) * (window/time.Duration(bc.lim.N) + 1)
+			now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+			attempt := func() {
+				now = now.Add(step)
+				if !bk.grantFree(now) {
+					b.Fatalf("no free slot at %v", now)
+				}
+				bk.log.sent(now, now.Add(-window)) // as Limiter.Sent
+				bk.log.done(now, now.Add(-window)) // as Limiter.Done
+			}
+			for range bc.lim.N { // fill the log
+				attempt()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				attempt()
+			}
+			b.StopTimer()
+			// Departures step apart: those less than a window old are in it.
+			if want := min(bc.lim.N, int((window+step-1)/step)); bk.log.since(now.Add(-window)) != want {
+				b.Errorf("%d departures in the window, want %d", bk.log.since(now.Add(-window)), want)
+			}
+			if bk.log.granted != 0 || bk.log.inFlight != 0 {
+				b.Errorf("log has %d granted and %d in-flight entries, want every attempt answered", bk.log.granted, bk.log.inFlight)
+			}
+		})
+	}
+}

@@ -45,12 +45,6 @@
 // answer cannot bound: Fiber's clock running a little fast, or timestamps it rounds.
 // Config.Margin overrides it.
 //
-// A first version counted from the write, with the margin: under the race detector on a busy
-// two-CPU machine a request then reached the simulator more than 60ms after another one written
-// later, and drew a 429 (which Fiber counts as an arrival too, so one 429 cost a whole window).
-// Counting from the answer needs no guess about the delay. Under 30/6s the burst test spends
-// about 99% of the allowed rate this way.
-//
 // # Fair queueing
 //
 // Waits marked WithUrgent (the polls of tasks somebody watches) form a lane of their own,
@@ -64,10 +58,11 @@
 // queue and consumes nothing.
 //
 // Wait fails fast: from the queue ahead of it, the departure log and any 429 pause it computes
-// when its slot would come. When that is later than the context's deadline, or than
-// Config.MaxWait, it returns a *WaitError at once with the expected delay, and nothing is sent.
-// The estimate is made on arrival; callers joining later may take their fair turn ahead of a
-// waiter, which then ends with its context's error if its deadline comes first.
+// when its slot would come. When that is later than the context's deadline less
+// Config.SendReserve, or than Config.MaxWait, it returns a *WaitError at once with the expected
+// delay, and nothing is sent. The estimate is made on arrival; callers joining later may take
+// their fair turn ahead of a waiter, which then ends with its context's error if its deadline
+// comes first, or with a *WaitError if its slot leaves less than SendReserve.
 //
 // # 429s
 //

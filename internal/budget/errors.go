@@ -8,9 +8,10 @@ import (
 )
 
 // WaitError is returned by Limiter.Wait when the slot would come too late: after the context's
-// deadline, or after Config.MaxWait. It is returned at once, the caller was never queued, and
-// nothing is to be sent upstream. The server maps it to RESOURCE_EXHAUSTED with RetryAfter as
-// the retry delay.
+// deadline less Config.SendReserve, or after Config.MaxWait. Either way nothing is to be sent
+// upstream. Mostly it is returned at once, without queuing; a queued Wait whose slot came with
+// less than SendReserve left before the deadline also ends with one, whose RetryAfter and Ahead
+// are zero. The server maps it to RESOURCE_EXHAUSTED with RetryAfter as the retry delay.
 type WaitError struct {
 	// KeyID names the API key (fiber.KeyID), never the key itself.
 	KeyID string
@@ -24,7 +25,8 @@ type WaitError struct {
 	// Ahead is how many waiters would have been served first.
 	Ahead int
 	// Allowed is how long the request could have waited: the time left before its context's
-	// deadline, or Config.MaxWait when that is shorter.
+	// deadline less Config.SendReserve, or Config.MaxWait when that is shorter; for a slot
+	// that came too late, the time that was left before the deadline.
 	Allowed time.Duration
 	// MaxWait tells that Allowed is Config.MaxWait rather than the context's deadline.
 	MaxWait bool

@@ -36,12 +36,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	r := fiber.NewRetrier(c, fiber.RetryConfig{
-		Limiter: l,
-		OnAmbiguousStart: func(keyID string, people int, err error) {
-			fmt.Printf("record for reconciliation: key %s, %d people: %v\n", keyID, people, err)
-		},
-	})
+	r := fiber.NewRetrier(c, fiber.RetryConfig{Limiter: l})
 
 	// The caller's name decides its queue; its deadline bounds its wait.
 	ctx, cancel := context.WithTimeout(budget.WithCaller(context.Background(), "crm-sync"), 10*time.Second)

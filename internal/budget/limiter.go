@@ -11,7 +11,7 @@ import (
 )
 
 // Config configures a Limiter. The zero value is usable: Fiber's published limits, the default
-// margin, no bound on waits but the caller's deadline, the wall clock and no logging.
+// margin, no bound on waits but the caller's deadline, and no logging.
 type Config struct {
 	// Limits are the limits of the three endpoints; a zero field means its default.
 	Limits Limits
@@ -39,9 +39,6 @@ type Config struct {
 	// pause of one slot interval (Per/N, at least 10ms) and a cap of one window (Per).
 	Backoff Backoff
 
-	// Clock is the time source; nil means the wall clock.
-	Clock Clock
-
 	// Logger receives waits and fast failures at debug level and 429 pauses at warn level, with
 	// the key's id (never the key). Nil discards.
 	Logger *slog.Logger
@@ -55,15 +52,15 @@ type Backoff struct {
 }
 
 // Limiter owns Fiber's budget for every API key and endpoint. Create it with New. It is safe
-// for concurrent use; it starts no goroutine of its own (its timers run callbacks on the
-// clock's), so it needs no Close.
+// for concurrent use. It starts no goroutine of its own: a bucket with queued waiters arms a
+// time.AfterFunc timer, whose callback grants the slots that have come free and returns. So it
+// needs no Close.
 type Limiter struct {
 	limits  Limits
 	margin  time.Duration
 	maxWait time.Duration
 	reserve time.Duration
 	backoff Backoff
-	clock   Clock
 	log     *slog.Logger
 	sweep   time.Duration // how often idle buckets are looked for
 
@@ -74,7 +71,7 @@ type Limiter struct {
 }
 
 // New returns a Limiter for cfg. It fails when a limit is not valid (N below 1 or a window that
-// is not positive) or the backoff is negative.
+// is not positive), or when the backoff, MaxWait or SendReserve is negative.
 func New(cfg Config) (*Limiter, error) {
 	ls, err := cfg.Limits.withDefaults()
 	if err != nil {
@@ -89,19 +86,15 @@ func New(cfg Config) (*Limiter, error) {
 		maxWait: cfg.MaxWait,
 		reserve: cfg.SendReserve,
 		backoff: cfg.Backoff,
-		clock:   cfg.Clock,
 		log:     cfg.Logger,
 		buckets: make(map[bucketKey]*bucket),
 		retired: make(map[fiber.Endpoint]Counters),
-	}
-	if l.clock == nil {
-		l.clock = realClock{}
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	l.sweep = max(ls.Start.Per, ls.Poll.Per, ls.Cancel.Per)
-	l.nextSweep = l.clock.Now().Add(l.sweep)
+	l.nextSweep = time.Now().Add(l.sweep)
 	return l, nil
 }
 
@@ -113,10 +106,12 @@ func (l *Limiter) Limits() Limits { return l.limits }
 // granted; the caller should then send at once.
 //
 // When no slot is free the call is queued as the caller named in ctx (see WithCaller), and
-// callers are served round-robin. If its slot is expected after ctx's deadline or after
-// Config.MaxWait, Wait returns a *WaitError at once. If ctx ends while queued, Wait returns
-// ctx's error, wrapped, and the place is given up without consuming a slot. Wait also fails for
-// an endpoint that is not one of fiber's three.
+// callers are served round-robin, urgent ones first (see WithUrgent). If its slot is expected
+// after ctx's deadline less Config.SendReserve, or after Config.MaxWait, Wait returns a
+// *WaitError at once; if it comes with less than SendReserve left, Wait gives it back and
+// returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
+// place is given up without consuming a slot. Wait also fails for an endpoint that is not one
+// of fiber's three.
 func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
@@ -127,11 +122,9 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 	caller := Caller(ctx)
 
 	l.mu.Lock()
-	now := l.clock.Now()
+	now := time.Now()
 	b := l.bucket(keyID, ep, now)
-	if b.waiting == 0 && !b.slotTime(now, 0).After(now) {
-		b.log.push(now)
-		b.counters.Grants++
+	if b.grantFree(now) {
 		l.mu.Unlock()
 		return nil
 	}
@@ -173,7 +166,7 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 			b.remove(w)
 		}
 		b.counters.Abandoned++
-		l.schedule(b, l.clock.Now())
+		l.schedule(b, time.Now())
 		l.mu.Unlock()
 		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
 	}
@@ -183,7 +176,7 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		b.pending--
 		b.giveBack(w)
 		b.counters.FastFails++
-		l.schedule(b, l.clock.Now())
+		l.schedule(b, time.Now())
 		l.mu.Unlock()
 		if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
 			l.log.Debug("fiber budget: slot came too close to the deadline", "key_id", keyID, "endpoint", ep,
@@ -225,7 +218,7 @@ func (l *Limiter) Penalize(keyID string, ep fiber.Endpoint, retryAfter time.Dura
 		return
 	}
 	l.mu.Lock()
-	now := l.clock.Now()
+	now := time.Now()
 	b := l.bucket(keyID, ep, now)
 	b.counters.Penalties++
 	until := b.pause(now, retryAfter)
@@ -264,7 +257,7 @@ func (l *Limiter) report(keyID string, ep fiber.Endpoint, apply func(d *departur
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.clock.Now()
+	now := time.Now()
 	b := l.bucket(keyID, ep, now)
 	apply(&b.log, now, now.Add(-b.window))
 	if b.waiting > 0 {
@@ -340,7 +333,7 @@ func (l *Limiter) schedule(b *bucket, now time.Time) {
 	b.timerGen++
 	gen := b.timerGen
 	b.timerAt = at
-	b.timer = l.clock.AfterFunc(at.Sub(now), func() { l.fire(b, gen) })
+	b.timer = time.AfterFunc(at.Sub(now), func() { l.fire(b, gen) })
 }
 
 // fire runs when the timer armed as generation gen goes off.
@@ -351,7 +344,7 @@ func (l *Limiter) fire(b *bucket, gen uint64) {
 		return // stopped too late, or replaced
 	}
 	b.timer = nil
-	l.schedule(b, l.clock.Now())
+	l.schedule(b, time.Now())
 }
 
 // stopTimer disarms the bucket's timer. The caller holds the Limiter's mutex.

@@ -64,6 +64,52 @@ func TestSlidingWindow(t *testing.T) {
 	})
 }
 
+// TestOneTimerPerBucket: a bucket with queued waiters keeps one timer armed and grants nothing
+// before the window ends; an idle bucket keeps no timer armed.
+func TestOneTimerPerBucket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testContext(t)
+		lim := mustLimit(t, "2/1s")
+		w := lim.Per + budget.DefaultMargin(lim)
+		l := newLimiter(t, budget.Config{Limits: budget.Limits{Cancel: lim}})
+		for range 2 {
+			if err := l.Wait(ctx, testKey, fiber.EndpointCancel); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := make(chan outcome, 3)
+		for _, id := range []string{"x", "y", "z"} {
+			waitAsync(ctx, l, testKey, fiber.EndpointCancel, id, id, out)
+			synctest.Wait()
+		}
+		if n := l.ArmedTimers(); n != 1 {
+			t.Fatalf("%d timers armed, want 1 for the bucket", n)
+		}
+		time.Sleep(w - time.Millisecond)
+		synctest.Wait()
+		if len(out) != 0 {
+			t.Fatalf("%d granted before the window ended", len(out))
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if len(out) != 2 {
+			t.Fatalf("%d granted at the end of the window, want 2", len(out))
+		}
+		for range 3 {
+			if o := <-out; o.err != nil {
+				t.Fatal(o.err)
+			}
+		}
+		st := bucketStats(l, testKey, fiber.EndpointCancel)
+		if st.Queued != 3 || st.WaitMax != 2*w || st.WaitTotal != 4*w {
+			t.Errorf("stats = %+v, want 3 queued, longest wait %v, total %v", st, 2*w, 4*w)
+		}
+		if n := l.ArmedTimers(); n != 0 {
+			t.Errorf("%d timers armed on an idle bucket", n)
+		}
+	})
+}
+
 // TestNeverOverruns drives a bucket with random arrivals and checks the departures against
 // the model: no N+1 departures within Per+margin, and no slot left unused while a waiter was
 // queued.

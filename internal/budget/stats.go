@@ -60,8 +60,8 @@ type BucketStats struct {
 
 // Stats is a snapshot of a Limiter.
 type Stats struct {
-	// Buckets lists the buckets in use, ordered by key id and endpoint. Buckets idle for a
-	// window are forgotten (a fresh bucket behaves the same) and leave this list.
+	// Buckets lists the buckets in use, ordered by key id and endpoint. A bucket idle for a
+	// window may be forgotten (a fresh bucket behaves the same), and then leaves this list.
 	Buckets []BucketStats
 	// Totals sums the counters of every bucket by endpoint, forgotten ones included.
 	Totals map[fiber.Endpoint]Counters
@@ -71,7 +71,7 @@ type Stats struct {
 func (l *Limiter) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.clock.Now()
+	now := time.Now()
 	out := Stats{Buckets: make([]BucketStats, 0, len(l.buckets)), Totals: make(map[fiber.Endpoint]Counters, 3)}
 	for ep, c := range l.retired {
 		out.Totals[ep] = c

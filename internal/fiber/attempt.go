@@ -3,6 +3,7 @@ package fiber
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,25 +17,17 @@ import (
 // context.DeadlineExceeded) holds only when the caller's own context ran out.
 var ErrAttemptTimeout = errors.New("attempt timed out")
 
-// attempt sends body to ep once and returns the body and status of a 2xx answer. Any other
-// outcome is an error: the caller's context error or a hook error, wrapped, when the request
-// was not sent; otherwise an *Error. It is the single place where HTTP happens, so retries,
-// when added, loop around it; the BeforeAttempt hooks run on every attempt.
-func (c *Client) attempt(ctx context.Context, ep Endpoint, apiKey string, body []byte) ([]byte, int, error) {
+// attempt sends reqBody, encoded as JSON, to ep once and returns the body and status of a 2xx
+// answer. Any other outcome is an error: the caller's context error, wrapped, when the request
+// was not sent; otherwise an *Error. It is the Client's only HTTP call: one Client call is one
+// attempt, and the Retrier's retries are further Client calls.
+func (c *Client) attempt(ctx context.Context, ep Endpoint, apiKey string, reqBody any) ([]byte, int, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, fmt.Errorf("fiber %s: %w", ep, err)
 	}
-	if len(c.beforeAttempt) > 0 {
-		keyID := KeyID(apiKey)
-		for _, fn := range c.beforeAttempt {
-			if err := fn(ctx, keyID, ep); err != nil {
-				return nil, 0, fmt.Errorf("fiber %s: before attempt: %w", ep, err)
-			}
-		}
-		// A hook may have waited until the context ended.
-		if err := ctx.Err(); err != nil {
-			return nil, 0, fmt.Errorf("fiber %s: %w", ep, err)
-		}
+	body, err := json.Marshal(reqBody)
+	if err != nil {
+		return nil, 0, &Error{Kind: KindUnavailable, Endpoint: ep, Message: "cannot encode request", Err: sanitize(err, apiKey)}
 	}
 
 	actx, cancel := ctx, context.CancelFunc(func() {})

@@ -34,9 +34,11 @@ func simConfig(limits fiberfake.Limits) fiberfake.Config {
 // person returns a distinct LinkedIn URL.
 func person(i int) string { return fmt.Sprintf("https://www.linkedin.com/in/person-%d", i) }
 
-// departures records when each attempt left, and for which caller. It is a WithBeforeAttempt
-// hook on the Client, so it runs after the Limiter granted the slot.
+// departures is a fiber.Limiter that spends a budget.Limiter and records when each attempt
+// left, and for which caller: the moment its slot was granted.
 type departures struct {
+	*budget.Limiter
+
 	mu   sync.Mutex // guards list
 	list []departure
 }
@@ -46,7 +48,11 @@ type departure struct {
 	at     time.Time
 }
 
-func (d *departures) hook(ctx context.Context, _ string, _ fiber.Endpoint) error {
+// Wait waits on the budget.Limiter and records the departure once the slot is granted.
+func (d *departures) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) error {
+	if err := d.Limiter.Wait(ctx, keyID, ep); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.list = append(d.list, departure{caller: budget.Caller(ctx), at: time.Now()})
@@ -204,12 +210,12 @@ func TestBurstThroughBudget(t *testing.T) {
 
 	// fibergate: the Retrier through the Limiter.
 	gate, gateURL := newRun("fibergate")
-	var deps departures
 	l, err := budget.New(budget.Config{Limits: budget.Limits{Start: lim}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	retrier := fiber.NewRetrier(newSimClient(t, gateURL, fiber.WithBeforeAttempt(deps.hook)), fiber.RetryConfig{Limiter: l})
+	deps := &departures{Limiter: l}
+	retrier := fiber.NewRetrier(newSimClient(t, gateURL), fiber.RetryConfig{Limiter: deps})
 	t0 := gate.run(ctx, 0, func(ctx context.Context, i int) (int, error) {
 		cctx, cancel := context.WithTimeout(budget.WithCaller(ctx, callerOf(i)), 30*time.Second)
 		defer cancel()

@@ -16,7 +16,7 @@ type CancelResponse struct {
 // processed ones stay charged. On KindOutcomeUnknown the cancel may or may not have happened;
 // polling the task tells.
 func (c *Client) Cancel(ctx context.Context, apiKey, taskID string) (*CancelResponse, error) {
-	body, status, err := c.attempt(ctx, EndpointCancel, apiKey, appendCancelBody(nil, apiKey, taskID))
+	body, status, err := c.attempt(ctx, EndpointCancel, apiKey, &cancelRequestWire{APIKey: apiKey, TaskID: taskID})
 	if err != nil {
 		return nil, err
 	}

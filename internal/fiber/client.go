@@ -4,8 +4,7 @@
 // Every call is one HTTP attempt bounded by the caller's context and a per-attempt timeout.
 // Failures come back as *Error, whose Kind tells what is known about the outcome (in
 // particular KindOutcomeUnknown: a start that may have created and charged a task), except
-// that a context that ends before the request is sent, and an error from a BeforeAttempt hook,
-// come back wrapped as they are. The API key travels in the request body and never appears in
+// that a context that ends before the request is sent comes back wrapped as it is. The API key travels in the request body and never appears in
 // an error; KeyID gives a safe identifier of it for logs and metrics. The package never logs.
 package fiber
 
@@ -19,8 +18,8 @@ import (
 	"time"
 )
 
-// Endpoint names one operation of the upstream API. It is carried in errors and passed to
-// BeforeAttempt hooks, so that rate limits can be kept per endpoint.
+// Endpoint names one operation of the upstream API. It is carried in errors and passed to the
+// Retrier's Limiter, so that rate limits can be kept per endpoint.
 type Endpoint string
 
 // The three operations of the batch contact-details API.
@@ -62,11 +61,10 @@ const maxResponseBytes = 32 << 20
 // is not changed after New returns. The API key is a per-call argument, so one Client serves
 // every key.
 type Client struct {
-	hc            *http.Client
-	urls          map[Endpoint]string // full URL per endpoint; read-only after New
-	timeout       time.Duration       // per attempt; 0 means none
-	userAgent     string
-	beforeAttempt []beforeAttemptFunc
+	hc        *http.Client
+	urls      map[Endpoint]string // full URL per endpoint; read-only after New
+	timeout   time.Duration       // per attempt; 0 means none
+	userAgent string
 }
 
 // New returns a Client for the API at baseURL, such as "https://api.fiber.ai". The URL must be
@@ -101,11 +99,10 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 
 	base := strings.TrimRight(u.String(), "/")
 	c := &Client{
-		hc:            noRedirects(o.httpClient),
-		urls:          make(map[Endpoint]string, 3),
-		timeout:       o.timeout,
-		userAgent:     o.userAgent,
-		beforeAttempt: o.beforeAttempt,
+		hc:        noRedirects(o.httpClient),
+		urls:      make(map[Endpoint]string, 3),
+		timeout:   o.timeout,
+		userAgent: o.userAgent,
 	}
 	for _, ep := range []Endpoint{EndpointStart, EndpointPoll, EndpointCancel} {
 		c.urls[ep] = base + ep.Path()

@@ -116,7 +116,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // KindOf returns the Kind of the first *Error in err's chain, or 0 when there is none (nil, a
-// context error or a hook error).
+// context error, or a Retrier's Limiter refusing the first attempt).
 func KindOf(err error) ErrorKind {
 	var e *Error
 	if errors.As(err, &e) {

@@ -18,7 +18,7 @@ const otherKey = "sk_test_other_9a8b7c6d"
 
 // simWithBudget starts a simulator with the default limits and returns it with a Retrier that
 // spends a Limiter of the same limits, and the Limiter.
-func simWithBudget(t *testing.T, timeout time.Duration, policy fiber.RetryPolicy, amb *ambiguity) (*fiberfake.Sim, *fiber.Retrier, *budget.Limiter) {
+func simWithBudget(t *testing.T, timeout time.Duration, policy fiber.RetryPolicy) (*fiberfake.Sim, *fiber.Retrier, *budget.Limiter) {
 	t.Helper()
 	cfg := simConfig(fiberfake.Limits{})
 	cfg.Keys[otherKey] = 1e9
@@ -28,16 +28,13 @@ func simWithBudget(t *testing.T, timeout time.Duration, policy fiber.RetryPolicy
 		t.Fatal(err)
 	}
 	rc := fiber.RetryConfig{Policy: policy, Limiter: l}
-	if amb != nil {
-		rc.OnAmbiguousStart = amb.hook
-	}
 	return sim, fiber.NewRetrier(newSimClient(t, url, fiber.WithTimeout(timeout)), rc), l
 }
 
 // TestFaultsThroughBudget injects each fault once on each endpoint of a simulator and checks
 // what the Retrier makes of it: polls and cancels recover; a start is retried only after a 429,
-// is never sent twice otherwise, and a start that may have created a task surfaces as
-// KindOutcomeUnknown (or a 5xx) and is reported to the hook.
+// is never sent twice otherwise, and a start that may have created a task (no answer, or a
+// 5xx) surfaces as KindOutcomeUnknown.
 func TestFaultsThroughBudget(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	faults := map[string]fiberfake.Fault{
@@ -58,7 +55,7 @@ func TestFaultsThroughBudget(t *testing.T) {
 		kind      fiber.ErrorKind // 0: success
 		calls     int             // calls the simulator saw for the faulted call
 		tasks     int             // for a start: tasks the simulator created
-		ambiguous bool            // for a start: the hook fired
+		ambiguous bool            // for a start: the outcome is unknown
 		canceled  bool            // for a cancel: the task ended up canceled
 	}
 	tests := []struct {
@@ -113,8 +110,7 @@ func TestFaultsThroughBudget(t *testing.T) {
 		t.Run(string(tt.ep)+"/"+tt.fault, func(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
-			var amb ambiguity
-			sim, r, l := simWithBudget(t, timeout, fiber.RetryPolicy{MaxAttempts: 4, Base: 10 * time.Millisecond, Cap: 50 * time.Millisecond}, &amb)
+			sim, r, l := simWithBudget(t, timeout, fiber.RetryPolicy{MaxAttempts: 4, Base: 10 * time.Millisecond, Cap: 50 * time.Millisecond})
 			taskID := ""
 			if tt.ep != fiber.EndpointStart {
 				resp, err := r.Start(ctx, testKey, fiber.StartRequest{LinkedInURLs: []string{person(1), person(2), person(3)}})
@@ -160,8 +156,8 @@ func TestFaultsThroughBudget(t *testing.T) {
 				if got := sim.Stats().TasksStarted - tasksBefore; got != tt.want.tasks {
 					t.Errorf("simulator started %d tasks, want %d", got, tt.want.tasks)
 				}
-				if got := amb.count(); got != map[bool]int{true: 1}[tt.want.ambiguous] {
-					t.Errorf("ambiguous-start hook fired %d times (%v)", got, amb.calls)
+				if got := fiber.KindOf(err) == fiber.KindOutcomeUnknown; got != tt.want.ambiguous {
+					t.Errorf("outcome unknown = %v, want %v", got, tt.want.ambiguous)
 				}
 			}
 			if tt.ep == fiber.EndpointCancel {
@@ -263,7 +259,7 @@ func TestPenaltySlowsTheBucket(t *testing.T) {
 		t.Skip("takes 1s of real time")
 	}
 	ctx := testContext(t)
-	sim, r, l := simWithBudget(t, 5*time.Second, fiber.RetryPolicy{MaxAttempts: 1}, nil)
+	sim, r, l := simWithBudget(t, 5*time.Second, fiber.RetryPolicy{MaxAttempts: 1})
 	task := func(key string) string {
 		resp, err := r.Start(ctx, key, fiber.StartRequest{LinkedInURLs: []string{person(1), person(2)}})
 		if err != nil {

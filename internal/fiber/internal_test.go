@@ -1,7 +1,9 @@
 package fiber
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptrace"
 	"testing"
 	"time"
@@ -76,4 +78,24 @@ func TestSendTraceState(t *testing.T) {
 			t.Errorf("%s: state() = %v, %v; want %v, %v", tt.name, sent, conn, tt.wantSent, tt.wantConnected)
 		}
 	}
+}
+
+// BenchmarkStartBody measures the encoding of a 2000-URL start body, as Client.Start does it.
+func BenchmarkStartBody(b *testing.B) {
+	urls := make([]string, 2000)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("https://www.linkedin.com/in/person-%06d-a1b2c3/", i)
+	}
+	yes, no := true, false
+	req := StartRequest{LinkedInURLs: urls, EnrichmentTypes: &EnrichmentTypes{WorkEmails: &yes, PersonalEmails: &no, PhoneNumbers: &yes}}
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		body, err := json.Marshal(newStartRequestWire("sk_test_4f9d2c7a1b8e6f30", req))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(body)
+	}
+	b.SetBytes(int64(n))
 }

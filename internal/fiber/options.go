@@ -1,25 +1,20 @@
 package fiber
 
 import (
-	"context"
 	"net/http"
 	"time"
 )
 
-// Option configures a Client in New. Options are applied in order; for the single-valued ones
-// the last wins.
+// Option configures a Client in New. Options are applied in order, so of two that set the same
+// thing the last wins; a nil Option is ignored.
 type Option func(*options)
 
 // options is what New assembles from the Options before building the Client.
 type options struct {
-	httpClient    *http.Client
-	timeout       time.Duration
-	userAgent     string
-	beforeAttempt []beforeAttemptFunc
+	httpClient *http.Client
+	timeout    time.Duration
+	userAgent  string
 }
-
-// beforeAttemptFunc is the shape of a WithBeforeAttempt hook.
-type beforeAttemptFunc = func(ctx context.Context, keyID string, ep Endpoint) error
 
 // WithHTTPClient makes the Client send through hc instead of a client with its own transport;
 // nil keeps the default. hc is copied, not modified, and the copy never follows redirects.
@@ -46,22 +41,6 @@ func WithUserAgent(ua string) Option {
 	return func(o *options) {
 		if ua != "" {
 			o.userAgent = ua
-		}
-	}
-}
-
-// WithBeforeAttempt installs fn to be called before each HTTP attempt, with the caller's
-// context, KeyID of the call's API key (never the key itself) and the endpoint. It is the seam
-// for rate limiting: fn may block, and should return promptly with an error once ctx is done.
-//
-// If fn returns an error the attempt is not sent, and the call returns that error wrapped
-// (errors.Is and errors.As see it), not an *Error. Several hooks run in the order given, and
-// the first error stops the rest. fn is called from every goroutine that uses the Client, so
-// it must be safe for concurrent use. A nil fn is ignored.
-func WithBeforeAttempt(fn func(ctx context.Context, keyID string, ep Endpoint) error) Option {
-	return func(o *options) {
-		if fn != nil {
-			o.beforeAttempt = append(o.beforeAttempt, fn)
 		}
 	}
 }

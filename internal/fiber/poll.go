@@ -87,7 +87,8 @@ type Phone struct {
 // Poll reads the progress of a task and the next page of its results. It is free and changes
 // nothing at Fiber, so it is safe to repeat after any error.
 func (c *Client) Poll(ctx context.Context, apiKey string, req PollRequest) (*PollResponse, error) {
-	body, status, err := c.attempt(ctx, EndpointPoll, apiKey, appendPollBody(make([]byte, 0, 128+len(apiKey)+len(req.TaskID)), apiKey, req))
+	wire := &pollRequestWire{APIKey: apiKey, TaskID: req.TaskID, Cursor: req.Cursor, Take: req.Take}
+	body, status, err := c.attempt(ctx, EndpointPoll, apiKey, wire)
 	if err != nil {
 		return nil, err
 	}

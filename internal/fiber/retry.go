@@ -55,13 +55,6 @@ type RetryConfig struct {
 	// Without one, a 429 is retried after Retry-After, or the backoff when Fiber sent none.
 	Limiter Limiter
 
-	// OnAmbiguousStart, when not nil, is called once for each start that failed in a way that
-	// does not rule out that Fiber created (and charged) the task: KindOutcomeUnknown (which
-	// includes a 5xx answer to a start). Such a start is never retried; the hook
-	// lets the server record it so that an operator can reconcile it. It gets the key's id,
-	// the number of URLs in the request and the error, and must be safe for concurrent use.
-	OnAmbiguousStart func(keyID string, people int, err error)
-
 	// OnAttempt, when not nil, is called after every attempt (retries included) with its
 	// endpoint, its error (nil on success) and how long it took, for metrics. It must be safe
 	// for concurrent use and quick.
@@ -80,18 +73,17 @@ type RetryConfig struct {
 //   - Start, which costs credits, only when Fiber surely did not act on it: on 429, and on
 //     KindUnavailable, which the Client reports for a start only when the request was surely
 //     never written (connection refused or lost before sending). KindOutcomeUnknown (no
-//     answer, or a 5xx) may hide a created task: it is returned as is, and reported to
-//     RetryConfig.OnAmbiguousStart.
+//     answer, or a 5xx) may hide a created task: it is returned as is, for the caller to
+//     record for reconciliation.
 //
 // A retry is not attempted when the backoff would outlast ctx's deadline. Errors come back as
 // the Client returns them; when the Limiter refuses a retry (a *budget.WaitError, or ctx ended
 // while queued), the last upstream error is returned with the refusal also in its chain.
 type Retrier struct {
-	c           *Client
-	policy      RetryPolicy
-	lim         Limiter
-	onAmbiguous func(keyID string, people int, err error)
-	onAttempt   func(ep Endpoint, err error, took time.Duration)
+	c         *Client
+	policy    RetryPolicy
+	lim       Limiter
+	onAttempt func(ep Endpoint, err error, took time.Duration)
 }
 
 // NewRetrier returns a Retrier that calls Fiber through c. It panics if c is nil.
@@ -110,22 +102,18 @@ func NewRetrier(c *Client, cfg RetryConfig) *Retrier {
 		p.Cap = DefaultRetryCap
 	}
 	p.Cap = max(p.Cap, p.Base)
-	return &Retrier{c: c, policy: p, lim: cfg.Limiter, onAmbiguous: cfg.OnAmbiguousStart, onAttempt: cfg.OnAttempt}
+	return &Retrier{c: c, policy: p, lim: cfg.Limiter, onAttempt: cfg.OnAttempt}
 }
 
 // Start starts a batch like Client.Start, waiting for the start budget and retrying only
 // starts that Fiber surely did not act on.
 func (r *Retrier) Start(ctx context.Context, apiKey string, req StartRequest) (*StartResponse, error) {
 	var resp *StartResponse
-	keyID := KeyID(apiKey)
-	err := r.do(ctx, EndpointStart, keyID, func(ctx context.Context) error {
+	err := r.do(ctx, EndpointStart, KeyID(apiKey), func(ctx context.Context) error {
 		var err error
 		resp, err = r.c.Start(ctx, apiKey, req)
 		return err
 	})
-	if err != nil && r.onAmbiguous != nil && startMayHaveActed(err) {
-		r.onAmbiguous(keyID, len(req.LinkedInURLs), err)
-	}
 	return resp, err
 }
 
@@ -188,7 +176,7 @@ func (r *Retrier) do(ctx context.Context, ep Endpoint, keyID string, attempt fun
 		}
 		var fe *Error
 		if !errors.As(err, &fe) {
-			return err // the context ended before sending, or a hook refused
+			return err // the context ended before sending
 		}
 		if fe.Kind == KindRateLimited && r.lim != nil {
 			r.lim.Penalize(keyID, ep, fe.RetryAfter)
@@ -247,15 +235,6 @@ func retryable(ep Endpoint, fe *Error) bool {
 		return ep != EndpointStart
 	}
 	return false
-}
-
-// startMayHaveActed reports whether a failed start may have created a task at Fiber.
-func startMayHaveActed(err error) bool {
-	var fe *Error
-	if !errors.As(err, &fe) {
-		return false
-	}
-	return fe.Kind == KindOutcomeUnknown
 }
 
 // backoff returns the pause before retry n (1-based): Base doubled n-1 times, at most Cap,

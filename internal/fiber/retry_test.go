@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -72,6 +73,7 @@ type fakeLimiter struct {
 	failAfter int
 	mu        sync.Mutex // guards the fields below
 	waits     []string
+	undated   int // Waits whose context had no deadline
 	sent      []string
 	done      []string
 	events    []string // "wait", "sent", "done", "429" in the order they came
@@ -97,6 +99,9 @@ func (f *fakeLimiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint)
 	defer f.mu.Unlock()
 	f.waits = append(f.waits, keyID+"/"+string(ep))
 	f.events = append(f.events, "wait")
+	if _, ok := ctx.Deadline(); !ok {
+		f.undated++
+	}
 	if f.waitErr != nil && len(f.waits) >= f.failAfter {
 		return f.waitErr
 	}
@@ -108,24 +113,6 @@ func (f *fakeLimiter) Penalize(keyID string, ep fiber.Endpoint, retryAfter time.
 	defer f.mu.Unlock()
 	f.penalties = append(f.penalties, retryAfter)
 	f.events = append(f.events, "429")
-}
-
-// ambiguity records OnAmbiguousStart calls.
-type ambiguity struct {
-	mu    sync.Mutex // guards calls
-	calls []string
-}
-
-func (a *ambiguity) hook(keyID string, people int, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.calls = append(a.calls, fmt.Sprintf("%s/%d/%v", keyID, people, fiber.KindOf(err)))
-}
-
-func (a *ambiguity) count() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.calls)
 }
 
 // callR runs one Retrier method with canned arguments, like call does for a Client.
@@ -174,8 +161,7 @@ func TestRetryDecisions(t *testing.T) {
 			t.Run(tt.name+"/"+string(ep), func(t *testing.T) {
 				h := &scripted{script: tt.script}
 				c, _ := newTestClient(t, h)
-				var amb ambiguity
-				r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, OnAmbiguousStart: amb.hook})
+				r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries})
 				err := callR(testContext(t), r, ep)
 				wantKind, wantReqs, wantAmb := tt.wantKind, tt.wantReqs, false
 				if ep == fiber.EndpointStart {
@@ -187,8 +173,8 @@ func TestRetryDecisions(t *testing.T) {
 				if got := h.requests(); got != wantReqs {
 					t.Errorf("%d requests, want %d", got, wantReqs)
 				}
-				if got := amb.count(); got != map[bool]int{true: 1}[wantAmb] {
-					t.Errorf("ambiguous-start hook called %d times: %v", got, amb.calls)
+				if got := fiber.KindOf(err) == fiber.KindOutcomeUnknown; got != wantAmb {
+					t.Errorf("outcome unknown = %v, want %v", got, wantAmb)
 				}
 				assertNoKey(t, err)
 			})
@@ -196,16 +182,16 @@ func TestRetryDecisions(t *testing.T) {
 	}
 }
 
-// TestAmbiguousStartHook checks what the hook is told.
-func TestAmbiguousStartHook(t *testing.T) {
-	c, _ := newTestClient(t, &scripted{script: []answer{{drop: true}}})
-	var amb ambiguity
-	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, OnAmbiguousStart: amb.hook})
+// TestAmbiguousStart: a start whose answer was lost comes back once, as a start of unknown
+// outcome, for the caller to record for reconciliation.
+func TestAmbiguousStart(t *testing.T) {
+	h := &scripted{script: []answer{{drop: true}}}
+	c, _ := newTestClient(t, h)
+	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries})
 	_, err := r.Start(testContext(t), testKey, fiber.StartRequest{LinkedInURLs: []string{"a", "b", "c"}})
 	wantError(t, err, fiber.EndpointStart, fiber.KindOutcomeUnknown)
-	want := []string{fiber.KeyID(testKey) + "/3/outcome unknown"}
-	if diff := cmp.Diff(want, amb.calls); diff != "" {
-		t.Errorf("hook calls (-want +got):\n%s", diff)
+	if n := h.requests(); n != 1 {
+		t.Errorf("%d requests, want 1: an ambiguous start is not retried", n)
 	}
 }
 
@@ -228,14 +214,13 @@ func TestStartRetriedWhenNeverSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var amb ambiguity
 	lim := &fakeLimiter{}
-	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, OnAmbiguousStart: amb.hook, Limiter: lim})
+	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, Limiter: lim})
 	if err := callR(testContext(t), r, fiber.EndpointStart); err != nil {
 		t.Fatal(err)
 	}
-	if dials.Load() != 2 || h.requests() != 1 || amb.count() != 0 {
-		t.Errorf("%d dials, %d requests, %d ambiguous; want 2, 1, 0", dials.Load(), h.requests(), amb.count())
+	if dials.Load() != 2 || h.requests() != 1 {
+		t.Errorf("%d dials, %d requests; want 2, 1", dials.Load(), h.requests())
 	}
 	if diff := cmp.Diff([]string{"wait", "done", "wait", "sent", "done"}, lim.events); diff != "" {
 		t.Errorf("limiter reports (-want +got):\n%s", diff)
@@ -283,6 +268,30 @@ func TestRetryWithLimiter(t *testing.T) {
 	}
 }
 
+// TestLimiterWaitsBeforeEachAttempt: the Retrier waits on its Limiter once before each
+// attempt, with the caller's context, the key's id (never the key) and the endpoint.
+func TestLimiterWaitsBeforeEachAttempt(t *testing.T) {
+	rec := &recorder{status: http.StatusNotFound, body: `{"message":"no"}`}
+	c, _ := newTestClient(t, rec)
+	lim := &fakeLimiter{}
+	r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, Limiter: lim})
+	for _, ep := range allEndpoints() {
+		if err := callR(testContext(t), r, ep); fiber.KindOf(err) != fiber.KindNotFound {
+			t.Fatalf("%s: got %v, want KindNotFound", ep, err)
+		}
+	}
+	id := fiber.KeyID(testKey)
+	if diff := cmp.Diff([]string{id + "/start", id + "/poll", id + "/cancel"}, lim.waits); diff != "" {
+		t.Errorf("waits (-want +got):\n%s", diff)
+	}
+	if lim.undated != 0 {
+		t.Errorf("%d Waits without the caller's deadline", lim.undated)
+	}
+	if n := len(rec.requests()); n != 3 {
+		t.Errorf("server got %d requests, want 3", n)
+	}
+}
+
 // TestLimiterRefusal: a refused first Wait sends nothing; a refused retry returns the last
 // upstream error with the refusal in the chain.
 func TestLimiterRefusal(t *testing.T) {
@@ -296,6 +305,10 @@ func TestLimiterRefusal(t *testing.T) {
 			if !errors.Is(err, refused) || fiber.KindOf(err) != 0 {
 				t.Errorf("%s: got %v, want the refusal", ep, err)
 			}
+			if err != nil && !strings.Contains(err.Error(), string(ep)) {
+				t.Errorf("%s: error %q does not name the endpoint", ep, err)
+			}
+			assertNoKey(t, err)
 		}
 		if h.requests() != 0 {
 			t.Errorf("%d requests sent", h.requests())

@@ -5,7 +5,8 @@ import "context"
 // StartRequest is what a start asks of Fiber.
 type StartRequest struct {
 	// LinkedInURLs are the people to enrich, 1 to 2000 profile URLs. Fiber skips (and does not
-	// charge) duplicates. The client sends them as given, without checking them.
+	// charge) duplicates. The client sends them without checking them, as encoding/json writes
+	// them (invalid UTF-8 becomes U+FFFD).
 	LinkedInURLs []string
 	// EnrichmentTypes selects the kinds of contact details; nil leaves the field out, which
 	// Fiber takes as "all of them".
@@ -81,8 +82,7 @@ type Warning struct {
 // charged, so blindly starting again risks paying twice; Fiber offers no idempotency key.
 // A context that ends before the request is sent comes back as the context error, wrapped.
 func (c *Client) Start(ctx context.Context, apiKey string, req StartRequest) (*StartResponse, error) {
-	out := AppendStartBody(make([]byte, 0, startBodySize(apiKey, req)), apiKey, req)
-	body, status, err := c.attempt(ctx, EndpointStart, apiKey, out)
+	body, status, err := c.attempt(ctx, EndpointStart, apiKey, newStartRequestWire(apiKey, req))
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,64 @@ import (
 	"strconv"
 )
 
-// The wire structs below mirror Fiber's response bodies for encoding/json. They are lenient
-// on purpose: unknown fields are ignored, enums are plain strings, optional values are
-// pointers or tolerate null, and null array elements are pointers that decoding skips.
+// The wire structs below mirror Fiber's request and response bodies for encoding/json.
+//
+// Requests are written by json.Marshal, with its usual escaping ('<', '>' and '&' as \u003c,
+// \u003e and \u0026, invalid UTF-8 as U+FFFD), in the field order of the structs.
+//
+// Responses are read leniently on purpose: unknown fields are ignored, enums are plain
+// strings, optional values are pointers or tolerate null, and null array elements are pointers
+// that decoding skips.
+
+// startRequestWire is the body of a start. PersonDetails is never nil, so that it is sent as
+// an array ("[]" without URLs); nil pointers are left out.
+type startRequestWire struct {
+	APIKey          string               `json:"apiKey"`
+	PersonDetails   []personDetailsWire  `json:"personDetails"`
+	EnrichmentTypes *enrichmentTypesWire `json:"enrichmentTypes,omitempty"`
+}
+
+type personDetailsWire struct {
+	LinkedinURL struct {
+		Value string `json:"value"`
+	} `json:"linkedinUrl"`
+}
+
+type enrichmentTypesWire struct {
+	GetWorkEmails     *bool `json:"getWorkEmails,omitempty"`
+	GetPersonalEmails *bool `json:"getPersonalEmails,omitempty"`
+	GetPhoneNumbers   *bool `json:"getPhoneNumbers,omitempty"`
+}
+
+// newStartRequestWire returns the body of a start of req billed to apiKey.
+func newStartRequestWire(apiKey string, req StartRequest) *startRequestWire {
+	w := &startRequestWire{APIKey: apiKey, PersonDetails: make([]personDetailsWire, len(req.LinkedInURLs))}
+	for i, u := range req.LinkedInURLs {
+		w.PersonDetails[i].LinkedinURL.Value = u
+	}
+	if et := req.EnrichmentTypes; et != nil {
+		w.EnrichmentTypes = &enrichmentTypesWire{
+			GetWorkEmails:     et.WorkEmails,
+			GetPersonalEmails: et.PersonalEmails,
+			GetPhoneNumbers:   et.PhoneNumbers,
+		}
+	}
+	return w
+}
+
+// pollRequestWire is the body of a poll: cursor is left out when nil and take when 0.
+type pollRequestWire struct {
+	APIKey string  `json:"apiKey"`
+	TaskID string  `json:"taskId"`
+	Cursor *string `json:"cursor,omitempty"`
+	Take   int     `json:"take,omitempty"`
+}
+
+// cancelRequestWire is the body of a cancel.
+type cancelRequestWire struct {
+	APIKey string `json:"apiKey"`
+	TaskID string `json:"taskId"`
+}
 
 // startResponseWire is the 200 body of a start.
 type startResponseWire struct {

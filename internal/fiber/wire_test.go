@@ -8,7 +8,7 @@ import (
 )
 
 // The structs below spell Fiber's JSON with encoding/json tags, independently of the package's
-// own wire code: the reference the hand-rolled encoder is held to, and the encoder the decoder
+// own wire code: the reference the request bodies are held to, and the encoder the decoder
 // fuzz targets round-trip through.
 
 type refStartBody struct {

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"io"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,7 +14,37 @@ import (
 	"github.com/fibergate/fibergate/internal/fiber"
 )
 
-func TestAppendStartBodyMatchesEncodingJSON(t *testing.T) {
+// lastBody is an http.Handler that keeps the body of the last request and answers 418.
+type lastBody struct {
+	mu   sync.Mutex // guards body
+	body []byte
+}
+
+func (h *lastBody) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	h.mu.Lock()
+	h.body = b
+	h.mu.Unlock()
+	w.WriteHeader(http.StatusTeapot)
+}
+
+// sentStartBody starts req with apiKey through c, whose server is h, and returns the body the
+// server received.
+func sentStartBody(t testing.TB, c *fiber.Client, h *lastBody, apiKey string, req fiber.StartRequest) []byte {
+	t.Helper()
+	if _, err := c.Start(testContext(t), apiKey, req); fiber.KindOf(err) != fiber.KindProtocol {
+		t.Fatalf("Start: got %v, want the server's 418 as KindProtocol", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.body
+}
+
+// TestStartBodyMatchesEncodingJSON: the body of a start is what encoding/json gives for
+// independently written structs in Fiber's shape, escaping and omitted fields included.
+func TestStartBodyMatchesEncodingJSON(t *testing.T) {
+	h := &lastBody{}
+	c, _ := newTestClient(t, h)
 	tests := []struct {
 		name   string
 		apiKey string
@@ -43,22 +74,18 @@ func TestAppendStartBodyMatchesEncodingJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := fiber.AppendStartBody(nil, tt.apiKey, tt.req)
-			want := refStartJSON(t, tt.apiKey, tt.req)
-			if !bytes.Equal(got, want) {
-				t.Errorf("AppendStartBody differs from encoding/json\n got: %s\nwant: %s", got, want)
-			}
-			prefix := []byte("prefix")
-			if got := fiber.AppendStartBody(prefix, tt.apiKey, tt.req); !bytes.Equal(got, append(prefix, want...)) {
-				t.Errorf("AppendStartBody does not append to dst: %s", got)
+			got := sentStartBody(t, c, h, tt.apiKey, tt.req)
+			if want := refStartJSON(t, tt.apiKey, tt.req); !bytes.Equal(got, want) {
+				t.Errorf("body differs from encoding/json's\n got: %s\nwant: %s", got, want)
 			}
 		})
 	}
 }
 
-// TestAppendStartBodyEveryByte puts every byte value at every offset of a 17-byte string, so
-// that both the eight-bytes-at-a-time path and the tail see it.
-func TestAppendStartBodyEveryByte(t *testing.T) {
+// TestStartBodyEveryByte puts every byte value at every offset of a 17-byte string.
+func TestStartBodyEveryByte(t *testing.T) {
+	h := &lastBody{}
+	c, _ := newTestClient(t, h)
 	var all []string
 	for b := range 256 {
 		for at := range 17 {
@@ -68,8 +95,8 @@ func TestAppendStartBodyEveryByte(t *testing.T) {
 		}
 	}
 	req := fiber.StartRequest{LinkedInURLs: all}
-	if got, want := fiber.AppendStartBody(nil, "k", req), refStartJSON(t, "k", req); !bytes.Equal(got, want) {
-		t.Errorf("AppendStartBody differs from encoding/json\n got: %s\nwant: %s", got, want)
+	if got, want := sentStartBody(t, c, h, "k", req), refStartJSON(t, "k", req); !bytes.Equal(got, want) {
+		t.Errorf("body differs from encoding/json's\n got: %s\nwant: %s", got, want)
 	}
 }
 
@@ -92,6 +119,18 @@ func TestRequestWireFormat(t *testing.T) {
 			wantPath: "/v1/contact-details/batch/start",
 			wantBody: `{"apiKey":"key-1","personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/jake"}},` +
 				`{"linkedinUrl":{"value":"https://www.linkedin.com/in/ann"}}],"enrichmentTypes":{"getWorkEmails":true,"getPhoneNumbers":false}}`,
+		},
+		{
+			name: "start with one enrichment type",
+			call: func(ctx context.Context, c *fiber.Client) error {
+				_, err := c.Start(ctx, "k", fiber.StartRequest{
+					LinkedInURLs:    []string{"https://www.linkedin.com/in/jake"},
+					EnrichmentTypes: &fiber.EnrichmentTypes{PhoneNumbers: ptr(false)},
+				})
+				return err
+			},
+			wantPath: "/v1/contact-details/batch/start",
+			wantBody: `{"apiKey":"k","personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/jake"}}],"enrichmentTypes":{"getPhoneNumbers":false}}`,
 		},
 		{
 			name: "start defaults",
@@ -164,59 +203,11 @@ func TestRequestWireFormat(t *testing.T) {
 	}
 }
 
-// benchURLs returns n distinct, realistic profile URLs.
-func benchURLs(n int) []string {
-	urls := make([]string, n)
-	for i := range urls {
-		urls[i] = fmt.Sprintf("https://www.linkedin.com/in/person-%06d-a1b2c3/", i)
-	}
-	return urls
-}
-
-func BenchmarkStartBody(b *testing.B) {
-	req := fiber.StartRequest{
-		LinkedInURLs:    benchURLs(2000),
-		EnrichmentTypes: &fiber.EnrichmentTypes{WorkEmails: ptr(true), PersonalEmails: ptr(false), PhoneNumbers: ptr(true)},
-	}
-	// One buffer reused across bodies.
-	b.Run("append", func(b *testing.B) {
-		b.ReportAllocs()
-		var buf []byte
-		for b.Loop() {
-			buf = fiber.AppendStartBody(buf[:0], testKey, req)
-		}
-		b.SetBytes(int64(len(buf)))
-	})
-	// A new buffer of the right size per body, as Start does.
-	b.Run("append_new_buffer", func(b *testing.B) {
-		b.ReportAllocs()
-		size := len(fiber.AppendStartBody(nil, testKey, req))
-		for b.Loop() {
-			fiber.AppendStartBody(make([]byte, 0, size), testKey, req)
-		}
-		b.SetBytes(int64(size))
-	})
-	// json.Marshal of the equivalent structs, built once outside the loop.
-	b.Run("encoding_json", func(b *testing.B) {
-		b.ReportAllocs()
-		body := refStartBody{APIKey: testKey, PersonDetails: make([]refPerson, len(req.LinkedInURLs)),
-			EnrichmentTypes: &refEnrichments{GetWorkEmails: ptr(true), GetPersonalEmails: ptr(false), GetPhoneNumbers: ptr(true)}}
-		for i, u := range req.LinkedInURLs {
-			body.PersonDetails[i].LinkedinURL.Value = u
-		}
-		var n int
-		for b.Loop() {
-			out, err := json.Marshal(body)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n = len(out)
-		}
-		b.SetBytes(int64(n))
-	})
-}
-
-func FuzzAppendStartBody(f *testing.F) {
+// FuzzStartBody holds the body of a start to encoding/json's rendering of the reference
+// structs for any key, URLs and enrichment types.
+func FuzzStartBody(f *testing.F) {
+	h := &lastBody{}
+	c, _ := newTestClient(f, h)
 	f.Add("sk_live_abc", "https://www.linkedin.com/in/jake", "", uint8(0))
 	f.Add(`k"\`, "a\u2028b<>&\x00\x1f\x7f", "\xff\xfe", uint8(0b111111))
 	f.Add("", "\xe2\x82", "ünïcödé 😀", uint8(0b010101))
@@ -241,7 +232,7 @@ func FuzzAppendStartBody(f *testing.F) {
 				WorkEmails: pick(flags >> 2 & 3), PersonalEmails: pick(flags >> 4 & 3), PhoneNumbers: pick(flags >> 6 & 3),
 			}
 		}
-		got := fiber.AppendStartBody(nil, apiKey, req)
+		got := sentStartBody(t, c, h, apiKey, req)
 		if !json.Valid(got) {
 			t.Fatalf("invalid JSON: %q", got)
 		}
