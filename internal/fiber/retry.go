@@ -107,11 +107,19 @@ func NewRetrier(c *Client, cfg RetryConfig) *Retrier {
 
 // Start starts a batch like Client.Start, waiting for the start budget and retrying only
 // starts that Fiber surely did not act on.
+//
+// ctx bounds the wait for the budget, and nothing is sent once it has ended. An attempt that
+// is sent, though, is seen through to Fiber's answer (bounded by the Client's per-attempt
+// timeout, WithTimeout) even if ctx ends meanwhile: a start cut off mid-way may have been
+// paid for, and its task could then be neither recorded nor followed.
 func (r *Retrier) Start(ctx context.Context, apiKey string, req StartRequest) (*StartResponse, error) {
 	var resp *StartResponse
-	err := r.do(ctx, EndpointStart, KeyID(apiKey), func(ctx context.Context) error {
+	err := r.do(ctx, EndpointStart, KeyID(apiKey), func(actx context.Context) error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("fiber %s: %w", EndpointStart, err) // given up before sending
+		}
 		var err error
-		resp, err = r.c.Start(ctx, apiKey, req)
+		resp, err = r.c.Start(context.WithoutCancel(actx), apiKey, req)
 		return err
 	})
 	return resp, err

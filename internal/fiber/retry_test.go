@@ -397,3 +397,44 @@ func TestNewRetrierNilClient(t *testing.T) {
 	}()
 	fiber.NewRetrier(nil, fiber.RetryConfig{})
 }
+
+// TestStartSentIsSeenThroughWhenTheCallerGoesAway: a caller that gives up while its start is
+// at Fiber does not cut the start off: the Retrier waits for Fiber's answer and returns it, so
+// the task can be recorded. A caller that gave up before anything was sent sends nothing.
+func TestStartSentIsSeenThroughWhenTheCallerGoesAway(t *testing.T) {
+	const startAnswer = `{"output":{"taskId":"t-1","numPeopleEnqueued":1},"chargeInfo":{"method":"charged-now","creditsCharged":5}}`
+	t.Run("caller cancels after sending", func(t *testing.T) {
+		arrived, release := make(chan struct{}), make(chan struct{})
+		var requests atomic.Int32
+		c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			io.Copy(io.Discard, r.Body)
+			close(arrived)
+			<-release // Fiber is slow; the caller goes away meanwhile
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, startAnswer)
+		}))
+		r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries, Limiter: &fakeLimiter{}})
+		ctx, cancel := context.WithCancel(testContext(t))
+		go func() {
+			<-arrived
+			cancel()
+			close(release)
+		}()
+		resp, err := r.Start(ctx, testKey, fiber.StartRequest{LinkedInURLs: []string{"a"}})
+		if err != nil || resp.TaskID != "t-1" || requests.Load() != 1 {
+			t.Fatalf("got %+v, %v after %d requests; want Fiber's answer after one", resp, err, requests.Load())
+		}
+	})
+	t.Run("caller gone before sending", func(t *testing.T) {
+		h := &scripted{script: []answer{{status: http.StatusOK}}}
+		c, _ := newTestClient(t, h)
+		r := fiber.NewRetrier(c, fiber.RetryConfig{Policy: fastRetries})
+		ctx, cancel := context.WithCancel(testContext(t))
+		cancel()
+		_, err := r.Start(ctx, testKey, fiber.StartRequest{LinkedInURLs: []string{"a"}})
+		if !errors.Is(err, context.Canceled) || h.requests() != 0 {
+			t.Fatalf("got %v after %d requests, want context.Canceled and none sent", err, h.requests())
+		}
+	})
+}
