@@ -160,7 +160,7 @@ func (r *burstRun) summarize(t0 time.Time) {
 	r.took = last.Sub(t0)
 }
 
-func (r *burstRun) log(t *testing.T) {
+func (r *burstRun) log(t testing.TB) {
 	t.Helper()
 	ok, seen := 0, 0
 	for i, d := range r.done {
@@ -180,13 +180,33 @@ func (r *burstRun) log(t *testing.T) {
 // that none steals the CPU from another, each against a simulator of its own, two naive clients
 // fire everything and retry each 429 after a pause: one honours Fiber's Retry-After (the
 // simulator sends it), which is the fastest any client can be; the other pauses 1s whatever
-// Fiber says. fibergate must see no 429, finish within 1.05x the time of each naive client
-// (one still running then is stopped: it has lost), spend the budget at 95% or more of the
-// allowed rate while its queue is not empty, and serve the callers round-robin.
+// Fiber says. fibergate must see no 429 and serve the callers round-robin. Its speed targets,
+// finishing within 1.05x the time of each naive client (one still running then is stopped: it
+// has lost) and spending the budget at 95% or more of the allowed rate while its queue is not
+// empty, are measured and logged here, and held by BenchmarkBurstThroughBudget: on a loaded
+// machine (CI runs every package's tests at once under -race) they measure the machine.
 func TestBurstThroughBudget(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes about 40s of real time")
 	}
+	burstThroughBudget(t, false)
+}
+
+// BenchmarkBurstThroughBudget runs TestBurstThroughBudget's burst and holds its speed targets:
+// fibergate within 1.05x each naive client's time, and 95% or more of the allowed rate while
+// queued (reported as rate-share-%). One iteration takes about 40s:
+//
+//	go test -run '^$' -bench BurstThroughBudget -benchtime 1x ./internal/fiber/
+func BenchmarkBurstThroughBudget(b *testing.B) {
+	for b.Loop() {
+		share := burstThroughBudget(b, true)
+		b.ReportMetric(100*share, "rate-share-%")
+	}
+}
+
+// burstThroughBudget runs the burst, checks it, and returns the share of the allowed rate
+// fibergate achieved while queued. Only with timing does it hold the speed targets.
+func burstThroughBudget(t testing.TB, timing bool) float64 {
 	const (
 		callers = 5
 		perCall = 18
@@ -292,11 +312,11 @@ func TestBurstThroughBudget(t *testing.T) {
 		t.Errorf("fibergate: simulator saw %d calls, %d 429s, %d tasks; want %d, 0, %d", ep.Calls, ep.RateLimited, gStats.TasksStarted, calls, calls)
 	}
 	for _, r := range []*burstRun{naiveRA, naive1s} {
-		if r.finished && float64(gate.took) > 1.05*float64(r.took) {
+		if timing && r.finished && float64(gate.took) > 1.05*float64(r.took) {
 			t.Errorf("fibergate took %v, more than 1.05 x the %s client's %v", gate.took, r.name, r.took)
 		}
 	}
-	if share < 0.95 {
+	if timing && share < 0.95 {
 		t.Errorf("achieved %.1f%% of the allowed rate while queued, want at least 95%%", 100*share)
 	}
 	if hi-lo > round {
@@ -328,6 +348,7 @@ func TestBurstThroughBudget(t *testing.T) {
 			t.Errorf("after window %d, queued slots per waiting caller %v (left %v): not round-robin", k, got, left)
 		}
 	}
+	return share
 }
 
 func later(a, b time.Time) time.Time {
