@@ -26,7 +26,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/test/bufconn"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/auth"
@@ -161,9 +160,9 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 		return fmt.Errorf("listen http: %w", err)
 	}
 	// The gateway reaches the gRPC server in memory, through the same interceptors.
-	inMem := bufconn.Listen(1 << 20)
+	inMem := newPipeListener()
 	conn, err := grpc.NewClient("passthrough:///fibergate-in-memory",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inMem.DialContext(ctx) }),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inMem.Dial(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(s.cfg.MaxBodyBytes)), grpc.MaxCallSendMsgSize(int(s.cfg.MaxBodyBytes))),
 	)
