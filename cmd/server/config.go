@@ -4,11 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/gateway"
+	"github.com/fibergate/fibergate/internal/server"
 )
 
 // config is everything main reads from flags and the environment.
@@ -22,24 +24,29 @@ type config struct {
 	fiberTimeout    time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
-	tokensFile      string
-	insecureNoAuth  bool
-	openReflection  bool
-	tlsCert         string
-	tlsKey          string
-	tlsClientCA     string
-	fiberKeyFile    string
-	allowReqKey     bool
-	idempotencyTTL  time.Duration
-	maxWatchStreams int
-	startRate       string
-	pollRate        string
-	cancelRate      string
-	maxQueueWait    time.Duration
-	store           string
-	retention       time.Duration
-	logLevel        string
-	logFormat       string
+	// Transport limits (see server.Config).
+	httpReadTimeout   time.Duration
+	maxHeaderBytes    int
+	maxHTTPConns      int
+	maxStreamsPerConn int
+	tokensFile        string
+	insecureNoAuth    bool
+	openReflection    bool
+	tlsCert           string
+	tlsKey            string
+	tlsClientCA       string
+	fiberKeyFile      string
+	allowReqKey       bool
+	idempotencyTTL    time.Duration
+	maxWatchStreams   int
+	startRate         string
+	pollRate          string
+	cancelRate        string
+	maxQueueWait      time.Duration
+	store             string
+	retention         time.Duration
+	logLevel          string
+	logFormat         string
 }
 
 // parseConfig reads flags, falling back to the environment (getenv) for each flag not given.
@@ -74,6 +81,16 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 			def = d
 		}
 		fs.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+	}
+	integer := func(p *int, name, env string, def int, usage string) {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", env, err))
+			}
+			def = n
+		}
+		fs.IntVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
 	}
 	str(&c.grpcAddr, "grpc-addr", "FIBERGATE_GRPC_ADDR", ":9090", "gRPC listen address")
 	str(&c.httpAddr, "http-addr", "FIBERGATE_HTTP_ADDR", ":8080", "REST gateway listen address")
@@ -117,6 +134,10 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		maxBody = n
 	}
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", maxBody, "largest REST body or gRPC message accepted; the default fits a StartBatch of 2000 URLs of 2048 bytes (env FIBERGATE_MAX_BODY_BYTES)")
+	duration(&c.httpReadTimeout, "http-read-timeout", "FIBERGATE_HTTP_READ_TIMEOUT", server.DefaultReadTimeout, "longest a REST request, headers (at most 10s of it) and body, may take to arrive; a slower body is answered 408 and its connection closed (responses, such as a watch stream, are not bounded)")
+	integer(&c.maxHeaderBytes, "max-header-bytes", "FIBERGATE_MAX_HEADER_BYTES", server.DefaultMaxHeaderBytes, "largest request header block on either port: REST headers (431 above it) and gRPC metadata (the call is reset: INTERNAL)")
+	integer(&c.maxHTTPConns, "max-http-conns", "FIBERGATE_MAX_HTTP_CONNS", server.DefaultMaxHTTPConns, "REST connections served at once; more wait in the listen queue. Keep it well under the file limit (ulimit -n) so the gRPC port keeps descriptors of its own")
+	integer(&c.maxStreamsPerConn, "max-streams-per-conn", "FIBERGATE_MAX_STREAMS_PER_CONN", server.DefaultMaxStreamsPerConn, "concurrent gRPC calls and streams on one connection; a client's further calls wait for a free one")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY, or from -fiber-api-key-file.\nWith -fake-fiber, the simulator accepts that key (or, without one, its demo key).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -155,6 +176,7 @@ func (c config) check() error {
 		{"-shutdown-timeout", c.shutdownTimeout},
 		{"-idempotency-ttl", c.idempotencyTTL},
 		{"-max-queue-wait", c.maxQueueWait},
+		{"-http-read-timeout", c.httpReadTimeout},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be positive, got %v", d.flag, d.v)
@@ -168,6 +190,15 @@ func (c config) check() error {
 	}
 	if c.maxBodyBytes < 1<<20 {
 		return fmt.Errorf("-max-body-bytes must be at least 1 MiB, got %d", c.maxBodyBytes)
+	}
+	if c.maxHeaderBytes < 8<<10 {
+		return fmt.Errorf("-max-header-bytes must be at least 8 KiB, got %d", c.maxHeaderBytes)
+	}
+	if c.maxHTTPConns < 1 {
+		return fmt.Errorf("-max-http-conns must be at least 1, got %d", c.maxHTTPConns)
+	}
+	if c.maxStreamsPerConn < 1 || c.maxStreamsPerConn > math.MaxUint32 {
+		return fmt.Errorf("-max-streams-per-conn must be between 1 and %d, got %d", uint32(math.MaxUint32), c.maxStreamsPerConn)
 	}
 	for _, r := range []struct{ flag, v string }{{"-start-rate", c.startRate}, {"-poll-rate", c.pollRate}, {"-cancel-rate", c.cancelRate}} {
 		if _, err := budget.ParseLimit(r.v); err != nil {

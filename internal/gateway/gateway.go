@@ -2,7 +2,7 @@
 // google.api.http annotations in the contract, plus what the generated code does not do on its
 // own — a body size limit, reporting unknown JSON fields as warnings instead of dropping them,
 // naming the offending field when a body has the wrong JSON shape, and HTTP statuses and
-// headers (413, Retry-After) that REST clients expect.
+// headers (408, 413, Retry-After) that REST clients expect.
 package gateway
 
 import (
