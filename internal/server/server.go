@@ -63,7 +63,8 @@ type Config struct {
 	Secrets *redact.Secrets
 	// Tokens authenticates callers; nil turns authentication off.
 	Tokens *auth.Tokens
-	// OpenReflection lets reflection be used without a token (health always is).
+	// OpenReflection lets reflection be used without a token. Health always is, and so is
+	// reflection about the health service.
 	OpenReflection bool
 	// TLS, if not nil, serves both listeners over TLS; with ClientCAs and
 	// tls.RequireAndVerifyClientCert it is mutual TLS.
@@ -122,9 +123,14 @@ func New(cfg Config) (*Server, error) {
 		recovery.StreamServerInterceptor(recoverOpts...),
 	)
 	if cfg.Tokens != nil {
-		exempt := auth.Exempt(cfg.OpenReflection)
+		// Reflection is left out of the token check: it is open, or healthReflection lets
+		// callers without a token ask about the health service alone.
+		exempt := auth.Exempt(true)
 		unary = append(unary, cfg.Tokens.UnaryInterceptor(exempt))
 		stream = append(stream, cfg.Tokens.StreamInterceptor(exempt))
+		if !cfg.OpenReflection {
+			stream = append(stream, healthReflection(cfg.Tokens))
+		}
 	}
 	unary = append(unary, pvinterceptor.UnaryServerInterceptor(validator))
 	stream = append(stream, pvinterceptor.StreamServerInterceptor(validator))
