@@ -296,23 +296,26 @@ func rawGRPCCall(t *testing.T, addr, method string, header http.Header, body []b
 	return codes.Code(n), msg
 }
 
-// gzipFrame is one gRPC message frame, compressed flag set, holding n zero bytes gzipped.
-func gzipFrame(t testing.TB, n int64) []byte {
+// gzipFrame is one gRPC message frame, compressed flag set, that inflates to mib MiB of
+// zeros: as many gzip members of 1 MiB each (about 1 KB compressed), one after the other, as
+// gzip allows and a gzip reader inflates as one stream.
+func gzipFrame(t testing.TB, mib int) []byte {
 	t.Helper()
-	var z bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&z, gzip.BestCompression)
+	var member bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&member, gzip.BestCompression)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.Copy(zw, io.LimitReader(repeatReader(0), n)); err != nil {
+	if _, err := zw.Write(make([]byte, 1<<20)); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	payload := bytes.Repeat(member.Bytes(), mib)
 	frame := []byte{1, 0, 0, 0, 0}
-	binary.BigEndian.PutUint32(frame[1:], uint32(z.Len()))
-	return append(frame, z.Bytes()...)
+	binary.BigEndian.PutUint32(frame[1:], uint32(len(payload)))
+	return append(frame, payload...)
 }
 
 // restWithHeader sends GET /healthz with the extra header line to the REST port and returns
