@@ -96,7 +96,9 @@ func TestHostileTransportSlowClientsLeaveGRPCReachable(t *testing.T) {
 		}
 		clients = append(clients, c)
 	}
-	waitFor(t, "the server taking -max-http-conns slow clients", func() bool { return p.openFiles(t) >= base+maxConns })
+	// Descriptors the server had at rest may come and go (the store's, Fiber's connections):
+	// counts allow for a few.
+	waitFor(t, "the server taking -max-http-conns slow clients", func() bool { return p.openFiles(t) >= base+maxConns-4 })
 	held := p.openFiles(t)
 	if held > base+maxConns+4 {
 		t.Errorf("the server holds %d descriptors with %d slow clients waiting, want at most %d + %d", held, n, base, maxConns)

@@ -51,7 +51,7 @@ type Config struct {
 	// means DefaultReadTimeout.
 	ReadTimeout time.Duration
 	// MaxHeaderBytes caps a request's headers: REST headers (431 above it) and gRPC metadata
-	// (the stream is reset). Zero means DefaultMaxHeaderBytes.
+	// (the call is reset, see transportOptions). Zero means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 	// MaxHTTPConns caps the REST port's open connections; more wait in the listen queue. Zero
 	// means DefaultMaxHTTPConns.

@@ -76,9 +76,10 @@ func (c Config) withDefaults() Config {
 // none: it serves one local client, whose REST callers the HTTP server limits).
 //
 // Metadata over MaxHeaderBytes is refused by the transport before any handler runs: the
-// stream is reset with FRAME_SIZE_ERROR (INTERNAL to the caller; grpc-go clients see the
-// limit in the server's settings and refuse to send, also with INTERNAL). A call beyond
-// MaxStreamsPerConn waits in the client until one of the connection's calls ends.
+// stream is reset with FRAME_SIZE_ERROR (INTERNAL to the caller), or the connection closed
+// when the headers are far larger; grpc-go clients see the limit in the server's settings and
+// refuse to send, with INTERNAL. A call beyond MaxStreamsPerConn waits in the client until
+// one of the connection's calls ends.
 func transportOptions(c Config) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxHeaderListSize(uint32(c.MaxHeaderBytes)),
