@@ -4,11 +4,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/gateway"
+	"github.com/fibergate/fibergate/internal/server"
 )
 
 // config is everything main reads from flags and the environment.
@@ -23,24 +25,29 @@ type config struct {
 	fiberTimeout    time.Duration
 	maxBodyBytes    int64
 	shutdownTimeout time.Duration
-	tokensFile      string
-	insecureNoAuth  bool
-	openReflection  bool
-	tlsCert         string
-	tlsKey          string
-	tlsClientCA     string
-	fiberKeyFile    string
-	allowReqKey     bool
-	idempotencyTTL  time.Duration
-	maxWatchStreams int
-	startRate       string
-	pollRate        string
-	cancelRate      string
-	maxQueueWait    time.Duration
-	store           string
-	retention       time.Duration
-	logLevel        string
-	logFormat       string
+	// Transport limits (see server.Config).
+	httpReadTimeout   time.Duration
+	maxHeaderBytes    int
+	maxHTTPConns      int
+	maxStreamsPerConn int
+	tokensFile        string
+	insecureNoAuth    bool
+	openReflection    bool
+	tlsCert           string
+	tlsKey            string
+	tlsClientCA       string
+	fiberKeyFile      string
+	allowReqKey       bool
+	idempotencyTTL    time.Duration
+	maxWatchStreams   int
+	startRate         string
+	pollRate          string
+	cancelRate        string
+	maxQueueWait      time.Duration
+	store             string
+	retention         time.Duration
+	logLevel          string
+	logFormat         string
 }
 
 // parseConfig reads flags, falling back to the environment (getenv) for each flag not given.
@@ -102,6 +109,10 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")
 	integer64(&c.maxBodyBytes, "max-body-bytes", "FIBERGATE_MAX_BODY_BYTES", gateway.DefaultMaxBodyBytes, "largest REST body or gRPC message accepted; the default fits a StartBatch of 2000 URLs of 2048 bytes")
+	duration(&c.httpReadTimeout, "http-read-timeout", "FIBERGATE_HTTP_READ_TIMEOUT", server.DefaultReadTimeout, "longest a REST request, headers (at most 10s of it) and body, may take to arrive; a slower body is answered 408 and its connection closed (responses, such as a watch stream, are not bounded)")
+	integer(&c.maxHeaderBytes, "max-header-bytes", "FIBERGATE_MAX_HEADER_BYTES", server.DefaultMaxHeaderBytes, "largest request header block on either port: REST headers (431 above it) and gRPC metadata (the call is reset: INTERNAL)")
+	integer(&c.maxHTTPConns, "max-http-conns", "FIBERGATE_MAX_HTTP_CONNS", server.DefaultMaxHTTPConns, "REST connections served at once; more wait in the listen queue. Keep it well under the file limit (ulimit -n) so the gRPC port keeps descriptors of its own")
+	integer(&c.maxStreamsPerConn, "max-streams-per-conn", "FIBERGATE_MAX_STREAMS_PER_CONN", server.DefaultMaxStreamsPerConn, "concurrent gRPC calls and streams on one connection; a client's further calls wait for a free one")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: fibergate [flags]\n\nfibergate serves Fiber AI's batch contact-details API over gRPC and REST.\nThe Fiber API key is read from the environment variable FIBER_API_KEY, or from -fiber-api-key-file.\nWith -fake-fiber, the simulator accepts that key (or, without one, its demo key).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -154,6 +165,7 @@ func (c config) check() error {
 		{"-shutdown-timeout", c.shutdownTimeout},
 		{"-idempotency-ttl", c.idempotencyTTL},
 		{"-max-queue-wait", c.maxQueueWait},
+		{"-http-read-timeout", c.httpReadTimeout},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be positive, got %v", d.flag, d.v)
@@ -167,6 +179,15 @@ func (c config) check() error {
 	}
 	if c.maxBodyBytes < 1<<20 {
 		return fmt.Errorf("-max-body-bytes must be at least 1 MiB, got %d", c.maxBodyBytes)
+	}
+	if c.maxHeaderBytes < 8<<10 {
+		return fmt.Errorf("-max-header-bytes must be at least 8 KiB, got %d", c.maxHeaderBytes)
+	}
+	if c.maxHTTPConns < 1 {
+		return fmt.Errorf("-max-http-conns must be at least 1, got %d", c.maxHTTPConns)
+	}
+	if c.maxStreamsPerConn < 1 || c.maxStreamsPerConn > math.MaxUint32 {
+		return fmt.Errorf("-max-streams-per-conn must be between 1 and %d, got %d", uint32(math.MaxUint32), c.maxStreamsPerConn)
 	}
 	for _, r := range []struct{ flag, v string }{{"-start-rate", c.startRate}, {"-poll-rate", c.pollRate}, {"-cancel-rate", c.cancelRate}} {
 		if _, err := budget.ParseLimit(r.v); err != nil {

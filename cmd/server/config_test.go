@@ -23,6 +23,9 @@ type settings struct {
 	MaxWatchStreams                          int
 	MaxBodyBytes                             int64
 	Store, LogLevel, LogFormat, FiberKeyFile string
+	HTTPReadTimeout                          time.Duration
+	MaxHeaderBytes, MaxHTTPConns             int
+	MaxStreamsPerConn                        int
 }
 
 func settingsOf(c config) settings {
@@ -32,7 +35,8 @@ func settingsOf(c config) settings {
 		FiberTimeout: c.fiberTimeout, ShutdownTimeout: c.shutdownTimeout, TTL: c.idempotencyTTL,
 		MaxQueueWait: c.maxQueueWait, Retention: c.retention, MaxWatchStreams: c.maxWatchStreams,
 		MaxBodyBytes: c.maxBodyBytes, Store: c.store, LogLevel: c.logLevel, LogFormat: c.logFormat,
-		FiberKeyFile: c.fiberKeyFile,
+		FiberKeyFile: c.fiberKeyFile, HTTPReadTimeout: c.httpReadTimeout, MaxHeaderBytes: c.maxHeaderBytes,
+		MaxHTTPConns: c.maxHTTPConns, MaxStreamsPerConn: c.maxStreamsPerConn,
 	}
 }
 
@@ -47,6 +51,7 @@ func TestConfigDefaults(t *testing.T) {
 		FiberTimeout: 30 * time.Second, ShutdownTimeout: 10 * time.Second, TTL: 24 * time.Hour,
 		MaxQueueWait: 2 * time.Minute, Retention: 30 * 24 * time.Hour, MaxWatchStreams: 100,
 		MaxBodyBytes: 6 << 20, Store: "sqlite:fibergate.db", LogLevel: "info", LogFormat: "text",
+		HTTPReadTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20, MaxHTTPConns: 512, MaxStreamsPerConn: 1000,
 	}
 	if diff := cmp.Diff(want, settingsOf(cfg)); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -55,25 +60,29 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigEnvironmentFallbacksForEveryFlag(t *testing.T) {
 	env := map[string]string{
-		"FIBERGATE_GRPC_ADDR":         "127.0.0.1:1",
-		"FIBERGATE_HTTP_ADDR":         "127.0.0.1:2",
-		"FIBER_BASE_URL":              "http://fiber.test",
-		"FIBERGATE_FAKE_FIBER":        "true",
-		"FIBERGATE_SEED":              "11",
-		"FIBERGATE_START_RATE":        "5/1s",
-		"FIBERGATE_POLL_RATE":         "7/2s",
-		"FIBERGATE_CANCEL_RATE":       "3/1h",
-		"FIBERGATE_FIBER_TIMEOUT":     "3s",
-		"FIBERGATE_SHUTDOWN_TIMEOUT":  "4s",
-		"FIBERGATE_IDEMPOTENCY_TTL":   "5m",
-		"FIBERGATE_MAX_QUEUE_WAIT":    "6s",
-		"FIBERGATE_RETENTION":         "0",
-		"FIBERGATE_MAX_WATCH_STREAMS": "7",
-		"FIBERGATE_MAX_BODY_BYTES":    "2097152",
-		"FIBERGATE_STORE":             "sqlite:/tmp/x.db",
-		"FIBERGATE_LOG_LEVEL":         "debug",
-		"FIBERGATE_LOG_FORMAT":        "json",
-		"FIBER_API_KEY_FILE":          "/run/secrets/fiber",
+		"FIBERGATE_GRPC_ADDR":            "127.0.0.1:1",
+		"FIBERGATE_HTTP_ADDR":            "127.0.0.1:2",
+		"FIBER_BASE_URL":                 "http://fiber.test",
+		"FIBERGATE_FAKE_FIBER":           "true",
+		"FIBERGATE_SEED":                 "11",
+		"FIBERGATE_START_RATE":           "5/1s",
+		"FIBERGATE_POLL_RATE":            "7/2s",
+		"FIBERGATE_CANCEL_RATE":          "3/1h",
+		"FIBERGATE_FIBER_TIMEOUT":        "3s",
+		"FIBERGATE_SHUTDOWN_TIMEOUT":     "4s",
+		"FIBERGATE_IDEMPOTENCY_TTL":      "5m",
+		"FIBERGATE_MAX_QUEUE_WAIT":       "6s",
+		"FIBERGATE_RETENTION":            "0",
+		"FIBERGATE_MAX_WATCH_STREAMS":    "7",
+		"FIBERGATE_MAX_BODY_BYTES":       "2097152",
+		"FIBERGATE_STORE":                "sqlite:/tmp/x.db",
+		"FIBERGATE_LOG_LEVEL":            "debug",
+		"FIBERGATE_LOG_FORMAT":           "json",
+		"FIBER_API_KEY_FILE":             "/run/secrets/fiber",
+		"FIBERGATE_HTTP_READ_TIMEOUT":    "7s",
+		"FIBERGATE_MAX_HEADER_BYTES":     "65536",
+		"FIBERGATE_MAX_HTTP_CONNS":       "64",
+		"FIBERGATE_MAX_STREAMS_PER_CONN": "100",
 	}
 	cfg, err := parseWith(nil, env)
 	if err != nil {
@@ -85,7 +94,8 @@ func TestConfigEnvironmentFallbacksForEveryFlag(t *testing.T) {
 		FiberTimeout: 3 * time.Second, ShutdownTimeout: 4 * time.Second, TTL: 5 * time.Minute,
 		MaxQueueWait: 6 * time.Second, Retention: 0, MaxWatchStreams: 7,
 		MaxBodyBytes: 2 << 20, Store: "sqlite:/tmp/x.db", LogLevel: "debug", LogFormat: "json",
-		FiberKeyFile: "/run/secrets/fiber",
+		FiberKeyFile: "/run/secrets/fiber", HTTPReadTimeout: 7 * time.Second, MaxHeaderBytes: 64 << 10,
+		MaxHTTPConns: 64, MaxStreamsPerConn: 100,
 	}
 	if diff := cmp.Diff(want, settingsOf(cfg)); diff != "" {
 		t.Errorf("from the environment (-want +got):\n%s", diff)
@@ -122,6 +132,12 @@ func TestConfigRefusesInvalidValues(t *testing.T) {
 		{"zero watch streams", []string{"-max-watch-streams", "0"}, nil, "-max-watch-streams must be at least 1"},
 		{"negative watch streams from env", nil, map[string]string{"FIBERGATE_MAX_WATCH_STREAMS": "-3"}, "-max-watch-streams must be at least 1"},
 		{"small body limit", []string{"-max-body-bytes", "1000"}, nil, "-max-body-bytes must be at least 1 MiB"},
+		{"zero read timeout", []string{"-http-read-timeout", "0"}, nil, "-http-read-timeout must be positive"},
+		{"small header limit", []string{"-max-header-bytes", "1024"}, nil, "-max-header-bytes must be at least 8 KiB"},
+		{"zero http conns", []string{"-max-http-conns", "0"}, nil, "-max-http-conns must be at least 1"},
+		{"malformed http conns from env", nil, map[string]string{"FIBERGATE_MAX_HTTP_CONNS": "lots"}, "FIBERGATE_MAX_HTTP_CONNS"},
+		{"zero streams per conn", []string{"-max-streams-per-conn", "0"}, nil, "-max-streams-per-conn must be between 1"},
+		{"streams per conn over uint32", []string{"-max-streams-per-conn", "4294967296"}, nil, "-max-streams-per-conn must be between 1"},
 		{"zero start rate", []string{"-start-rate", "0/1m"}, nil, "-start-rate"},
 		{"poll rate without window", []string{"-poll-rate", "240"}, nil, "-poll-rate"},
 		{"cancel rate with zero window", []string{"-cancel-rate", "60/0s"}, nil, "-cancel-rate"},

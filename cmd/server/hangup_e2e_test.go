@@ -36,7 +36,7 @@ func TestCallerHangingUpMidStartDoesNotOrphanThePaidTask(t *testing.T) {
 				ctx, cancel := context.WithCancel(ctx)
 				go func() {
 					defer cancel()
-					waitFor(ctx, func() bool { return sim.Stats().Endpoints[fiberfake.EndpointStart].Calls > 0 })
+					pollUntil(ctx, func() bool { return sim.Stats().Endpoints[fiberfake.EndpointStart].Calls > 0 })
 				}()
 				return ctx, cancel
 			},
@@ -80,7 +80,7 @@ func TestCallerHangingUpMidStartDoesNotOrphanThePaidTask(t *testing.T) {
 				taskID = resp.GetOutput().GetTaskId()
 			} else {
 				ctx := testContext(t)
-				waitFor(ctx, func() bool {
+				pollUntil(ctx, func() bool {
 					resp, err := client.ListTasks(ctx, &cdv1.ListTasksRequest{})
 					if err == nil && len(resp.GetTasks()) > 0 {
 						taskID = resp.GetTasks()[0].GetTaskId()
@@ -127,8 +127,8 @@ func TestCallerHangingUpMidStartDoesNotOrphanThePaidTask(t *testing.T) {
 	}
 }
 
-// waitFor polls cond every 10ms until it holds or ctx ends.
-func waitFor(ctx context.Context, cond func() bool) {
+// pollUntil polls cond every 10ms until it holds or ctx ends.
+func pollUntil(ctx context.Context, cond func() bool) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {

@@ -56,6 +56,7 @@ const (
 	ReasonRouteNotFound    = "ROUTE_NOT_FOUND"
 	ReasonMethodNotAllowed = "METHOD_NOT_ALLOWED"
 	ReasonBadRequest       = "BAD_REQUEST"
+	ReasonRequestTimeout   = "REQUEST_TIMEOUT"
 )
 
 // ErrorInfo metadata keys. Like the reasons, they are part of the API.

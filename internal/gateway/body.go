@@ -87,6 +87,10 @@ func (bc *bodyChecker) middleware(max int64) runtime.Middleware {
 					writeError(bc.mux, w, r, errBodyTooLarge(max))
 					return
 				}
+				if isReadTimeout(err) {
+					bc.writeRequestTimeout(w, r)
+					return
+				}
 				writeError(bc.mux, w, r, apierr.BadRequest("", "reading the request body failed", "body.read"))
 				return
 			}

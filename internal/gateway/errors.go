@@ -78,6 +78,7 @@ func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshale
 	if code != 0 {
 		w = &statusOverride{ResponseWriter: w, code: code}
 	}
+	w = withChallenge(w, r, st)
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 

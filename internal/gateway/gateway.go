@@ -2,7 +2,8 @@
 // google.api.http annotations in the contract, plus what the generated code does not do on its
 // own — a body size limit, reporting unknown JSON fields as warnings instead of dropping them,
 // naming the offending field when a body has the wrong JSON shape, and HTTP statuses and
-// headers (413, Retry-After) that REST clients expect.
+// headers (408, 413, Retry-After) that REST clients expect, also from a stream that fails
+// before its first message.
 package gateway
 
 import (
@@ -66,6 +67,10 @@ func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
+	streams, err := newStreamErrors()
+	if err != nil {
+		return nil, err
+	}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
@@ -85,12 +90,13 @@ func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, 
 			}
 			return metadata.MD{apierr.UnknownFieldsMetadataKey: paths}
 		}),
-		runtime.WithMiddlewares(bodies.middleware(cfg.MaxBodyBytes)),
+		runtime.WithMiddlewares(bodies.middleware(cfg.MaxBodyBytes), streams.middleware),
 		runtime.WithErrorHandler(errorHandler),
+		runtime.WithStreamErrorHandler(streams.handler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
 		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
 	)
-	bodies.mux = mux
+	bodies.mux, streams.mux = mux, mux
 	if err := cdv1.RegisterContactDetailsServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}

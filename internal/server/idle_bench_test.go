@@ -31,8 +31,8 @@ const maxIdleStreamBytes = 50 << 10
 
 // BenchmarkIdleWatchStreamMemory measures what one idle WatchTask stream costs the server:
 // 10,000 streams watch a task that makes no progress, over 10 HTTP/2 connections of 1,000
-// streams each (20 sockets in all, so the default file-descriptor limit is enough; gRPC-Go
-// servers allow unlimited concurrent streams per connection by default).
+// streams each (20 sockets in all, so the default file-descriptor limit is enough; 1,000 is
+// the server's default cap of streams per connection, server.DefaultMaxStreamsPerConn).
 //
 // The clients run in a child process (this test binary re-executed, see TestMain), so the
 // figures are the server's alone: HeapInuse+StackInuse of this process after GC with all

@@ -26,7 +26,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/test/bufconn"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/apierr"
@@ -47,11 +46,25 @@ type Config struct {
 	MaxBodyBytes int64
 	// ShutdownTimeout bounds the graceful stop; then open streams are cut. Zero means 10s.
 	ShutdownTimeout time.Duration
+	// ReadTimeout is how long a REST request, headers and body, may take to arrive (its headers
+	// get at most 10s of it); a slower body is answered 408 and its connection closed. Zero
+	// means DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// MaxHeaderBytes caps a request's headers: REST headers (431 above it) and gRPC metadata
+	// (the call is reset, see transportOptions). Zero means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// MaxHTTPConns caps the REST port's open connections; more wait in the listen queue. Zero
+	// means DefaultMaxHTTPConns.
+	MaxHTTPConns int
+	// MaxStreamsPerConn caps the concurrent calls (streams) of one gRPC connection; a client
+	// waits for a free one. Zero means DefaultMaxStreamsPerConn.
+	MaxStreamsPerConn uint32
 	// Secrets are masked in every error a caller receives; nil masks nothing.
 	Secrets *redact.Secrets
 	// Tokens authenticates callers; nil turns authentication off.
 	Tokens *auth.Tokens
-	// OpenReflection lets reflection be used without a token (health always is).
+	// OpenReflection lets reflection be used without a token. Health always is, and so is
+	// reflection about the health service.
 	OpenReflection bool
 	// TLS, if not nil, serves both listeners over TLS; with ClientCAs and
 	// tls.RequireAndVerifyClientCert it is mutual TLS.
@@ -80,12 +93,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Service == nil || cfg.Logger == nil {
 		return nil, errors.New("server: Service and Logger are required")
 	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = gateway.DefaultMaxBodyBytes
-	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
-	}
+	cfg = cfg.withDefaults()
 	validator, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("server: protovalidate: %w", err)
@@ -117,9 +125,14 @@ func New(cfg Config) (*Server, error) {
 		recovery.StreamServerInterceptor(recoverOpts...),
 	)
 	if cfg.Tokens != nil {
-		exempt := auth.Exempt(cfg.OpenReflection)
+		// Reflection is left out of the token check: it is open, or healthReflection lets
+		// callers without a token ask about the health service alone.
+		exempt := auth.Exempt(true)
 		unary = append(unary, cfg.Tokens.UnaryInterceptor(exempt))
 		stream = append(stream, cfg.Tokens.StreamInterceptor(exempt))
+		if !cfg.OpenReflection {
+			stream = append(stream, healthReflection(cfg.Tokens))
+		}
 	}
 	unary = append(unary, pvinterceptor.UnaryServerInterceptor(validator))
 	stream = append(stream, pvinterceptor.StreamServerInterceptor(validator))
@@ -139,11 +152,11 @@ func New(cfg Config) (*Server, error) {
 		reflection.Register(g)
 		return g
 	}
-	var creds []grpc.ServerOption
+	network := transportOptions(cfg)
 	if cfg.TLS != nil {
-		creds = append(creds, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+		network = append(network, grpc.Creds(credentials.NewTLS(cfg.TLS)))
 	}
-	s.grpc = newServer(creds...)
+	s.grpc = newServer(network...)
 	s.internal = newServer()
 	return s, nil
 }
@@ -157,15 +170,16 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 	if err != nil {
 		return fmt.Errorf("listen grpc: %w", err)
 	}
-	httpLis, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
+	tcpLis, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
 	if err != nil {
 		grpcLis.Close()
 		return fmt.Errorf("listen http: %w", err)
 	}
+	httpLis := httpListener(tcpLis, s.cfg)
 	// The gateway reaches the gRPC server in memory, through the same interceptors.
-	inMem := bufconn.Listen(1 << 20)
+	inMem := newPipeListener()
 	conn, err := grpc.NewClient("passthrough:///fibergate-in-memory",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inMem.DialContext(ctx) }),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return inMem.Dial(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(s.cfg.MaxBodyBytes)), grpc.MaxCallSendMsgSize(int(s.cfg.MaxBodyBytes))),
 	)
@@ -183,13 +197,7 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 		httpLis.Close()
 		return err
 	}
-	httpSrv := &http.Server{
-		Handler:           gw,
-		TLSConfig:         s.cfg.TLS,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelWarn),
-	}
+	httpSrv := newHTTPServer(s.cfg, gw)
 
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.health.SetServingStatus(cdv1.ContactDetailsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
