@@ -76,17 +76,17 @@ type Config struct {
 }
 
 // Server is fibergate's gRPC server and REST gateway. Create it with New and run it once with
-// GetServiceInfo lists the services of the network listener's gRPC server, so that metrics
-// can be initialised for every method.
-func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo { return s.grpc.GetServiceInfo() }
-
-// Run.
+// Run; GetServiceInfo may be called at any time.
 type Server struct {
 	cfg      Config
 	grpc     *grpc.Server // the network listener's
 	internal *grpc.Server // the gateway's, in memory and without TLS
 	health   *health.Server
 }
+
+// GetServiceInfo lists the services of the network listener's gRPC server, so that metrics
+// can be initialised for every method.
+func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo { return s.grpc.GetServiceInfo() }
 
 // New builds the gRPC server. Nothing listens until Run.
 func New(cfg Config) (*Server, error) {
