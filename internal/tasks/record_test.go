@@ -1,0 +1,444 @@
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+
+	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/fiberpb"
+	"github.com/fibergate/fibergate/internal/storage"
+)
+
+// errStoreBusy is what refusingStore answers while it refuses a task.
+var errStoreBusy = errors.New("database is locked (SQLITE_BUSY)")
+
+var allEnrichment = storage.Enrichment{WorkEmails: true, PersonalEmails: true, PhoneNumbers: true}
+
+// refusingStore is a store that refuses new tasks on demand: CreateTask fails with
+// errStoreBusy, writing nothing, while it is down and for the next failNext calls; after
+// lie, the next call that gets through stores the task and still fails (a commit whose
+// answer was lost). Every other method passes through.
+type refusingStore struct {
+	Store
+	created chan string // the id of every task CreateTask stored; buffered, never blocks it
+
+	mu       sync.Mutex // guards down, failNext, lie and calls
+	down     bool
+	failNext int
+	lie      bool
+	calls    int
+}
+
+func newRefusingStore() *refusingStore { return &refusingStore{created: make(chan string, 16)} }
+
+func (s *refusingStore) CreateTask(ctx context.Context, t storage.Task) error {
+	s.mu.Lock()
+	s.calls++
+	refuse := s.down || s.failNext > 0
+	if s.failNext > 0 {
+		s.failNext--
+	}
+	lie := s.lie && !refuse
+	if lie {
+		s.lie = false
+	}
+	s.mu.Unlock()
+	if refuse {
+		return fmt.Errorf("create task %s: %w", t.ID, errStoreBusy)
+	}
+	if err := s.Store.CreateTask(ctx, t); err != nil {
+		return err
+	}
+	select {
+	case s.created <- t.ID:
+	default:
+	}
+	if lie {
+		return fmt.Errorf("create task %s: %w", t.ID, errStoreBusy)
+	}
+	return nil
+}
+
+// setDown has CreateTask refuse every task (true), or no more (false).
+func (s *refusingStore) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// failNextCalls has the next n calls of CreateTask refuse their task.
+func (s *refusingStore) failNextCalls(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = n
+}
+
+// lieOnce has the next call of CreateTask that gets through store its task and fail.
+func (s *refusingStore) lieOnce() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lie = true
+}
+
+// createCalls is how many times CreateTask was called.
+func (s *refusingStore) createCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// logBuffer collects JSON log lines. Safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// logged reports whether a line's message starts with prefix and its task_id is id.
+func (b *logBuffer) logged(prefix, id string) bool {
+	for line := range strings.SplitSeq(b.String(), "\n") {
+		var rec struct {
+			Msg    string `json:"msg"`
+			TaskID string `json:"task_id"`
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && strings.HasPrefix(rec.Msg, prefix) && rec.TaskID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// refusingEnv is newEnv with an engine, running with p, that stores tasks through a
+// refusingStore and logs to a logBuffer.
+func refusingEnv(t *testing.T, cfg fiberfake.Config, p Policy) (*env, *refusingStore, *logBuffer) {
+	t.Helper()
+	e := newEnv(t, cfg)
+	rs, logs := newRefusingStore(), &logBuffer{}
+	e.stop()
+	e.wrapStore = func(s Store) Store { rs.Store = s; return rs }
+	e.logger = slog.New(slog.NewJSONHandler(logs, nil))
+	e.startEngine(p)
+	return e, rs, logs
+}
+
+// startUpstream starts a batch of n people upstream, without tracking it, and returns its
+// answer as the service gives it to the caller.
+func (e *env) startUpstream(n int) *cdv1.StartBatchResponse {
+	e.t.Helper()
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("https://www.linkedin.com/in/person-%d", i)
+	}
+	resp, err := e.client.Start(testContext(e.t), testKey, fiber.StartRequest{LinkedInURLs: urls})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return fiberpb.StartResponseFromFiber(resp)
+}
+
+// checkFollowedToTheEnd watches the task from the start and checks that it ends SUCCEEDED
+// with n results, each once.
+func checkFollowedToTheEnd(t *testing.T, e *Engine, id string, n int) {
+	t.Helper()
+	ups := watchAll(t, e, id, 0)
+	if last := ups[len(ups)-1].Task; last.State != storage.StateSucceeded || last.NumResults != n {
+		t.Fatalf("final update: %v with %d results, want SUCCEEDED with %d", last.State, last.NumResults, n)
+	}
+	distinct(t, urlsOf(t, 1, ups), n)
+}
+
+// checkNothingPending checks that the engine holds no task it could not store, nor a poller.
+func checkNothingPending(t *testing.T, e *Engine) {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.unrecorded) != 0 || len(e.pollers) != 0 {
+		t.Errorf("the engine still holds %d unrecorded tasks and %d pollers", len(e.unrecorded), len(e.pollers))
+	}
+}
+
+// TestTrackRetriesABusyStore: a store that refuses a new task twice, then takes it, costs the
+// caller two short waits: Track succeeds, and the task is followed to SUCCEEDED with every
+// result once.
+func TestTrackRetriesABusyStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 31, PeoplePerSecond: 100}, fastPolicy)
+		rs.failNextCalls(2)
+		start := e.startUpstream(150)
+		id := start.GetOutput().GetTaskId()
+		began := time.Now()
+		task, err := e.engine.Track(testContext(t), "alice", testKey, start, allEnrichment)
+		if err != nil {
+			t.Fatalf("Track: %v", err)
+		}
+		if task.ID != id || rs.createCalls() != 3 || time.Since(began) != 2*trackRetryWait {
+			t.Errorf("Track stored %q after %d writes and %v; want %s after 3 writes and %v", task.ID, rs.createCalls(), time.Since(began), id, 2*trackRetryWait)
+		}
+		checkFollowedToTheEnd(t, e.engine, id, 150)
+		if strings.Contains(logs.String(), "RECONCILE") {
+			t.Errorf("an operator was called for a task that was stored:\n%s", logs)
+		}
+	})
+}
+
+// TestTrackRecordsLateWhenTheStoreComesBack: while the store refuses a started task, Track
+// answers ErrNotRecorded (with the store's error) after its quick retries, the task is not to
+// be found and nobody polls it; the engine keeps trying, and once the store takes tasks again
+// it stores the task as Track was given it (owner, key id, start answer) and follows it to
+// SUCCEEDED, with every result once.
+func TestTrackRecordsLateWhenTheStoreComesBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testContext(t)
+		e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 32, PeoplePerSecond: 100}, fastPolicy)
+		rs.setDown(true)
+		start := e.startUpstream(150)
+		id := start.GetOutput().GetTaskId()
+		_, err := e.engine.Track(ctx, "alice", testKey, start, allEnrichment)
+		if !errors.Is(err, ErrNotRecorded) || !errors.Is(err, errStoreBusy) || !strings.Contains(err.Error(), id) {
+			t.Fatalf("Track on a store that refuses the task: %v; want ErrNotRecorded with the store's error and the task id", err)
+		}
+
+		time.Sleep(time.Second) // of the bubble's clock: the engine retries meanwhile
+		if n := rs.createCalls(); n <= trackAttempts {
+			t.Errorf("%d writes after a second, want the engine's retries after Track's %d", n, trackAttempts)
+		}
+		if _, err := e.store.GetTask(ctx, id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("store GetTask while the store refuses the task: %v, want ErrNotFound", err)
+		}
+		if _, err := e.engine.Get(ctx, "alice", id, ""); !errors.Is(err, ErrNotFound) {
+			t.Errorf("engine Get while the store refuses the task: %v, want ErrNotFound", err)
+		}
+		if n := len(e.sim.Polls(id)); n != 0 {
+			t.Errorf("the task was polled %d times before it was stored", n)
+		}
+
+		rs.setDown(false)
+		select {
+		case got := <-rs.created:
+			if got != id {
+				t.Fatalf("stored task %s, want %s", got, id)
+			}
+		case <-ctx.Done():
+			t.Fatal("the task was not stored once the store came back")
+		}
+		stored, err := e.store.GetTask(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer := &cdv1.StartBatchResponse{}
+		if err := proto.Unmarshal(stored.StartResponse, answer); err != nil {
+			t.Fatal(err)
+		}
+		if stored.Owner != "alice" || stored.KeyID != fiber.KeyID(testKey) || stored.Enrichment != allEnrichment || !proto.Equal(answer, start) {
+			t.Errorf("stored %+v with start answer %v; want alice's, key id %s, answer %v", stored, answer, fiber.KeyID(testKey), start)
+		}
+		checkFollowedToTheEnd(t, e.engine, id, 150)
+		if !logs.logged("a started task was recorded late", id) || logs.logged("RECONCILE", id) {
+			t.Errorf("log, want the late record and no RECONCILE line:\n%s", logs)
+		}
+		e.stop()
+		checkNothingPending(t, e.engine)
+	})
+}
+
+// TestEngineStopsBeforeTheStoreComesBack: a started task the store never took is lost when
+// the engine stops, and says so: Run returns, nothing is left running, and an error line
+// starting "RECONCILE" names the task.
+func TestEngineStopsBeforeTheStoreComesBack(t *testing.T) {
+	t.Run("while retrying", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 33}, fastPolicy)
+			rs.setDown(true)
+			start := e.startUpstream(20)
+			id := start.GetOutput().GetTaskId()
+			if _, err := e.engine.Track(testContext(t), "alice", testKey, start, allEnrichment); !errors.Is(err, ErrNotRecorded) {
+				t.Fatalf("Track: %v, want ErrNotRecorded", err)
+			}
+			time.Sleep(time.Second)
+			if !logs.logged("recording a started task failed; retrying", id) {
+				t.Fatalf("the engine did not retry:\n%s", logs)
+			}
+			e.stop() // returns once Run has
+			if !logs.logged("RECONCILE", id) {
+				t.Errorf("no RECONCILE line names task %s:\n%s", id, logs)
+			}
+			if len(rs.created) != 0 {
+				t.Error("the task was stored")
+			}
+			checkNothingPending(t, e.engine)
+		})
+	})
+}
+
+// TestTrackRefusesAnIDHeldByAnotherTask: a start whose task id the store already holds for a
+// task of another owner, another Fiber key or another start answer is ErrIDConflict at once:
+// the held task is left exactly as it was, the new owner cannot read it, and nothing is
+// followed for the new start.
+func TestTrackRefusesAnIDHeldByAnotherTask(t *testing.T) {
+	for _, c := range []struct {
+		name, owner, key string
+		change           func(*cdv1.StartBatchResponse)
+	}{
+		{name: "another owner", owner: "mallory", key: testKey},
+		{name: "another key", owner: "alice", key: "sk-another-tasks-test-key"},
+		{name: "another start answer", owner: "alice", key: testKey, change: func(r *cdv1.StartBatchResponse) { r.Output.NumPeopleEnqueued++ }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := testContext(t)
+				e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 34, PeoplePerSecond: 100}, fastPolicy)
+				start := e.startUpstream(50)
+				id := start.GetOutput().GetTaskId()
+				if _, err := e.engine.Track(ctx, "alice", testKey, start, allEnrichment); err != nil {
+					t.Fatal(err)
+				}
+				before := e.waitFinished(id)
+				beforeResults, err := e.store.ReadResults(ctx, id, 0, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				polls := len(e.sim.Polls(id))
+
+				again := proto.CloneOf(start)
+				if c.change != nil {
+					c.change(again)
+				}
+				task, err := e.engine.Track(ctx, c.owner, c.key, again, allEnrichment)
+				if !errors.Is(err, ErrIDConflict) || task.ID != "" {
+					t.Fatalf("Track of an id another task holds: %+v, %v; want ErrIDConflict", task, err)
+				}
+				if n := rs.createCalls(); n != 2 {
+					t.Errorf("%d writes, want 2: a conflict is not retried", n)
+				}
+
+				time.Sleep(10 * time.Second) // of the bubble's clock: whatever would follow it had time to
+				after, err := e.store.GetTask(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				afterResults, err := e.store.ReadResults(ctx, id, 0, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(before, after); diff != "" {
+					t.Errorf("the held task changed (-before +after):\n%s", diff)
+				}
+				if diff := cmp.Diff(beforeResults, afterResults); diff != "" {
+					t.Errorf("the held task's results changed (-before +after):\n%s", diff)
+				}
+				if n := len(e.sim.Polls(id)); n != polls {
+					t.Errorf("%d more polls of task %s after the conflict", n-polls, id)
+				}
+				if c.owner != "alice" {
+					if _, err := e.engine.Get(ctx, c.owner, id, ""); !errors.Is(err, ErrNotFound) {
+						t.Errorf("Get by %s: %v, want ErrNotFound", c.owner, err)
+					}
+				}
+				checkNothingPending(t, e.engine)
+				if logs.logged("RECONCILE", id) {
+					t.Errorf("the engine logged RECONCILE: the caller's handler does, once:\n%s", logs)
+				}
+			})
+		})
+	}
+}
+
+// TestRecordLateRefusesAnIDTakenMeanwhile: a started task the store refused, whose id another
+// owner's task takes before the store comes back, is never stored or followed: the engine
+// says so in a RECONCILE line, and the other task is left as it was.
+func TestRecordLateRefusesAnIDTakenMeanwhile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testContext(t)
+		e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 35}, fastPolicy)
+		rs.setDown(true)
+		start := e.startUpstream(20)
+		id := start.GetOutput().GetTaskId()
+		if _, err := e.engine.Track(ctx, "alice", testKey, start, allEnrichment); !errors.Is(err, ErrNotRecorded) {
+			t.Fatalf("Track: %v, want ErrNotRecorded", err)
+		}
+		now := time.Now()
+		if err := e.store.CreateTask(ctx, storage.Task{ID: id, Owner: "mallory", KeyID: fiber.KeyID(testKey), State: storage.StateRunning, CreateTime: now, UpdateTime: now}); err != nil {
+			t.Fatal(err)
+		}
+		held, err := e.store.GetTask(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.setDown(false)
+		time.Sleep(time.Second)
+		if !logs.logged("RECONCILE: a started task's id is taken", id) {
+			t.Errorf("no RECONCILE line says task %s's id is taken:\n%s", id, logs)
+		}
+		after, err := e.store.GetTask(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(held, after); diff != "" {
+			t.Errorf("the held task changed (-before +after):\n%s", diff)
+		}
+		if _, err := e.engine.Get(ctx, "alice", id, ""); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get by alice: %v, want ErrNotFound", err)
+		}
+		if n := len(e.sim.Polls(id)); n != 0 {
+			t.Errorf("task %s was polled %d times", id, n)
+		}
+		checkNothingPending(t, e.engine)
+	})
+}
+
+// TestTrackTakesAWriteThatLanded: a write that stored the task but failed is found by the
+// retry (ErrExists with the same owner, key and start answer): Track succeeds, the store
+// holds the one task, and it is followed once, with every result once.
+func TestTrackTakesAWriteThatLanded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testContext(t)
+		e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 36, PeoplePerSecond: 100}, fastPolicy)
+		rs.lieOnce()
+		start := e.startUpstream(150)
+		id := start.GetOutput().GetTaskId()
+		if _, err := e.engine.Track(ctx, "alice", testKey, start, allEnrichment); err != nil {
+			t.Fatalf("Track: %v", err)
+		}
+		if n := rs.createCalls(); n != 2 {
+			t.Errorf("%d writes, want 2", n)
+		}
+		list, _, err := e.store.ListTasks(ctx, storage.ListFilter{Owner: "alice", PageSize: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 || list[0].ID != id {
+			t.Fatalf("alice's tasks: %+v, want the one task %s", list, id)
+		}
+		checkFollowedToTheEnd(t, e.engine, id, 150)
+		if strings.Contains(logs.String(), "RECONCILE") {
+			t.Errorf("an operator was called for a task that was stored:\n%s", logs)
+		}
+		e.stop()
+		checkNothingPending(t, e.engine)
+	})
+}
