@@ -38,7 +38,8 @@ const (
 //
 // A failed write is retried a few times. If the task is still not stored, Track returns an
 // error matching ErrNotRecorded (and the store's error) and the engine goes on trying in the
-// background with the poller's backoff, then follows the task. An id the store already holds
+// background with the poller's backoff, then follows the task; if the engine stops first,
+// it logs the task in a line starting "RECONCILE". An id the store already holds
 // is the same task only if owner, key and start answer all match (an earlier write that
 // landed without saying so); any other holder gives ErrIDConflict, and the new task is
 // neither stored nor followed.
@@ -73,9 +74,16 @@ func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.St
 		}
 	}
 	e.mu.Lock()
-	e.unrecorded[t.ID] = t
+	stopped := e.stopped
+	if !stopped {
+		e.unrecorded[t.ID] = t
+	}
 	e.mu.Unlock()
-	e.spawn(t.ID)
+	if stopped {
+		e.logLost(t)
+	} else {
+		e.spawn(t.ID)
+	}
 	return storage.Task{}, fmt.Errorf("store task %s: %w: %w", t.ID, ErrNotRecorded, err)
 }
 
@@ -108,8 +116,7 @@ func (e *Engine) recordLate(ctx context.Context, t storage.Task) bool {
 	for failures := 1; ; failures++ {
 		wait := e.policy.backoff(failures)
 		if !e.sleep(ctx, wait) {
-			e.log.Error("RECONCILE: a started task was never recorded: the engine stopped first",
-				"task_id", t.ID, "principal", t.Owner, "key_id", t.KeyID)
+			e.logLost(t)
 			return false
 		}
 		err := e.record(ctx, t)
@@ -124,6 +131,12 @@ func (e *Engine) recordLate(ctx context.Context, t storage.Task) bool {
 		}
 		e.log.Warn("recording a started task failed; retrying", "task_id", t.ID, "attempt", failures+trackAttempts, "err", err)
 	}
+}
+
+// logLost tells the operator of a started task that the engine stops without having stored.
+func (e *Engine) logLost(t storage.Task) {
+	e.log.Error("RECONCILE: a started task was never recorded: the engine stopped first",
+		"task_id", t.ID, "principal", t.Owner, "key_id", t.KeyID)
 }
 
 // takeUnrecorded returns the task Track left for its poller to store, if any.

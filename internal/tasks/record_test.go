@@ -268,7 +268,8 @@ func TestTrackRecordsLateWhenTheStoreComesBack(t *testing.T) {
 
 // TestEngineStopsBeforeTheStoreComesBack: a started task the store never took is lost when
 // the engine stops, and says so: Run returns, nothing is left running, and an error line
-// starting "RECONCILE" names the task.
+// starting "RECONCILE" names the task, whether its poller was retrying the write, the task
+// was tracked after Run had returned, or Run stopped before it started the task's poller.
 func TestEngineStopsBeforeTheStoreComesBack(t *testing.T) {
 	t.Run("while retrying", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -291,6 +292,49 @@ func TestEngineStopsBeforeTheStoreComesBack(t *testing.T) {
 				t.Error("the task was stored")
 			}
 			checkNothingPending(t, e.engine)
+		})
+	})
+	t.Run("tracked after Run returned", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 33}, fastPolicy)
+			rs.setDown(true)
+			start := e.startUpstream(20)
+			id := start.GetOutput().GetTaskId()
+			e.stop()
+			if _, err := e.engine.Track(testContext(t), "alice", testKey, start, allEnrichment); !errors.Is(err, ErrNotRecorded) {
+				t.Fatalf("Track: %v, want ErrNotRecorded", err)
+			}
+			if !logs.logged("RECONCILE", id) {
+				t.Errorf("no RECONCILE line names task %s:\n%s", id, logs)
+			}
+			checkNothingPending(t, e.engine)
+		})
+	})
+	t.Run("Run stopped before the poller started", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, fiberfake.Config{Seed: 33})
+			rs, logs := newRefusingStore(), &logBuffer{}
+			rs.Store = e.store
+			rs.setDown(true)
+			eng := New(Config{Store: rs, Fiber: e.client, DefaultAPIKey: testKey, Policy: fastPolicy, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+			start := e.startUpstream(20)
+			id := start.GetOutput().GetTaskId()
+			if _, err := eng.Track(testContext(t), "alice", testKey, start, allEnrichment); !errors.Is(err, ErrNotRecorded) {
+				t.Fatalf("Track: %v, want ErrNotRecorded", err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := eng.Run(ctx); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if !logs.logged("RECONCILE", id) {
+				t.Errorf("no RECONCILE line names task %s:\n%s", id, logs)
+			}
+			eng.mu.Lock()
+			defer eng.mu.Unlock()
+			if len(eng.unrecorded) != 0 {
+				t.Errorf("the engine still holds %d unrecorded tasks", len(eng.unrecorded))
+			}
 		})
 	})
 }
