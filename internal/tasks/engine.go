@@ -194,7 +194,11 @@ func (e *Engine) poll(ctx context.Context, id string) {
 	defer func() {
 		e.mu.Lock()
 		delete(e.pollers, id)
+		_, waiting := e.unrecorded[id]
 		e.mu.Unlock()
+		if waiting { // Track left a task with this id while this poller followed another
+			e.spawn(id)
+		}
 	}()
 	if err := e.follow(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
 		e.log.Error("poller stopped", "task_id", id, "err", err)

@@ -486,3 +486,31 @@ func TestTrackTakesAWriteThatLanded(t *testing.T) {
 		checkNothingPending(t, e.engine)
 	})
 }
+
+// TestUnrecordedTaskWaitsForItsIDsPoller: a started task the store refused while a task of
+// the same id is followed gets its turn when that task's poller ends: the engine then finds
+// the id taken and says so in a RECONCILE line, instead of forgetting it.
+func TestUnrecordedTaskWaitsForItsIDsPoller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testContext(t)
+		e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 38, PeoplePerSecond: 100}, fastPolicy)
+		start := e.startUpstream(500) // five seconds of the bubble's clock
+		id := start.GetOutput().GetTaskId()
+		if _, err := e.engine.Track(ctx, "mallory", testKey, start, allEnrichment); err != nil {
+			t.Fatal(err)
+		}
+		rs.setDown(true)
+		if _, err := e.engine.Track(ctx, "alice", testKey, start, allEnrichment); !errors.Is(err, ErrNotRecorded) {
+			t.Fatalf("Track: %v, want ErrNotRecorded", err)
+		}
+		rs.setDown(false)
+		if got := e.waitFinished(id); got.Owner != "mallory" || got.NumResults != 500 {
+			t.Fatalf("held task: %+v, want mallory's with 500 results", got)
+		}
+		time.Sleep(time.Second)
+		if !logs.logged("RECONCILE: a started task's id is taken", id) {
+			t.Errorf("no RECONCILE line says task %s's id is taken:\n%s", id, logs)
+		}
+		checkNothingPending(t, e.engine)
+	})
+}
