@@ -487,6 +487,53 @@ func TestTrackTakesAWriteThatLanded(t *testing.T) {
 	})
 }
 
+// TestAdoptedUnrecordedTaskIsFollowed: the owner may adopt a started task the store refused
+// (Get with its Fiber key) once the store is back, before the engine stores it: the engine
+// takes the adopted task for the one it was to store, and follows it to the end. A task of
+// the same owner, key and id adopted before the start is another task: ErrIDConflict.
+func TestAdoptedUnrecordedTaskIsFollowed(t *testing.T) {
+	t.Run("adopted after the start", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx := testContext(t)
+			p := fastPolicy
+			p.RetryMin, p.RetryMax = 20*time.Second, 20*time.Second // the owner adopts first
+			e, rs, logs := refusingEnv(t, fiberfake.Config{Seed: 37, PeoplePerSecond: 100}, p)
+			rs.setDown(true)
+			start := e.startUpstream(150)
+			id := start.GetOutput().GetTaskId()
+			if _, err := e.engine.Track(ctx, "alice", testKey, start, allEnrichment); !errors.Is(err, ErrNotRecorded) {
+				t.Fatalf("Track: %v, want ErrNotRecorded", err)
+			}
+			rs.setDown(false)
+			if _, err := e.engine.Get(ctx, "alice", id, testKey); err != nil {
+				t.Fatalf("adopt: %v", err)
+			}
+			checkFollowedToTheEnd(t, e.engine, id, 150)
+			if logs.logged("RECONCILE", id) {
+				t.Errorf("the adopted task was taken for another:\n%s", logs)
+			}
+			e.stop()
+			checkNothingPending(t, e.engine)
+		})
+	})
+	t.Run("adopted before the start", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx := testContext(t)
+			e, _, _ := refusingEnv(t, fiberfake.Config{Seed: 37}, fastPolicy)
+			start := e.startUpstream(20)
+			id := start.GetOutput().GetTaskId()
+			then := time.Now().Add(-time.Hour)
+			old := storage.Task{ID: id, Owner: "alice", KeyID: fiber.KeyID(testKey), State: storage.StateSucceeded, CreateTime: then, UpdateTime: then, FinishTime: then}
+			if err := e.store.CreateTask(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.engine.Track(ctx, "alice", testKey, start, allEnrichment); !errors.Is(err, ErrIDConflict) {
+				t.Fatalf("Track: %v, want ErrIDConflict", err)
+			}
+		})
+	})
+}
+
 // TestUnrecordedTaskWaitsForItsIDsPoller: a started task the store refused while a task of
 // the same id is followed gets its turn when that task's poller ends: the engine then finds
 // the id taken and says so in a RECONCILE line, instead of forgetting it.
