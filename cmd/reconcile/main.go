@@ -1,9 +1,9 @@
 // Command reconcile lists the starts an operator must reconcile with Fiber: starts whose
 // outcome fibergate could not know (sent to Fiber and failed without an answer, or with a
 // server error, so that Fiber may have created and charged the task), and starts Fiber
-// accepted that fibergate could not record (so it does not follow the task). fibergate never
-// sends such a start again on its own; an operator compares these records with Fiber's
-// records of the key (credits used, tasks seen) and tells the caller.
+// accepted that fibergate could not record when it answered. fibergate never sends such a
+// start again on its own; an operator compares these records with Fiber's records of the key
+// (credits used, tasks seen) and tells the caller.
 //
 // It reads the server's store, also while the server runs:
 //
@@ -17,7 +17,8 @@
 //   - outcome_unknown: no usable answer came back; Fiber may or may not have started the
 //     task. There is no task_id.
 //   - not_recorded: Fiber started task_id and fibergate could not store it; the caller got
-//     the answer and can still read the task by id with its Fiber key.
+//     the answer in its error. The server keeps trying to store the task and follows it
+//     once stored; a RECONCILE log line with task_id says if it stopped first.
 //   - id_conflict: Fiber started task_id, an id fibergate already stores for another task.
 //
 // A summary line goes to stderr. The -store flag falls back to FIBERGATE_STORE, like the

@@ -31,12 +31,16 @@ type stackConfig struct {
 	maxWatchStreams int
 	// wrap, if not nil, wraps the SQLite store the engine uses.
 	wrap func(tasks.Store) tasks.Store
+	// logger, if not nil, receives the stack's logs; nil discards them.
+	logger *slog.Logger
 }
 
 // stack is fibergate wired as cmd/server wires it (SQLite store, task engine, service, gRPC
 // server and REST gateway), running in this process on loopback ports.
 type stack struct {
 	grpcAddr string
+	// store is the SQLite store, unwrapped: the idempotency and reconcile records' too.
+	store *sqlite.Store
 }
 
 // startStack runs a stack until tb ends.
@@ -51,9 +55,15 @@ func startStack(tb testing.TB, cfg stackConfig) *stack {
 	if cfg.wrap != nil {
 		st = cfg.wrap(store)
 	}
-	logger := slog.New(slog.DiscardHandler)
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	engine := tasks.New(tasks.Config{Store: st, Fiber: cfg.upstream, DefaultAPIKey: cfg.apiKey, Policy: cfg.policy, Logger: logger})
-	svc := service.New(service.Config{Fiber: cfg.starter, Tasks: engine, DefaultAPIKey: cfg.apiKey, MaxWatchStreams: cfg.maxWatchStreams, Logger: logger})
+	svc := service.New(service.Config{
+		Fiber: cfg.starter, Tasks: engine, Requests: store, Reconcile: store,
+		DefaultAPIKey: cfg.apiKey, MaxWatchStreams: cfg.maxWatchStreams, Logger: logger,
+	})
 	srv, err := server.New(server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Service: svc, Logger: logger, ShutdownTimeout: time.Second})
 	if err != nil {
 		tb.Fatal(err)
@@ -82,7 +92,7 @@ func startStack(tb testing.TB, cfg stackConfig) *stack {
 	})
 	select {
 	case addr := <-ready:
-		return &stack{grpcAddr: addr}
+		return &stack{grpcAddr: addr, store: store}
 	case err := <-serverDone:
 		tb.Fatalf("server stopped before listening: %v", err)
 	case <-time.After(30 * time.Second):

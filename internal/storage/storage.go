@@ -200,8 +200,9 @@ const (
 	// "" and Response nil.
 	AmbiguousOutcomeUnknown AmbiguousKind = "outcome_unknown"
 	// AmbiguousNotRecorded: Fiber started the task (TaskID) and fibergate could not store
-	// it, so it does not follow it; the caller had the answer (Response), and can still
-	// read the task by id with its Fiber key.
+	// it when it answered; the caller had the answer (Response) in its error. fibergate
+	// keeps trying to store the task and then follows it, unless the process stops first
+	// (its RECONCILE log line names the task then).
 	AmbiguousNotRecorded AmbiguousKind = "not_recorded"
 	// AmbiguousIDConflict: Fiber started the task and answered with a task id (TaskID) that
 	// fibergate already stores for another task, so the new task is not followed.

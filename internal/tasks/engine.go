@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,6 +161,15 @@ func (e *Engine) shutdown() {
 	e.mu.Unlock()
 	close(e.stop)
 	e.wg.Wait()
+	// The tasks Track could not store whose pollers never ran: queued as Run stopped, or
+	// waiting for the poller of another task with their id.
+	e.mu.Lock()
+	lost := slices.SortedFunc(maps.Values(e.unrecorded), func(a, b storage.Task) int { return strings.Compare(a.ID, b.ID) })
+	clear(e.unrecorded)
+	e.mu.Unlock()
+	for _, t := range lost {
+		e.logLost(t)
+	}
 }
 
 // spawn has Run start the task's poller, unless one runs or is queued, or the engine stopped.
@@ -182,7 +194,11 @@ func (e *Engine) poll(ctx context.Context, id string) {
 	defer func() {
 		e.mu.Lock()
 		delete(e.pollers, id)
+		_, waiting := e.unrecorded[id]
 		e.mu.Unlock()
+		if waiting { // Track left a task with this id while this poller followed another
+			e.spawn(id)
+		}
 	}()
 	if err := e.follow(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
 		e.log.Error("poller stopped", "task_id", id, "err", err)

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -39,7 +40,9 @@ type env struct {
 	wrapStore func(Store) Store
 	// retention, if set, is the engine's Config.Retention.
 	retention time.Duration
-	stop      func() // stops the engine and waits for Run to return
+	// logger, if set, is the engine's Config.Logger.
+	logger *slog.Logger
+	stop   func() // stops the engine and waits for Run to return
 }
 
 // newEnv runs a Fiber simulator for cfg, an engine and its store, until the test ends. Call
@@ -94,7 +97,7 @@ func (e *env) startEngine(p Policy) {
 	if e.wrapStore != nil {
 		engineStore = e.wrapStore(store)
 	}
-	cfg := Config{Store: engineStore, Fiber: up, DefaultAPIKey: testKey, Policy: p, Retention: e.retention}
+	cfg := Config{Store: engineStore, Fiber: up, DefaultAPIKey: testKey, Policy: p, Retention: e.retention, Logger: e.logger}
 	e.engine = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

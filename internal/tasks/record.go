@@ -20,8 +20,8 @@ var (
 	// process stops first.
 	ErrNotRecorded = errors.New("the started task could not be recorded")
 	// ErrIDConflict: the store already holds another task (another owner, Fiber key or start
-	// answer) under the new task's id. That task is left as it is and never served for the new
-	// one, which is not followed.
+	// answer, or adopted before the start) under the new task's id. That task is left as it
+	// is and never served for the new one, which is not followed.
 	ErrIDConflict = errors.New("the started task's id is already taken by another task")
 )
 
@@ -38,10 +38,11 @@ const (
 //
 // A failed write is retried a few times. If the task is still not stored, Track returns an
 // error matching ErrNotRecorded (and the store's error) and the engine goes on trying in the
-// background with the poller's backoff, then follows the task. An id the store already holds
-// is the same task only if owner, key and start answer all match (an earlier write that
-// landed without saying so); any other holder gives ErrIDConflict, and the new task is
-// neither stored nor followed.
+// background with the poller's backoff, then follows the task; if the engine stops first,
+// it logs the task in a line starting "RECONCILE". An id the store already holds is the same
+// task only if owner and key match and the held task has the same start answer (an earlier
+// write that landed without saying so) or was adopted by its owner since the start; any
+// other holder gives ErrIDConflict, and the new task is neither stored nor followed.
 func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.StartBatchResponse, enrichment storage.Enrichment) (storage.Task, error) {
 	raw, err := proto.Marshal(start)
 	if err != nil {
@@ -73,13 +74,25 @@ func (e *Engine) Track(ctx context.Context, owner, apiKey string, start *cdv1.St
 		}
 	}
 	e.mu.Lock()
-	e.unrecorded[t.ID] = t
+	stopped := e.stopped
+	if !stopped {
+		e.unrecorded[t.ID] = t
+	}
 	e.mu.Unlock()
-	e.spawn(t.ID)
+	if stopped {
+		e.logLost(t)
+	} else {
+		e.spawn(t.ID)
+	}
 	return storage.Task{}, fmt.Errorf("store task %s: %w: %w", t.ID, ErrNotRecorded, err)
 }
 
 // record stores t, new. ErrIDConflict if another task holds its id.
+//
+// A held task is t itself if it has t's owner and key and either t's start answer (an
+// earlier attempt stored it) or none, having been adopted at or after t's start: the owner
+// found the task by id with its key before the engine could store it, so it is Fiber's task
+// that t names. An adopted task older than t is another one, whatever its id.
 func (e *Engine) record(ctx context.Context, t storage.Task) error {
 	err := e.store.CreateTask(ctx, t)
 	if !errors.Is(err, storage.ErrExists) {
@@ -91,8 +104,12 @@ func (e *Engine) record(ctx context.Context, t storage.Task) error {
 		return err // deleted meanwhile: the next attempt may store it
 	case gerr != nil:
 		return gerr
-	case held.Owner == t.Owner && held.KeyID == t.KeyID && bytes.Equal(held.StartResponse, t.StartResponse):
+	case held.Owner != t.Owner || held.KeyID != t.KeyID:
+		return ErrIDConflict
+	case bytes.Equal(held.StartResponse, t.StartResponse):
 		return nil // an earlier attempt stored it
+	case len(held.StartResponse) == 0 && !held.CreateTime.Before(t.CreateTime):
+		return nil // adopted since the start
 	}
 	return ErrIDConflict
 }
@@ -108,8 +125,7 @@ func (e *Engine) recordLate(ctx context.Context, t storage.Task) bool {
 	for failures := 1; ; failures++ {
 		wait := e.policy.backoff(failures)
 		if !e.sleep(ctx, wait) {
-			e.log.Error("RECONCILE: a started task was never recorded: the engine stopped first",
-				"task_id", t.ID, "principal", t.Owner, "key_id", t.KeyID)
+			e.logLost(t)
 			return false
 		}
 		err := e.record(ctx, t)
@@ -124,6 +140,12 @@ func (e *Engine) recordLate(ctx context.Context, t storage.Task) bool {
 		}
 		e.log.Warn("recording a started task failed; retrying", "task_id", t.ID, "attempt", failures+trackAttempts, "err", err)
 	}
+}
+
+// logLost tells the operator of a started task that the engine stops without having stored.
+func (e *Engine) logLost(t storage.Task) {
+	e.log.Error("RECONCILE: a started task was never recorded: the engine stopped first",
+		"task_id", t.ID, "principal", t.Owner, "key_id", t.KeyID)
 }
 
 // takeUnrecorded returns the task Track left for its poller to store, if any.
