@@ -1,5 +1,7 @@
-// Package fiberfaketest helps tests run the Fiber simulator: a loopback server
-// that is closed when the test ends, and a clock the test moves by hand.
+// Package fiberfaketest helps tests run the Fiber simulator, closed when the
+// test ends: on a loopback port (NewServer), or over in-memory connections
+// that a testing/synctest bubble can run (NewPipeServer). It also has a clock
+// the test moves by hand.
 package fiberfaketest
 
 import (
