@@ -18,26 +18,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func TestClock(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := fiberfaketest.NewClock(start)
-	steps := []struct {
-		do   func()
-		want time.Time
-	}{
-		{func() {}, start},
-		{func() { c.Advance(time.Minute) }, start.Add(time.Minute)},
-		{func() { c.Advance(-time.Second) }, start.Add(59 * time.Second)},
-		{func() { c.Set(start) }, start},
-	}
-	for i, s := range steps {
-		s.do()
-		if got := c.Now(); !got.Equal(s.want) {
-			t.Errorf("step %d: Now() = %v, want %v", i, got, s.want)
-		}
-	}
-}
-
 func TestNewServer(t *testing.T) {
 	sim, url := fiberfaketest.NewServer(t, fiberfake.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
