@@ -20,20 +20,6 @@ const (
 	DefaultGetMoreCreditsURL  = "https://app.fiber.ai/settings/billing"
 )
 
-// Clock tells the simulator what time it is. Task progress, refunds and
-// rate-limit windows are all computed from it, so a test that controls the
-// clock controls the simulator completely. Implementations must be safe for
-// concurrent use.
-type Clock interface {
-	Now() time.Time
-}
-
-// realClock is the wall clock.
-type realClock struct{}
-
-// Now returns time.Now().
-func (realClock) Now() time.Time { return time.Now() }
-
 // CursorMode selects how poll answers nextCursor once the caller has read
 // every result completed so far. The upstream documentation does not say which
 // one Fiber does, so clients must cope with both.
@@ -78,10 +64,14 @@ type Limits struct {
 // Config describes a simulated Fiber account. The zero value is usable: every
 // zero field stands for the default documented on it. New copies what it
 // needs, so a Config may be reused after New returns.
+//
+// The simulator tells time with package time: the wall clock, or a
+// testing/synctest bubble's clock when it is served and called from inside
+// one (see the package documentation).
 type Config struct {
-	// Seed makes the people's fates deterministic: the same seed, inputs and
-	// clock readings give the same contact details, rejections, no-data
-	// people and failures. Task ids depend on TaskIDSalt as well.
+	// Seed makes the people's fates deterministic: the same seed and inputs
+	// give the same contact details, rejections, no-data people and
+	// failures. Task ids depend on TaskIDSalt as well.
 	Seed int64
 
 	// TaskIDSalt is mixed with Seed into every task id. Empty means a salt
@@ -137,9 +127,6 @@ type Config struct {
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 
-	// Clock is the simulator's time. Nil means the wall clock.
-	Clock Clock
-
 	// Logger receives one debug record per API call (never an API key).
 	// Nil discards.
 	Logger *slog.Logger
@@ -182,9 +169,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TaskIDSalt == "" {
 		c.TaskIDSalt = rand.Text()
-	}
-	if c.Clock == nil {
-		c.Clock = realClock{}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -3,16 +3,25 @@
 // for tests. It follows the documented contract: lowerCamelCase JSON, the
 // documented status codes and bodies, per-key credits and rate limits.
 //
-// Everything is deterministic given Config.Seed, the requests and the clock:
-// which people are rejected, found, missing or failed, and their contact
-// details. Task ids are too once Config.TaskIDSalt is set; by default New
-// draws a random salt, so each simulator hands out ids no other one has
+// Everything is deterministic given Config.Seed, the requests and when they
+// arrive: which people are rejected, found, missing or failed, and their
+// contact details. Task ids are too once Config.TaskIDSalt is set; by default
+// New draws a random salt, so each simulator hands out ids no other one has
 // handed out, and a restarted server never meets an id its store already
-// holds. Tasks progress lazily from Config.Clock, person by person, so a test
-// with a fake clock needs no sleeping and the simulator runs no goroutine of
-// its own. Faults (error statuses, latency, broken bodies,
-// dropped connections) can be injected at run time with InjectFault or over
-// HTTP on the admin handler.
+// holds. Tasks progress person by person, computed at each call from the
+// time, so the simulator runs no goroutine of its own. Faults (error
+// statuses, latency, broken bodies, dropped connections) can be injected at
+// run time with InjectFault or over HTTP on the admin handler.
+//
+// # Time
+//
+// The simulator tells time with package time: task progress, refunds,
+// rate-limit windows and injected delays all follow the wall clock. Served
+// and called from inside a testing/synctest bubble (for example over the
+// in-memory connections of fiberfaketest.NewPipeServer), it follows the
+// bubble's clock instead: time stands still until the test sleeps, and
+// time.Sleep(d) moves every task, refund and rate-limit window forward by
+// exactly d.
 //
 // # Choices where Fiber's documentation is silent
 //

@@ -11,7 +11,7 @@ import (
 // FaultKind is what an injected fault does to a call.
 type FaultKind string
 
-// The fault kinds. Every kind but FaultSlowBody first waits Fault.Delay of real time.
+// The fault kinds. Every kind but FaultSlowBody first waits Fault.Delay.
 const (
 	// FaultStatus answers Fault.Status with {"message": Fault.Message}
 	// without doing any work (nothing is started, charged or counted by the
@@ -49,9 +49,14 @@ type Fault struct {
 	// RetryAfter, when positive, adds a Retry-After header (whole seconds,
 	// rounded up) to FaultStatus.
 	RetryAfter time.Duration
-	// Delay is real time waited before the fault acts. It ends early when
-	// the Sim is closed (then the call goes on) or the caller goes away
-	// (then nothing is answered). Use small values in tests.
+	// Delay is how long the call waits before the fault acts. The wait ends
+	// early when the Sim is closed (then the call goes on). It ends when the
+	// caller goes away (then nothing is answered) during FaultSlowBody's
+	// stall, and before the other kinds act only for a call without a request
+	// body: net/http notices a caller gone once the body has been read, so a
+	// call with a body waits the delay out and goes on as if the caller were
+	// there. Outside a synctest bubble the wait is real: use small values in
+	// tests.
 	Delay time.Duration
 	// Count is how many calls the fault affects; 0 means every call until
 	// ClearFaults.

@@ -140,8 +140,8 @@ func (s *Sim) dropped(w http.ResponseWriter, ep Endpoint, kind FaultKind) {
 	_ = conn.Close()
 }
 
-// sleep waits d of real time. It returns early with nil when the Sim is
-// closed, and with the context's error when the caller has gone.
+// sleep waits d. It returns early with nil when the Sim is closed, and with
+// the context's error when the caller has gone.
 func (s *Sim) sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil

@@ -21,34 +21,26 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// epoch is where every fake clock starts.
-var epoch = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-
-// env is one simulator served over loopback, with a fake clock and an HTTP
-// client of its own.
+// env is one simulator served over in-memory pipes, with an HTTP client of
+// its own.
 type env struct {
 	t      *testing.T
 	sim    *fiberfake.Sim
 	url    string
-	clock  *fiberfaketest.Clock
 	client *http.Client
 }
 
-// newEnv serves a simulator for cfg. Unless cfg has a clock, it gets a fake
-// one; NoDataRate defaults to none so that outputs are predictable.
+// newEnv serves a simulator for cfg until the test ends; NoDataRate defaults
+// to none so that outputs are predictable. Call it inside a synctest bubble:
+// there time stands still until the test sleeps, and time.Sleep(d) moves
+// every task, refund and rate-limit window forward by exactly d.
 func newEnv(t *testing.T, cfg fiberfake.Config) *env {
 	t.Helper()
-	clock := fiberfaketest.NewClock(epoch)
-	if cfg.Clock == nil {
-		cfg.Clock = clock
-	}
 	if cfg.NoDataRate == 0 {
 		cfg.NoDataRate = -1
 	}
-	sim, url := fiberfaketest.NewServer(t, cfg)
-	tr := &http.Transport{}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &env{t: t, sim: sim, url: url, clock: clock, client: &http.Client{Transport: tr}}
+	sim, client := fiberfaketest.NewPipeServer(t, cfg)
+	return &env{t: t, sim: sim, url: fiberfaketest.PipeURL, client: client}
 }
 
 // response is an answer decoded generically.

@@ -9,7 +9,7 @@ import (
 // The credits ledger. Credits are charged up front at start for every unique
 // accepted person (see enrichment.price). People who complete without data
 // (no data or failed) are refunded when they complete; because progress is
-// computed from the clock, those refunds are applied lazily ("settled")
+// computed from the time, those refunds are applied lazily ("settled")
 // whenever the key's balance is read or used. Cancel refunds the people not
 // completed yet at once. The caller of every function here holds s.mu.
 

@@ -55,7 +55,7 @@ func (s *Sim) poll(body []byte) (reply, *reqError) {
 	}
 	s.settle(key, now)
 	completed := t.completed(now, s.cfg.PeoplePerSecond)
-	start = min(start, completed) // only if the clock went back
+	start = min(start, completed) // a cursor made up by the caller may point past them
 	end := min(start+take, completed)
 	results := make([]pageResult, 0, end-start)
 	for _, p := range t.people[start:end] {

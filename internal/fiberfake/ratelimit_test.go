@@ -3,6 +3,7 @@ package fiberfake_test
 import (
 	"net/http"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fibergate/fibergate/internal/fiberfake"
@@ -49,71 +50,75 @@ func TestParseRate(t *testing.T) {
 }
 
 func TestRateLimitSlidingWindow(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{
-		Keys:   map[string]float64{"k": 1000, "other": 1000},
-		Limits: fiberfake.Limits{Start: fiberfake.Rate{N: 2, Per: time.Minute}, Poll: fiberfake.Rate{N: 1, Per: time.Minute}},
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{
+			Keys:   map[string]float64{"k": 1000, "other": 1000},
+			Limits: fiberfake.Limits{Start: fiberfake.Rate{N: 2, Per: time.Minute}, Poll: fiberfake.Rate{N: 1, Per: time.Minute}},
+		})
+		body := startBody("k", "https://www.linkedin.com/in/a")
+		steps := []struct {
+			advance time.Duration
+			key     string
+			status  int
+		}{
+			{0, "k", http.StatusOK},
+			{10 * time.Second, "k", http.StatusOK},
+			{10 * time.Second, "k", http.StatusTooManyRequests}, // 3 arrivals in the last minute
+			{0, "other", http.StatusOK},                         // limits are per key
+			{40 * time.Second, "k", http.StatusTooManyRequests}, // t=60s: the first left; 10s, 20s (refused) and 60s remain
+			{10 * time.Second, "k", http.StatusTooManyRequests}, // t=70s: 20s, 60s, 70s
+			{50 * time.Second, "k", http.StatusOK},              // t=120s: 70s, 120s
+		}
+		for i, s := range steps {
+			time.Sleep(s.advance)
+			body["apiKey"] = s.key
+			r := e.call(fiberfake.EndpointStart, body)
+			if r.status != s.status {
+				t.Fatalf("step %d: status %d, want %d; body %s", i, r.status, s.status, r.raw)
+			}
+			if s.status == http.StatusTooManyRequests {
+				if msg, _ := r.body["message"].(string); msg == "" || len(r.body) != 1 {
+					t.Errorf("step %d: body %s, want just a message", i, r.raw)
+				}
+				if h := r.header.Get("Retry-After"); h != "" {
+					t.Errorf("step %d: Retry-After %q without Limits.RetryAfter", i, h)
+				}
+			}
+		}
+		// Endpoints are limited separately.
+		e.call(fiberfake.EndpointPoll, map[string]any{"apiKey": "k", "taskId": e.sim.StartedTasks()[0].ID}).mustOK(t)
+		st := e.sim.Stats().Endpoints[fiberfake.EndpointStart]
+		if st.Calls != 7 || st.RateLimited != 3 || st.OK != 4 {
+			t.Errorf("start stats = %+v, want 7 calls, 3 limited, 4 ok", st)
+		}
 	})
-	body := startBody("k", "https://www.linkedin.com/in/a")
-	steps := []struct {
-		advance time.Duration
-		key     string
-		status  int
-	}{
-		{0, "k", http.StatusOK},
-		{10 * time.Second, "k", http.StatusOK},
-		{10 * time.Second, "k", http.StatusTooManyRequests}, // 3 arrivals in the last minute
-		{0, "other", http.StatusOK},                         // limits are per key
-		{40 * time.Second, "k", http.StatusTooManyRequests}, // t=60s: the first left; 10s, 20s (refused) and 60s remain
-		{10 * time.Second, "k", http.StatusTooManyRequests}, // t=70s: 20s, 60s, 70s
-		{50 * time.Second, "k", http.StatusOK},              // t=120s: 70s, 120s
-	}
-	for i, s := range steps {
-		e.clock.Advance(s.advance)
-		body["apiKey"] = s.key
-		r := e.call(fiberfake.EndpointStart, body)
-		if r.status != s.status {
-			t.Fatalf("step %d: status %d, want %d; body %s", i, r.status, s.status, r.raw)
-		}
-		if s.status == http.StatusTooManyRequests {
-			if msg, _ := r.body["message"].(string); msg == "" || len(r.body) != 1 {
-				t.Errorf("step %d: body %s, want just a message", i, r.raw)
-			}
-			if h := r.header.Get("Retry-After"); h != "" {
-				t.Errorf("step %d: Retry-After %q without Limits.RetryAfter", i, h)
-			}
-		}
-	}
-	// Endpoints are limited separately.
-	e.call(fiberfake.EndpointPoll, map[string]any{"apiKey": "k", "taskId": e.sim.StartedTasks()[0].ID}).mustOK(t)
-	st := e.sim.Stats().Endpoints[fiberfake.EndpointStart]
-	if st.Calls != 7 || st.RateLimited != 3 || st.OK != 4 {
-		t.Errorf("start stats = %+v, want 7 calls, 3 limited, 4 ok", st)
-	}
 }
 
 func TestRateLimitRetryAfter(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{
-		Limits: fiberfake.Limits{Cancel: fiberfake.Rate{N: 1, Per: time.Minute}, RetryAfter: true},
-	})
-	body := map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": "none"}
-	if r := e.call(fiberfake.EndpointCancel, body); r.status != http.StatusNotFound {
-		t.Fatalf("first cancel: status %d, want 404", r.status)
-	}
-	steps := []struct {
-		advance    time.Duration
-		status     int
-		retryAfter string
-	}{
-		// The refused arrival counts too, so the wait runs from it.
-		{20*time.Second + 300*time.Millisecond, http.StatusTooManyRequests, "60"},
-		{59 * time.Second, http.StatusTooManyRequests, "60"},
-		{60 * time.Second, http.StatusNotFound, ""}, // waited as told
-	}
-	for i, s := range steps {
-		e.clock.Advance(s.advance)
-		r := e.call(fiberfake.EndpointCancel, body)
-		if r.status != s.status || r.header.Get("Retry-After") != s.retryAfter {
-			t.Errorf("step %d: status %d Retry-After %q, want %d and %q", i, r.status, r.header.Get("Retry-After"), s.status, s.retryAfter)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{
+			Limits: fiberfake.Limits{Cancel: fiberfake.Rate{N: 1, Per: time.Minute}, RetryAfter: true},
+		})
+		body := map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": "none"}
+		if r := e.call(fiberfake.EndpointCancel, body); r.status != http.StatusNotFound {
+			t.Fatalf("first cancel: status %d, want 404", r.status)
 		}
-	}
+		steps := []struct {
+			advance    time.Duration
+			status     int
+			retryAfter string
+		}{
+			// The refused arrival counts too, so the wait runs from it.
+			{20*time.Second + 300*time.Millisecond, http.StatusTooManyRequests, "60"},
+			{59 * time.Second, http.StatusTooManyRequests, "60"},
+			{60 * time.Second, http.StatusNotFound, ""}, // waited as told
+		}
+		for i, s := range steps {
+			time.Sleep(s.advance)
+			r := e.call(fiberfake.EndpointCancel, body)
+			if r.status != s.status || r.header.Get("Retry-After") != s.retryAfter {
+				t.Errorf("step %d: status %d Retry-After %q, want %d and %q", i, r.status, r.header.Get("Retry-After"), s.status, s.retryAfter)
+			}
+		}
+	})
 }

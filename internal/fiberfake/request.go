@@ -165,7 +165,7 @@ func (s *Sim) open(body []byte, ep Endpoint, warns *[]apiWarning, known ...strin
 		return object{}, "", time.Time{}, err
 	}
 	s.mu.Lock()
-	now := s.cfg.Clock.Now()
+	now := time.Now()
 	err = s.admit(key, ep, now)
 	s.mu.Unlock()
 	if err != nil {

@@ -129,7 +129,7 @@ func (s *Sim) Close() error {
 func (s *Sim) Credits(apiKey string) (float64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settle(apiKey, s.cfg.Clock.Now())
+	s.settle(apiKey, time.Now())
 	b, ok := s.balances[apiKey]
 	return b, ok
 }
@@ -138,7 +138,7 @@ func (s *Sim) Credits(apiKey string) (float64, bool) {
 func (s *Sim) SetCredits(apiKey string, credits float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.settle(apiKey, s.cfg.Clock.Now())
+	s.settle(apiKey, time.Now())
 	s.balances[apiKey] = credits
 }
 

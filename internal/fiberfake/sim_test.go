@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,7 +18,6 @@ import (
 )
 
 func TestRouting(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{MaxBodyBytes: 1 << 10})
 	tests := []struct {
 		name, method, path string
 		body               any
@@ -31,19 +31,22 @@ func TestRouting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := e.do(tt.method, tt.path, tt.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.status != tt.status {
-				t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.raw)
-			}
-			if msg, _ := r.body["message"].(string); msg == "" || r.header.Get("Content-Type") != "application/json" {
-				t.Errorf("body %s (%s), want a JSON message", r.raw, r.header.Get("Content-Type"))
-			}
-			if tt.status == http.StatusMethodNotAllowed && r.header.Get("Allow") != http.MethodPost {
-				t.Errorf("Allow = %q, want POST", r.header.Get("Allow"))
-			}
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, fiberfake.Config{MaxBodyBytes: 1 << 10})
+				r, err := e.do(tt.method, tt.path, tt.body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.status != tt.status {
+					t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.raw)
+				}
+				if msg, _ := r.body["message"].(string); msg == "" || r.header.Get("Content-Type") != "application/json" {
+					t.Errorf("body %s (%s), want a JSON message", r.raw, r.header.Get("Content-Type"))
+				}
+				if tt.status == http.StatusMethodNotAllowed && r.header.Get("Allow") != http.MethodPost {
+					t.Errorf("Allow = %q, want POST", r.header.Get("Allow"))
+				}
+			})
 		})
 	}
 }
@@ -62,30 +65,33 @@ func TestKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, fiberfake.Config{Keys: tt.keys})
-			if r := e.call(fiberfake.EndpointStart, startBody(tt.key, "https://www.linkedin.com/in/a")); r.status != tt.status {
-				t.Errorf("status %d, want %d", r.status, tt.status)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, fiberfake.Config{Keys: tt.keys})
+				if r := e.call(fiberfake.EndpointStart, startBody(tt.key, "https://www.linkedin.com/in/a")); r.status != tt.status {
+					t.Errorf("status %d, want %d", r.status, tt.status)
+				}
+			})
 		})
 	}
 }
 
 // TestDeterminism runs the same calls against two simulators with the same
-// seed, task id salt and clock and expects identical bytes; another seed must
-// differ.
+// seed and task id salt, each in a synctest bubble of its own so at the same
+// times, and expects identical bytes; another seed must differ.
 func TestDeterminism(t *testing.T) {
-	run := func(seed int64) [][]byte {
-		e := newEnv(t, fiberfake.Config{Seed: seed, TaskIDSalt: "determinism", NoDataRate: 0.3, RejectRate: 0.2, FailRate: 0.1, PeoplePerSecond: 100})
-		var bodies [][]byte
-		for round := range 3 {
-			r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, profiles(fmt.Sprint("r", round), 40)...)).mustOK(t)
-			bodies = append(bodies, r.raw)
-		}
-		e.clock.Advance(250 * time.Millisecond)
-		for _, task := range e.sim.StartedTasks() {
-			r := e.call(fiberfake.EndpointPoll, map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": task.ID, "take": 7}).mustOK(t)
-			bodies = append(bodies, r.raw)
-		}
+	run := func(seed int64) (bodies [][]byte) {
+		synctest.Test(t, func(t *testing.T) {
+			e := newEnv(t, fiberfake.Config{Seed: seed, TaskIDSalt: "determinism", NoDataRate: 0.3, RejectRate: 0.2, FailRate: 0.1, PeoplePerSecond: 100})
+			for round := range 3 {
+				r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, profiles(fmt.Sprint("r", round), 40)...)).mustOK(t)
+				bodies = append(bodies, r.raw)
+			}
+			time.Sleep(250 * time.Millisecond)
+			for _, task := range e.sim.StartedTasks() {
+				r := e.call(fiberfake.EndpointPoll, map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": task.ID, "take": 7}).mustOK(t)
+				bodies = append(bodies, r.raw)
+			}
+		})
 		return bodies
 	}
 	a, b, c := run(42), run(42), run(43)
@@ -98,33 +104,36 @@ func TestDeterminism(t *testing.T) {
 }
 
 func TestConcurrentCalls(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{PeoplePerSecond: 1000, Limits: fiberfake.Limits{Start: fiberfake.Rate{N: -1}, Poll: fiberfake.Rate{N: -1}}})
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Go(func() {
-			r, err := e.do(http.MethodPost, fiberfake.EndpointStart.Path(), startBody(fiberfake.DemoAPIKey, profiles(fmt.Sprint("w", i), 20)...))
-			if err != nil || r.status != http.StatusOK {
-				t.Errorf("start %d: %v %d", i, err, r.status)
-				return
-			}
-			id := r.body["output"].(map[string]any)["taskId"]
-			for range 5 {
-				e.clock.Advance(5 * time.Millisecond)
-				if r, err := e.do(http.MethodPost, fiberfake.EndpointPoll.Path(), map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": id}); err != nil || r.status != http.StatusOK {
-					t.Errorf("poll %d: %v %d", i, err, r.status)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{PeoplePerSecond: 1000, Limits: fiberfake.Limits{Start: fiberfake.Rate{N: -1}, Poll: fiberfake.Rate{N: -1}}})
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				r, err := e.do(http.MethodPost, fiberfake.EndpointStart.Path(), startBody(fiberfake.DemoAPIKey, profiles(fmt.Sprint("w", i), 20)...))
+				if err != nil || r.status != http.StatusOK {
+					t.Errorf("start %d: %v %d", i, err, r.status)
+					return
 				}
-			}
-		})
-	}
-	wg.Wait()
-	if got := e.sim.Stats(); got.TasksStarted != 8 || got.Endpoints[fiberfake.EndpointPoll].OK != 40 {
-		t.Errorf("stats = %+v", got)
-	}
+				id := r.body["output"].(map[string]any)["taskId"]
+				for range 5 {
+					time.Sleep(5 * time.Millisecond)
+					if r, err := e.do(http.MethodPost, fiberfake.EndpointPoll.Path(), map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": id}); err != nil || r.status != http.StatusOK {
+						t.Errorf("poll %d: %v %d", i, err, r.status)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if got := e.sim.Stats(); got.TasksStarted != 8 || got.Endpoints[fiberfake.EndpointPoll].OK != 40 {
+			t.Errorf("stats = %+v", got)
+		}
+	})
 }
 
-func TestInstantProgressAndRealClock(t *testing.T) {
-	// No fake clock: the wall clock is the default.
-	sim, url := fiberfaketest.NewServer(t, fiberfake.Config{Clock: nil, PeoplePerSecond: math.Inf(1)})
+// TestInstantProgressOnTheWallClock serves a simulator on loopback, outside any
+// synctest bubble: at infinite speed a task is done as soon as it starts.
+func TestInstantProgressOnTheWallClock(t *testing.T) {
+	sim, url := fiberfaketest.NewServer(t, fiberfake.Config{PeoplePerSecond: math.Inf(1)})
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	e := &env{t: t, sim: sim, url: url, client: &http.Client{Transport: tr}}

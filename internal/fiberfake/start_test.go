@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,36 +14,38 @@ import (
 )
 
 func TestStartAnswerShape(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{})
-	r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey,
-		"https://www.linkedin.com/in/ada", "https://www.linkedin.com/in/grace", "linkedin.com/in/ada/")).mustOK(t)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{})
+		r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey,
+			"https://www.linkedin.com/in/ada", "https://www.linkedin.com/in/grace", "linkedin.com/in/ada/")).mustOK(t)
 
-	if got, want := keysOf(r.body), []string{"advice", "chargeInfo", "output", "warnings"}; !cmp.Equal(got, want) {
-		t.Errorf("top-level keys = %v, want %v", got, want)
-	}
-	if w, ok := r.body["warnings"]; !ok || w != nil {
-		t.Errorf("warnings = %v (present %v), want null", w, ok)
-	}
-	if _, ok := r.body["advice"].([]any); !ok {
-		t.Errorf("advice = %T, want an array", r.body["advice"])
-	}
-	out := obj(t, r.body, "output")
-	taskID, _ := out["taskId"].(string)
-	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(taskID) {
-		t.Errorf("taskId = %q, want a lower-case UUID", taskID)
-	}
-	delete(out, "taskId")
-	wantOut := map[string]any{"numPeopleEnqueued": 2.0, "numDuplicatesSkipped": 1.0}
-	if d := cmp.Diff(wantOut, out); d != "" {
-		t.Errorf("output (-want +got):\n%s", d)
-	}
-	wantCharge := map[string]any{"method": "charged-now", "creditsCharged": 10.0, "lowCreditAlert": nil}
-	if d := cmp.Diff(wantCharge, obj(t, r.body, "chargeInfo")); d != "" {
-		t.Errorf("chargeInfo (-want +got):\n%s", d)
-	}
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q", ct)
-	}
+		if got, want := keysOf(r.body), []string{"advice", "chargeInfo", "output", "warnings"}; !cmp.Equal(got, want) {
+			t.Errorf("top-level keys = %v, want %v", got, want)
+		}
+		if w, ok := r.body["warnings"]; !ok || w != nil {
+			t.Errorf("warnings = %v (present %v), want null", w, ok)
+		}
+		if _, ok := r.body["advice"].([]any); !ok {
+			t.Errorf("advice = %T, want an array", r.body["advice"])
+		}
+		out := obj(t, r.body, "output")
+		taskID, _ := out["taskId"].(string)
+		if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(taskID) {
+			t.Errorf("taskId = %q, want a lower-case UUID", taskID)
+		}
+		delete(out, "taskId")
+		wantOut := map[string]any{"numPeopleEnqueued": 2.0, "numDuplicatesSkipped": 1.0}
+		if d := cmp.Diff(wantOut, out); d != "" {
+			t.Errorf("output (-want +got):\n%s", d)
+		}
+		wantCharge := map[string]any{"method": "charged-now", "creditsCharged": 10.0, "lowCreditAlert": nil}
+		if d := cmp.Diff(wantCharge, obj(t, r.body, "chargeInfo")); d != "" {
+			t.Errorf("chargeInfo (-want +got):\n%s", d)
+		}
+		if ct := r.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+	})
 }
 
 func TestStartRefusals(t *testing.T) {
@@ -85,69 +88,75 @@ func TestStartRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, fiberfake.Config{})
-			r := e.call(fiberfake.EndpointStart, tt.body)
-			if r.status != tt.status {
-				t.Fatalf("status = %d, want %d; body %s", r.status, tt.status, r.raw)
-			}
-			if got := keysOf(r.body); !cmp.Equal(got, []string{"message"}) {
-				t.Errorf("body keys = %v, want [message]", got)
-			}
-			if msg, _ := r.body["message"].(string); !strings.Contains(msg, tt.mentions) {
-				t.Errorf("message %q does not mention %q", msg, tt.mentions)
-			}
-			if n := len(e.sim.StartedTasks()); n != 0 {
-				t.Errorf("%d tasks started, want none", n)
-			}
-			if c, _ := e.sim.Credits(fiberfake.DemoAPIKey); c != fiberfake.DefaultDemoCredits {
-				t.Errorf("credits = %v, want untouched", c)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, fiberfake.Config{})
+				r := e.call(fiberfake.EndpointStart, tt.body)
+				if r.status != tt.status {
+					t.Fatalf("status = %d, want %d; body %s", r.status, tt.status, r.raw)
+				}
+				if got := keysOf(r.body); !cmp.Equal(got, []string{"message"}) {
+					t.Errorf("body keys = %v, want [message]", got)
+				}
+				if msg, _ := r.body["message"].(string); !strings.Contains(msg, tt.mentions) {
+					t.Errorf("message %q does not mention %q", msg, tt.mentions)
+				}
+				if n := len(e.sim.StartedTasks()); n != 0 {
+					t.Errorf("%d tasks started, want none", n)
+				}
+				if c, _ := e.sim.Credits(fiberfake.DemoAPIKey); c != fiberfake.DefaultDemoCredits {
+					t.Errorf("credits = %v, want untouched", c)
+				}
+			})
 		})
 	}
 }
 
 func TestStartAcceptsFiberURLForms(t *testing.T) {
-	urls := []string{
-		"https://www.linkedin.com/in/ada",
-		"http://linkedin.com/in/bob/",
-		"linkedin.de/in/carol",
-		"https://uk.linkedin.com/in/dan?trk=x",
-		"https://www.linkedin.com/in/eve/details/experience", // the pattern is not anchored at the end
-		"https://www.linkedin.com/sales/lead/ACwAAA,NAME_SEARCH",
-		"https://www.linkedin.com/talent/profile/AEMAAA#top",
-	}
-	e := newEnv(t, fiberfake.Config{})
-	r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, urls...)).mustOK(t)
-	if n := obj(t, r.body, "output")["numPeopleEnqueued"]; n != float64(len(urls)) {
-		t.Errorf("numPeopleEnqueued = %v, want %d", n, len(urls))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		urls := []string{
+			"https://www.linkedin.com/in/ada",
+			"http://linkedin.com/in/bob/",
+			"linkedin.de/in/carol",
+			"https://uk.linkedin.com/in/dan?trk=x",
+			"https://www.linkedin.com/in/eve/details/experience", // the pattern is not anchored at the end
+			"https://www.linkedin.com/sales/lead/ACwAAA,NAME_SEARCH",
+			"https://www.linkedin.com/talent/profile/AEMAAA#top",
+		}
+		e := newEnv(t, fiberfake.Config{})
+		r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, urls...)).mustOK(t)
+		if n := obj(t, r.body, "output")["numPeopleEnqueued"]; n != float64(len(urls)) {
+			t.Errorf("numPeopleEnqueued = %v, want %d", n, len(urls))
+		}
+	})
 }
 
 func TestStartWarnsAboutUnknownFields(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{})
-	body := map[string]any{
-		"apiKey": fiberfake.DemoAPIKey,
-		"zeta":   1,
-		"alpha":  true,
-		"personDetails": []any{
-			map[string]any{"linkedinUrl": map[string]any{"value": "https://www.linkedin.com/in/ada"}},
-			map[string]any{"name": "Bob", "linkedinUrl": map[string]any{"value": "https://www.linkedin.com/in/bob", "v": 2}},
-		},
-		"enrichmentTypes": map[string]any{"getEverything": true},
-	}
-	r := e.call(fiberfake.EndpointStart, body).mustOK(t)
-	var got []string
-	for _, w := range list(t, r.body, "warnings") {
-		m := w.(map[string]any)
-		if msg, _ := m["message"].(string); msg == "" || len(m) != 2 {
-			t.Errorf("warning %v: want exactly field and a message", m)
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{})
+		body := map[string]any{
+			"apiKey": fiberfake.DemoAPIKey,
+			"zeta":   1,
+			"alpha":  true,
+			"personDetails": []any{
+				map[string]any{"linkedinUrl": map[string]any{"value": "https://www.linkedin.com/in/ada"}},
+				map[string]any{"name": "Bob", "linkedinUrl": map[string]any{"value": "https://www.linkedin.com/in/bob", "v": 2}},
+			},
+			"enrichmentTypes": map[string]any{"getEverything": true},
 		}
-		got = append(got, m["field"].(string))
-	}
-	want := []string{"alpha", "zeta", "personDetails.1.name", "personDetails.1.linkedinUrl.v", "enrichmentTypes.getEverything"}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("warning fields (-want +got):\n%s", d)
-	}
+		r := e.call(fiberfake.EndpointStart, body).mustOK(t)
+		var got []string
+		for _, w := range list(t, r.body, "warnings") {
+			m := w.(map[string]any)
+			if msg, _ := m["message"].(string); msg == "" || len(m) != 2 {
+				t.Errorf("warning %v: want exactly field and a message", m)
+			}
+			got = append(got, m["field"].(string))
+		}
+		want := []string{"alpha", "zeta", "personDetails.1.name", "personDetails.1.linkedinUrl.v", "enrichmentTypes.getEverything"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("warning fields (-want +got):\n%s", d)
+		}
+	})
 }
 
 func TestStartPricing(t *testing.T) {
@@ -166,61 +175,67 @@ func TestStartPricing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, fiberfake.Config{})
-			body := startBody(fiberfake.DemoAPIKey, profiles("p", 3)...)
-			body["enrichmentTypes"] = map[string]any{"getWorkEmails": tt.work, "getPersonalEmails": tt.personal, "getPhoneNumbers": tt.phone}
-			r := e.call(fiberfake.EndpointStart, body).mustOK(t)
-			if got := obj(t, r.body, "chargeInfo")["creditsCharged"]; got != 3*tt.perPerson {
-				t.Errorf("creditsCharged = %v, want %v", got, 3*tt.perPerson)
-			}
-			if c, _ := e.sim.Credits(fiberfake.DemoAPIKey); c != fiberfake.DefaultDemoCredits-3*tt.perPerson {
-				t.Errorf("balance = %v, want %v", c, fiberfake.DefaultDemoCredits-3*tt.perPerson)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, fiberfake.Config{})
+				body := startBody(fiberfake.DemoAPIKey, profiles("p", 3)...)
+				body["enrichmentTypes"] = map[string]any{"getWorkEmails": tt.work, "getPersonalEmails": tt.personal, "getPhoneNumbers": tt.phone}
+				r := e.call(fiberfake.EndpointStart, body).mustOK(t)
+				if got := obj(t, r.body, "chargeInfo")["creditsCharged"]; got != 3*tt.perPerson {
+					t.Errorf("creditsCharged = %v, want %v", got, 3*tt.perPerson)
+				}
+				if c, _ := e.sim.Credits(fiberfake.DemoAPIKey); c != fiberfake.DefaultDemoCredits-3*tt.perPerson {
+					t.Errorf("balance = %v, want %v", c, fiberfake.DefaultDemoCredits-3*tt.perPerson)
+				}
+			})
 		})
 	}
 }
 
 func TestStartSkipsDuplicatesAndRejects(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{PeoplePerSecond: 1000})
-	urls := []string{
-		"https://www.linkedin.com/in/Ada",
-		"https://www.linkedin.com/in/reject-me",
-		"linkedin.com/in/ada/",
-		"https://www.linkedin.com/in/ada?trk=1",
-		"https://www.linkedin.com/in/%61da",
-		"https://www.linkedin.com/in/bob",
-		"https://www.linkedin.com/sales/lead/ada", // another kind of id: another person
-		"https://www.linkedin.com/in/reject-me/",
-	}
-	r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, urls...)).mustOK(t)
-	out := obj(t, r.body, "output")
-	if out["numPeopleEnqueued"] != 3.0 || out["numDuplicatesSkipped"] != 4.0 {
-		t.Errorf("output = %v, want 3 enqueued and 4 duplicates", out)
-	}
-	if got := obj(t, r.body, "chargeInfo")["creditsCharged"]; got != 15.0 {
-		t.Errorf("creditsCharged = %v, want 15", got)
-	}
-	e.clock.Advance(time.Second)
-	poll := e.poll(out["taskId"].(string), nil, 0)
-	stats := obj(t, poll, "overallStats")
-	want := map[string]any{"totalPeopleToFetch": 3.0, "numCompleted": 3.0, "numFailed": 0.0, "numRemaining": 0.0, "numRejected": 1.0, "numDuplicates": 4.0}
-	if d := cmp.Diff(want, stats); d != "" {
-		t.Errorf("overallStats (-want +got):\n%s", d)
-	}
-	wantURLs := []string{urls[0], urls[5], urls[6]}
-	if d := cmp.Diff(wantURLs, urlsOf(t, list(t, poll, "pageResults"))); d != "" {
-		t.Errorf("result urls (-want +got):\n%s", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{PeoplePerSecond: 1000})
+		urls := []string{
+			"https://www.linkedin.com/in/Ada",
+			"https://www.linkedin.com/in/reject-me",
+			"linkedin.com/in/ada/",
+			"https://www.linkedin.com/in/ada?trk=1",
+			"https://www.linkedin.com/in/%61da",
+			"https://www.linkedin.com/in/bob",
+			"https://www.linkedin.com/sales/lead/ada", // another kind of id: another person
+			"https://www.linkedin.com/in/reject-me/",
+		}
+		r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, urls...)).mustOK(t)
+		out := obj(t, r.body, "output")
+		if out["numPeopleEnqueued"] != 3.0 || out["numDuplicatesSkipped"] != 4.0 {
+			t.Errorf("output = %v, want 3 enqueued and 4 duplicates", out)
+		}
+		if got := obj(t, r.body, "chargeInfo")["creditsCharged"]; got != 15.0 {
+			t.Errorf("creditsCharged = %v, want 15", got)
+		}
+		time.Sleep(time.Second)
+		poll := e.poll(out["taskId"].(string), nil, 0)
+		stats := obj(t, poll, "overallStats")
+		want := map[string]any{"totalPeopleToFetch": 3.0, "numCompleted": 3.0, "numFailed": 0.0, "numRemaining": 0.0, "numRejected": 1.0, "numDuplicates": 4.0}
+		if d := cmp.Diff(want, stats); d != "" {
+			t.Errorf("overallStats (-want +got):\n%s", d)
+		}
+		wantURLs := []string{urls[0], urls[5], urls[6]}
+		if d := cmp.Diff(wantURLs, urlsOf(t, list(t, poll, "pageResults"))); d != "" {
+			t.Errorf("result urls (-want +got):\n%s", d)
+		}
+	})
 }
 
 func TestStartRejectRate(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{RejectRate: 0.5, Seed: 7})
-	r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, profiles("p", 200)...)).mustOK(t)
-	n := obj(t, r.body, "output")["numPeopleEnqueued"].(float64)
-	if n < 70 || n > 130 {
-		t.Errorf("numPeopleEnqueued = %v of 200 at reject rate 0.5", n)
-	}
-	if got := obj(t, r.body, "chargeInfo")["creditsCharged"]; got != 5*n {
-		t.Errorf("creditsCharged = %v, want %v (rejected people are free)", got, 5*n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{RejectRate: 0.5, Seed: 7})
+		r := e.call(fiberfake.EndpointStart, startBody(fiberfake.DemoAPIKey, profiles("p", 200)...)).mustOK(t)
+		n := obj(t, r.body, "output")["numPeopleEnqueued"].(float64)
+		if n < 70 || n > 130 {
+			t.Errorf("numPeopleEnqueued = %v of 200 at reject rate 0.5", n)
+		}
+		if got := obj(t, r.body, "chargeInfo")["creditsCharged"]; got != 5*n {
+			t.Errorf("creditsCharged = %v, want %v (rejected people are free)", got, 5*n)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package fiberfake_test
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,29 +11,31 @@ import (
 )
 
 func TestPollsRecordsEachCursorSentAndAnswered(t *testing.T) {
-	e := newEnv(t, fiberfake.Config{PeoplePerSecond: 10})
-	id := e.start(profiles("p", 5)...)
-	e.clock.Advance(300 * time.Millisecond) // 3 completed
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{PeoplePerSecond: 10})
+		id := e.start(profiles("p", 5)...)
+		time.Sleep(300 * time.Millisecond) // 3 completed
 
-	first := e.poll(id, nil, 2)
-	c1 := first["nextCursor"].(string)
-	second := e.poll(id, c1, 2) // reaches the 3 completed: null cursor
-	if second["nextCursor"] != nil {
-		t.Fatalf("caught-up page: nextCursor %v, want null", second["nextCursor"])
-	}
-	e.poll(id, c1, 2) // the caller repeats its cursor
-	// A refused poll (a cursor of nothing) is not a page.
-	e.call(fiberfake.EndpointPoll, map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": id, "cursor": "bogus"})
+		first := e.poll(id, nil, 2)
+		c1 := first["nextCursor"].(string)
+		second := e.poll(id, c1, 2) // reaches the 3 completed: null cursor
+		if second["nextCursor"] != nil {
+			t.Fatalf("caught-up page: nextCursor %v, want null", second["nextCursor"])
+		}
+		e.poll(id, c1, 2) // the caller repeats its cursor
+		// A refused poll (a cursor of nothing) is not a page.
+		e.call(fiberfake.EndpointPoll, map[string]any{"apiKey": fiberfake.DemoAPIKey, "taskId": id, "cursor": "bogus"})
 
-	want := []fiberfake.PollRecord{
-		{Cursor: "", NextCursor: &c1, Results: 2},
-		{Cursor: c1, NextCursor: nil, Results: 1},
-		{Cursor: c1, NextCursor: nil, Results: 1},
-	}
-	if diff := cmp.Diff(want, e.sim.Polls(id)); diff != "" {
-		t.Errorf("Polls (-want +got):\n%s", diff)
-	}
-	if got := e.sim.Polls("no-such-task"); len(got) != 0 {
-		t.Errorf("Polls of an unknown task: %v", got)
-	}
+		want := []fiberfake.PollRecord{
+			{Cursor: "", NextCursor: &c1, Results: 2},
+			{Cursor: c1, NextCursor: nil, Results: 1},
+			{Cursor: c1, NextCursor: nil, Results: 1},
+		}
+		if diff := cmp.Diff(want, e.sim.Polls(id)); diff != "" {
+			t.Errorf("Polls (-want +got):\n%s", diff)
+		}
+		if got := e.sim.Polls("no-such-task"); len(got) != 0 {
+			t.Errorf("Polls of an unknown task: %v", got)
+		}
+	})
 }

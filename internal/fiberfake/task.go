@@ -29,7 +29,7 @@ func (e enrichment) price() float64 {
 }
 
 // task is one started batch. Its progress is not stored but computed from the
-// clock: person i (0-based) completes at startedAt + (i+1)/PeoplePerSecond.
+// time: person i (0-based) completes at startedAt + (i+1)/PeoplePerSecond.
 // Sim's mutex guards every field that changes after start.
 type task struct {
 	id         string

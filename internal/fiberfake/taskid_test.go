@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"testing"
+	"testing/synctest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -26,29 +27,31 @@ func TestTaskIDsDifferBetweenSimulators(t *testing.T) {
 		{"same seed", fiberfake.Config{Seed: 42, NoDataRate: 0.3, FailRate: 0.2}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.cfg.PeoplePerSecond = math.Inf(1)
-			seen := map[string]string{} // task id -> which simulator and task
-			var pages [2][]any
-			for run := range 2 {
-				e := newEnv(t, tt.cfg)
-				for i, prefix := range []string{"first", "second"} {
-					id := e.start(profiles(prefix, 5)...)
-					if !uuidPattern.MatchString(id) {
-						t.Errorf("simulator %d, task %d: id %q, want a lower-case UUID", run+1, i+1, id)
-					}
-					where := fmt.Sprintf("simulator %d's %s task", run+1, prefix)
-					if other, ok := seen[id]; ok {
-						t.Errorf("%s got id %s, as the %s did", where, id, other)
-					}
-					seen[id] = where
-					if i == 0 {
-						pages[run] = list(t, e.poll(id, nil, 0), "pageResults")
+			synctest.Test(t, func(t *testing.T) {
+				tt.cfg.PeoplePerSecond = math.Inf(1)
+				seen := map[string]string{} // task id -> which simulator and task
+				var pages [2][]any
+				for run := range 2 {
+					e := newEnv(t, tt.cfg)
+					for i, prefix := range []string{"first", "second"} {
+						id := e.start(profiles(prefix, 5)...)
+						if !uuidPattern.MatchString(id) {
+							t.Errorf("simulator %d, task %d: id %q, want a lower-case UUID", run+1, i+1, id)
+						}
+						where := fmt.Sprintf("simulator %d's %s task", run+1, prefix)
+						if other, ok := seen[id]; ok {
+							t.Errorf("%s got id %s, as the %s did", where, id, other)
+						}
+						seen[id] = where
+						if i == 0 {
+							pages[run] = list(t, e.poll(id, nil, 0), "pageResults")
+						}
 					}
 				}
-			}
-			if d := cmp.Diff(pages[0], pages[1]); d != "" {
-				t.Errorf("same config, same people, different results (-simulator 1 +simulator 2):\n%s", d)
-			}
+				if d := cmp.Diff(pages[0], pages[1]); d != "" {
+					t.Errorf("same config, same people, different results (-simulator 1 +simulator 2):\n%s", d)
+				}
+			})
 		})
 	}
 }

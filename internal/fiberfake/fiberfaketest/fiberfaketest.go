@@ -1,11 +1,11 @@
-// Package fiberfaketest helps tests run the Fiber simulator: a loopback server
-// that is closed when the test ends, and a clock the test moves by hand.
+// Package fiberfaketest helps tests run the Fiber simulator, closed when the
+// test ends: on a loopback port (NewServer), or over in-memory connections
+// that a testing/synctest bubble can run (NewPipeServer), where the
+// simulator's time is the bubble's clock.
 package fiberfaketest
 
 import (
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/fibergate/fibergate/internal/fiberfake"
 )
@@ -26,38 +26,3 @@ func NewServer(tb testing.TB, cfg fiberfake.Config) (*fiberfake.Sim, string) {
 	})
 	return sim, baseURL
 }
-
-// Clock is a fiberfake.Clock that only moves when told. It is safe for
-// concurrent use.
-type Clock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-// NewClock returns a clock reading start.
-func NewClock(start time.Time) *Clock {
-	return &Clock{now: start}
-}
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d (backward if d is negative).
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-var _ fiberfake.Clock = (*Clock)(nil)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -15,26 +16,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-func TestClock(t *testing.T) {
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := fiberfaketest.NewClock(start)
-	steps := []struct {
-		do   func()
-		want time.Time
-	}{
-		{func() {}, start},
-		{func() { c.Advance(time.Minute) }, start.Add(time.Minute)},
-		{func() { c.Advance(-time.Second) }, start.Add(59 * time.Second)},
-		{func() { c.Set(start) }, start},
-	}
-	for i, s := range steps {
-		s.do()
-		if got := c.Now(); !got.Equal(s.want) {
-			t.Errorf("step %d: Now() = %v, want %v", i, got, s.want)
-		}
-	}
 }
 
 func TestNewServer(t *testing.T) {
@@ -56,4 +37,28 @@ func TestNewServer(t *testing.T) {
 	if res.StatusCode != http.StatusOK || sim.Calls(fiberfake.EndpointStart) != 1 {
 		t.Errorf("status %d, calls %d", res.StatusCode, sim.Calls(fiberfake.EndpointStart))
 	}
+}
+
+// TestNewPipeServer runs the simulator in a synctest bubble: it answers over
+// the pipe, and its tasks progress with the bubble's clock.
+func TestNewPipeServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, client := fiberfaketest.NewPipeServer(t, fiberfake.Config{PeoplePerSecond: 1})
+		body := `{"apiKey":"` + fiberfake.DemoAPIKey + `","personDetails":[{"linkedinUrl":{"value":"https://www.linkedin.com/in/a"}}]}`
+		res, err := client.Post(fiberfaketest.PipeURL+fiberfake.EndpointStart.Path(), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || sim.Calls(fiberfake.EndpointStart) != 1 {
+			t.Fatalf("status %d, calls %d", res.StatusCode, sim.Calls(fiberfake.EndpointStart))
+		}
+		if task := sim.StartedTasks()[0]; task.Done {
+			t.Fatalf("task done at once at 1 person per second: %+v", task)
+		}
+		time.Sleep(time.Second)
+		if task := sim.StartedTasks()[0]; !task.Done {
+			t.Errorf("task not done a second later: %+v", task)
+		}
+	})
 }
