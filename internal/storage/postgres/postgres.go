@@ -34,7 +34,10 @@
 //
 // Open takes a libpq connection string in either form, a postgres:// or postgresql:// URL or
 // "host=... dbname=...", with pgx's additions (pool_max_conns and the like). Errors and logs
-// name the database with its password masked (Redact).
+// name the database with its password masked (Redact). Statements are prepared and cached per
+// connection (pgx's default); behind a transaction-pooling PgBouncer that does not track
+// prepared statements (before 1.21, or max_prepared_statements 0), add
+// default_query_exec_mode=exec to the DSN.
 package postgres
 
 import (
