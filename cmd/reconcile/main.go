@@ -5,9 +5,10 @@
 // start again on its own; an operator compares these records with Fiber's records of the key
 // (credits used, tasks seen) and tells the caller.
 //
-// It reads the server's store, also while the server runs:
+// It reads the server's store, also while the server runs, and writes nothing to it:
 //
 //	go run ./cmd/reconcile -store sqlite:fibergate.db -since 72h
+//	go run ./cmd/reconcile -store postgres://fibergate@db.internal/fibergate -since 72h
 //
 // Each record is printed as one JSON object per line: id (also in the server's RECONCILE log
 // line), time, kind, owner (the caller's principal), key_id (which Fiber key, never the key),
@@ -39,6 +40,7 @@ import (
 	"time"
 
 	"github.com/fibergate/fibergate/internal/storage"
+	"github.com/fibergate/fibergate/internal/storage/postgres"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 )
 
@@ -59,7 +61,10 @@ type store interface {
 	Close() error
 }
 
-var _ store = (*sqlite.Store)(nil)
+var (
+	_ store = (*sqlite.Store)(nil)
+	_ store = (*postgres.Store)(nil)
+)
 
 // record is one line of output.
 type record struct {
@@ -126,16 +131,27 @@ func summary(count map[string]int) string {
 	return ": " + strings.Join(parts, ", ")
 }
 
-// openStore opens the existing store named by spec, as the server's -store flag names it.
+// openStore opens the existing store named by spec, as the server's -store flag names it:
+// sqlite:PATH, or a postgres:// or postgresql:// URL. It creates nothing: a missing file, or a
+// database without the server's schema, is an error. Errors show spec with any password
+// masked.
 func openStore(ctx context.Context, spec string) (store, error) {
+	lower := strings.ToLower(spec)
+	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
+		s, err := postgres.OpenExisting(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	kind, path, _ := strings.Cut(spec, ":")
 	if kind != "sqlite" || path == "" {
-		return nil, fmt.Errorf("-store %q: want sqlite:PATH", spec)
+		return nil, fmt.Errorf("-store %q: want sqlite:PATH or postgres://USER@HOST:PORT/DB", postgres.Redact(spec))
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("-store: %w", err) // do not create an empty store by mistake
 	}
-	s, err := sqlite.Open(ctx, path)
+	s, err := sqlite.Open(ctx, path) // no lock: the server may hold the store's
 	if err != nil {
 		return nil, err
 	}

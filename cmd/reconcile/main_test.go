@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fibergate/fibergate/internal/storage"
+	"github.com/fibergate/fibergate/internal/storage/postgres"
+	"github.com/fibergate/fibergate/internal/storage/postgres/pgtest"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 )
 
@@ -126,5 +128,42 @@ func TestRefusesAMissingStore(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-store", "redis:x"}, func(string) string { return "" }, &out, &errOut); err == nil {
 		t.Error("an unknown backend was accepted")
+	}
+}
+
+// TestReadsAPostgresStore: the records of a PostgreSQL store, which a server keeps, are listed
+// the same; a database without the server's schema is refused and left as it was.
+func TestReadsAPostgresStore(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDatabase(t)
+	var out, errOut bytes.Buffer
+	err := run(ctx, []string{"-store", dsn}, func(string) string { return "" }, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "no fibergate schema") {
+		t.Errorf("a database without the schema: %v, want it refused", err)
+	}
+
+	s, err := postgres.Open(ctx, dsn) // as the server does
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := storage.AmbiguousStart{ID: "amb-1", Time: time.Now().Add(-time.Hour), Kind: storage.AmbiguousNotRecorded,
+		Owner: "crm", KeyID: "k1", URLs: []string{"https://www.linkedin.com/in/a"}, TaskID: "task-7", Error: "e"}
+	if err := s.RecordAmbiguousStart(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close() // the server still runs
+
+	out.Reset()
+	errOut.Reset()
+	env := map[string]string{"FIBERGATE_STORE": dsn}
+	if err := run(ctx, nil, func(k string) string { return env[k] }, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	var got record
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if got.ID != "amb-1" || got.Kind != "not_recorded" || got.TaskID != "task-7" || got.People != 1 {
+		t.Errorf("record %+v", got)
 	}
 }

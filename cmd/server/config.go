@@ -104,7 +104,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&c.pollRate, "poll-rate", "FIBERGATE_POLL_RATE", "240/1m", "Fiber poll calls allowed per API key, N/duration")
 	str(&c.cancelRate, "cancel-rate", "FIBERGATE_CANCEL_RATE", "60/1m", "Fiber cancel calls allowed per API key, N/duration")
 	duration(&c.maxQueueWait, "max-queue-wait", "FIBERGATE_MAX_QUEUE_WAIT", 2*time.Minute, "longest a call waits for a rate-limit slot (its gRPC deadline may be shorter); longer waits fail at once with RESOURCE_EXHAUSTED")
-	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600)")
+	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600, for one process), or postgres://USER@HOST:PORT/DB?sslmode=... (PostgreSQL, shared by any number of replicas; give the password in PGPASSWORD or ~/.pgpass rather than in the URL, which ps shows)")
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")
@@ -188,6 +188,9 @@ func (c config) check() error {
 	}
 	if c.maxStreamsPerConn < 1 || c.maxStreamsPerConn > math.MaxUint32 {
 		return fmt.Errorf("-max-streams-per-conn must be between 1 and %d, got %d", uint32(math.MaxUint32), c.maxStreamsPerConn)
+	}
+	if _, _, err := parseStore(c.store); err != nil {
+		return err
 	}
 	for _, r := range []struct{ flag, v string }{{"-start-rate", c.startRate}, {"-poll-rate", c.pollRate}, {"-cancel-rate", c.cancelRate}} {
 		if _, err := budget.ParseLimit(r.v); err != nil {

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,7 +33,6 @@ import (
 	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/server"
 	"github.com/fibergate/fibergate/internal/service"
-	"github.com/fibergate/fibergate/internal/storage/sqlite"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
 
@@ -144,6 +142,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer store.Close()
+	logger.Info("store open", "store", redactStore(cfg.store))
 	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger})
 	svc := service.New(service.Config{
 		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
@@ -267,34 +266,6 @@ func loadTLS(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
 		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	}
 	return c, nil
-}
-
-// store is what the server needs of a storage backend: the part each consumer uses, and
-// Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
-type store interface {
-	tasks.Store
-	service.RequestStore
-	service.ReconcileStore
-	io.Closer
-}
-
-var _ store = (*sqlite.Store)(nil)
-
-// openStore opens the store named by spec, e.g. "sqlite:fibergate.db".
-func openStore(ctx context.Context, spec string) (store, error) {
-	kind, arg, _ := strings.Cut(spec, ":")
-	switch kind {
-	case "sqlite":
-		if arg == "" {
-			return nil, fmt.Errorf("-store %q: sqlite needs a file path", spec)
-		}
-		s, err := sqlite.Open(ctx, arg)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("-store %q: unknown backend (want sqlite:PATH)", spec)
 }
 
 func newLogger(level, format string, w *os.File, secrets *redact.Secrets) (*slog.Logger, error) {

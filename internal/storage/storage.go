@@ -1,6 +1,7 @@
 // Package storage holds the types fibergate keeps (tasks and their results, the records of
 // idempotent requests, the records of starts an operator must reconcile) and the errors
-// every backend returns. Backends live in subpackages, one each (storage/sqlite).
+// every backend returns. Backends live in subpackages, one each: storage/sqlite for one
+// process, storage/postgres for any number sharing a database.
 //
 // The package declares no store interface: each consumer declares the few methods it uses
 // (tasks.Store, service.RequestStore and service.ReconcileStore, cmd/reconcile's listing).

@@ -1,6 +1,14 @@
 // Package sqlite is a storage backend (storagetest.Backend) kept in a local SQLite file, for
 // a single fibergate process. It uses the pure-Go driver modernc.org/sqlite, so it needs no cgo.
 //
+// # One process
+//
+// The server opens the store with OpenLocked, which holds a lock on a file beside the
+// database: a second server started on the same file is refused (ErrLocked), since both
+// would poll the same tasks and spend the same Fiber budget twice; several replicas need a
+// store they can share (storage/postgres). Readers such as cmd/reconcile use Open, which
+// takes no lock.
+//
 // # Concurrency
 //
 // The database runs in WAL mode. Reads go through a pool of read-only connections and never
@@ -44,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -60,8 +69,9 @@ const readConns = 4
 // Store is the storage backend on a SQLite file. Its methods are safe for concurrent use; Close
 // must be called once, after every other call has returned.
 type Store struct {
-	write *sql.DB // a single connection; every write, in BEGIN IMMEDIATE transactions
-	read  *sql.DB // read-only connections; single-statement reads
+	write *sql.DB  // a single connection; every write, in BEGIN IMMEDIATE transactions
+	read  *sql.DB  // read-only connections; single-statement reads
+	lock  *os.File // the locked PATH.lock of OpenLocked; nil after Open
 }
 
 // Open opens the store in the file at path, creating the file (mode 0600) and the schema
@@ -153,7 +163,8 @@ func checkWAL(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes every connection; unless another process has the file open, SQLite then
-// checkpoints the WAL into the main file and removes the side files.
+// checkpoints the WAL into the main file and removes the side files. Then it releases the
+// lock of OpenLocked.
 func (s *Store) Close() error {
 	var errs []error
 	if s.read != nil {
@@ -164,6 +175,11 @@ func (s *Store) Close() error {
 	if s.write != nil {
 		if err := s.write.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close writer: %w", err))
+		}
+	}
+	if s.lock != nil {
+		if err := s.lock.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("release lock: %w", err))
 		}
 	}
 	return errors.Join(errs...)
