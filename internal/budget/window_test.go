@@ -83,7 +83,7 @@ func TestExpire(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	d.push(t0)
 	d.push(t0.Add(time.Second))
-	d.sent(t0, t0.Add(-time.Minute))                  // the first is in flight from t0
+	d.sent(t0, t0.Add(-time.Minute))                    // the first is in flight from t0
 	d.sent(t0.Add(2*time.Second), t0.Add(-time.Minute)) // the second from t0+2s
 	if d.expire(t0.Add(4*time.Second), 5*time.Second) {
 		t.Fatal("expired before its time")
