@@ -98,7 +98,8 @@
 // transaction, and the record's lock serves them in turn. Each replica with waiters thus gets
 // about an equal share of the slots that free up, whatever the number of its waiters, and a
 // caller's share is fair within its replica's. A caller whose requests are spread over the
-// replicas gets its turn on each.
+// replicas gets its turn on each. Likewise the urgent lane is each replica's: its urgent Waits
+// go before its other Waits, not before those of other replicas.
 //
 // The view does not see the other replicas' queues, so the estimate a Wait makes on arrival is
 // a lower bound: a fast failure is certain, but a Wait may queue and then find its slot too

@@ -131,7 +131,8 @@ func (l *Limiter) Limits() Limits { return l.limits }
 // *WaitError at once; if it comes with less than SendReserve left, Wait gives it back and
 // returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
 // place is given up without consuming a slot. Wait also fails for an endpoint that is not one
-// of fiber's three.
+// of fiber's three. With a Ledger, a queued Wait also returns a *WaitError once it has queued
+// as long as it was allowed, and the ledger's error, wrapped, when booking its slot failed.
 func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
