@@ -3,6 +3,7 @@ package budget
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -194,7 +195,11 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		l.mu.Unlock()
 		return fmt.Errorf("budget: book %s slot: %w", ep, w.err)
 	}
-	if err := ctx.Err(); err != nil {
+	// Its time to queue is up, though its deadline may have come at the same instant (when
+	// there is no SendReserve): a *WaitError says more, unless the caller gave up.
+	timedOut := !w.granted && expired != nil && !time.Now().Before(w.enqueued.Add(allowed)) &&
+		!errors.Is(ctx.Err(), context.Canceled)
+	if err := ctx.Err(); err != nil && !timedOut {
 		if w.granted {
 			b.pending--
 			b.giveBack(w)
