@@ -219,7 +219,7 @@ func (l *Limiter) transact(s *bucket, reports []report, book bool) (txResult, er
 		return v.marshalWindow(), nil
 	})
 	if err != nil {
-		return txResult{}, fmt.Errorf("update window of %s/%s: %w", s.key.keyID, s.key.ep, err)
+		return txResult{}, err // the ledger's error names the record
 	}
 	return res, nil
 }
