@@ -14,7 +14,7 @@ import (
 )
 
 // migrations is how many migrations the package holds.
-const migrations = 3
+const migrations = 4
 
 // rawConn connects to dsn directly, bypassing the store, and closes with the test.
 func rawConn(t *testing.T, dsn string) *pgx.Conn {
