@@ -81,10 +81,10 @@ func testClaimTasks(t *testing.T, s LeaseBackend) {
 			t.Errorf("ClaimTasks(%s, %v, %d) (-want +got):\n%s", replica, keys, max, diff)
 		}
 	}
-	claim(replicaA, alice, 2, "a-1", "a-2")               // oldest first, at most max
-	claim(replicaB, alice, 10, "a-3", "a-4")              // what A holds is not free
-	claim(replicaA, alice, 10)                            // nothing left, finished a-0 included
-	claim(replicaA, nil, 10)                              // no key, no task
+	claim(replicaA, alice, 2, "a-1", "a-2")  // oldest first, at most max
+	claim(replicaB, alice, 10, "a-3", "a-4") // what A holds is not free
+	claim(replicaA, alice, 10)               // nothing left, finished a-0 included
+	claim(replicaA, nil, 10)                 // no key, no task
 	claim(replicaA, []string{"key-alice", "key-bob"}, 10, "b-1")
 	if ok, err := s.ClaimTask(ctx, replicaB, "a-1", heldTTL); err != nil || ok {
 		t.Errorf("ClaimTask(B, a-1) after A claimed it = %v, %v; want false", ok, err)
