@@ -188,6 +188,7 @@ func (e *Engine) endLease(ctx context.Context, l *lease) {
 // follow them, every min(LeaseTTL/3, maxClaimInterval) until ctx ends.
 func (e *Engine) claimLoop(ctx context.Context) {
 	every := min(e.ttl/3, maxClaimInterval)
+	e.log.Info("sharing the store's tasks with other replicas", "lease_ttl", e.ttl, "claim_every", every)
 	t := time.NewTimer(0)
 	defer t.Stop()
 	failing := false

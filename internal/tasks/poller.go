@@ -27,8 +27,11 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 		return e.pollUntilDone(ctx, id, nil)
 	}
 	pctx, l, err := e.acquire(ctx, id)
-	if err != nil || l == nil {
-		return err // nil: another replica holds the task
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("claiming a task failed: it is claimed later, by this replica or another", "task_id", id, "err", err)
+	}
+	if l == nil {
+		return nil // another replica holds the task, or it is finished or deleted
 	}
 	defer e.endLease(ctx, l)
 	err = e.pollUntilDone(pctx, id, l)
