@@ -68,6 +68,11 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	replica := cfg.replicaID
+	if replica == "" {
+		replica = defaultReplicaID(os.Hostname)
+	}
+	logger = logger.With("replica", replica) // every line says which replica wrote it
 	if cfg.fiberKeyFile != "" && cfg.fiberAPIKey != "" {
 		logger.Warn("FIBER_API_KEY and -fiber-api-key-file are both set: using the file's key")
 	}
@@ -125,12 +130,16 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg.store)
+	store, leases, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	logger.Info("store open", "store", redactStore(cfg.store))
+	opened := []any{"store", redactStore(cfg.store)}
+	if leases != nil { // shared with any other replica: one at a time polls a task
+		opened = append(opened, "lease_ttl", cfg.leaseTTL)
+	}
+	logger.Info("store open", opened...)
 	// On PostgreSQL the budget is the cluster's: every replica books its slots there. A SQLite
 	// store is one process's, and so is its budget.
 	ledger, _ := store.(budget.Ledger)
@@ -147,8 +156,12 @@ func run(ctx context.Context, cfg config) error {
 	// the caller and the request (see cmd/reconcile).
 	mets := metrics.New()
 	mets.RegisterBudget(limiter)
+	mets.RegisterReplica(replica)
 	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter, OnAttempt: mets.ObserveFiberAttempt})
-	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger})
+	engine := tasks.New(tasks.Config{
+		Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger,
+		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL,
+	})
 	svc := service.New(service.Config{
 		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
