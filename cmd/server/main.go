@@ -158,9 +158,11 @@ func run(ctx context.Context, cfg config) error {
 	mets.RegisterBudget(limiter)
 	mets.RegisterReplica(replica)
 	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter, OnAttempt: mets.ObserveFiberAttempt})
+	// On PostgreSQL the replicas hint each other by LISTEN/NOTIFY (tasks.Signals).
+	signals, _ := store.(tasks.Signals)
 	engine := tasks.New(tasks.Config{
 		Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger,
-		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL,
+		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, Signals: signals,
 	})
 	svc := service.New(service.Config{
 		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
