@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiberfake"
 	"github.com/fibergate/fibergate/internal/storage/postgres/pgtest"
@@ -166,5 +168,48 @@ func TestWatchFromAnyReplica(t *testing.T) {
 	t.Logf("cross-replica delivery latency (a result on B's watchers after A's), %d deliveries: p50 %v, p99 %v, max %v", len(lat), p50, p99, worst)
 	if p99 > time.Second {
 		t.Errorf("cross-replica delivery latency p99 %v, want well under the 2s re-read (the signals deliver)", p99)
+	}
+}
+
+// TestWatchFromAnyReplicaThroughALostListener: the replicas' listening connections are
+// terminated mid-task (pg_terminate_backend); each replica listens again, and a watcher on
+// the replica that does not poll the task still gets every result once.
+func TestWatchFromAnyReplicaThroughALostListener(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	_, url := newUpstreamWith(t, fiberfake.Config{PeoplePerSecond: 30})
+	args := []string{"-store", dsn}
+	a := startOn(t, url, append(args, "-replica-id", "replica-a")...)
+	b := startOn(t, url, append(args, "-replica-id", "replica-b")...)
+	bt := runBatch(310, 240) // 8s of work
+	id := bt.start(t, a.dial(t))
+	done := make(chan timedWatch, 1)
+	go func() { done <- watchTimed(testContext(t), "on B", b.dial(t), &cdv1.WatchTaskRequest{TaskId: id}) }()
+	watchUntil(t, b.dial(t), &cdv1.WatchTaskRequest{TaskId: id}, hasResults)
+
+	conn, err := pgx.Connect(testContext(t), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var cut int
+	if err := conn.QueryRow(testContext(t), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = 'fibergate/signals'`).Scan(&cut); err != nil {
+		t.Fatal(err)
+	}
+	if cut != 2 {
+		t.Errorf("terminated %d listening connections, want 2 (one per replica)", cut)
+	}
+
+	w := <-done
+	if w.err != nil {
+		t.Fatalf("watch on B: %v", w.err)
+	}
+	checkEndsWith(t, "watch on B", w.msgs, cdv1.TaskState_TASK_STATE_SUCCEEDED)
+	checkSequence(t, "watch on B", results(w.msgs), 0, bt.want)
+	if n := len(results(w.msgs)); n != len(bt.want) {
+		t.Errorf("watch on B: %d results, want %d", n, len(bt.want))
+	}
+	for _, p := range []*proc{a, b} {
+		mustContain(t, p.logs.String(), "listening for the other replicas' signals stopped", "listening for the other replicas' signals again")
 	}
 }
