@@ -15,3 +15,28 @@ rm -rf gen
 "$buf" generate
 # The whole workspace (ours and the imported modules), imports included, comments kept.
 "$buf" build --as-file-descriptor-set -o gen/fibergate.binpb
+
+# Python: protoc and grpc_python_plugin from Debian (protobuf-compiler 3.21.12 and
+# protobuf-compiler-grpc 1.51.1, matching Debian's python3-protobuf 4.21 and python3-grpcio
+# 1.51), fed from the descriptor set so that they see exactly what the other languages see.
+./scripts/debian.sh protobuf-compiler protobuf-compiler-grpc
+case "$(protoc --version)" in
+  "libprotoc 3.21."*) ;;
+  *) echo "generate: want protoc 3.21 (Debian's protobuf-compiler), have $(protoc --version)" >&2; exit 1 ;;
+esac
+py=gen/python
+mkdir -p "$py"
+pyfiles=$(cd .protodeps/googleapis && find google -name '*.proto' | sort)
+pyfiles+=" buf/validate/validate.proto protoc-gen-openapiv2/options/annotations.proto protoc-gen-openapiv2/options/openapiv2.proto"
+pyfiles+=" $(cd proto && find fibergate -name '*.proto' | sort)"
+# shellcheck disable=SC2086 # word splitting of the file lists is intended
+protoc --descriptor_set_in=gen/fibergate.binpb --python_out="$py" --pyi_out="$py" $pyfiles
+protoc --descriptor_set_in=gen/fibergate.binpb --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" \
+  --grpc_python_out="$py" fibergate/contactdetails/v1/contact_details.proto
+# Health as grpc_health/v1 (the layout of PyPI's grpcio-health-checking): under grpc/ it would
+# be shadowed by grpcio's own grpc package.
+health=$(mktemp -d)
+trap 'rm -rf "$health"' EXIT
+install -D -m 0644 .protodeps/grpc/grpc/health/v1/health.proto "$health/grpc_health/v1/health.proto"
+protoc -I "$health" --python_out="$py" --pyi_out="$py" \
+  --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" --grpc_python_out="$py" grpc_health/v1/health.proto
