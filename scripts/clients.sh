@@ -2,12 +2,13 @@
 # Runs the client examples in examples/ against the real server binary and its built-in Fiber
 # simulator (-fake-fiber), each against a server of its own on loopback ports, with bearer
 # tokens, and fails if any fails. Installs what they need first: Debian's python3-grpcio and
-# python3-protobuf (scripts/debian.sh), the examples' npm packages from their lockfiles (npm ci).
+# python3-protobuf (scripts/debian.sh), the npm packages from package-lock.json (npm ci).
 # Prints one line per check, and a closing count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/debian.sh python3-grpcio python3-protobuf
+./scripts/tools.sh # npm ci: the Node and TypeScript packages
 python=/usr/bin/python3 # Debian's, with Debian's grpcio; not a python3 earlier on PATH
 export PYTHONDONTWRITEBYTECODE=1 # nothing written into gen/ or examples/
 
@@ -56,9 +57,11 @@ check() {
   local name=$1
   shift
   echo "--- $name"
+  local begin=$SECONDS
   if FIBERGATE_ADDR=$grpc_addr FIBERGATE_URL="http://$http_addr" FIBERGATE_TOKEN=$alice FIBERGATE_OTHER_TOKEN=$bob \
     timeout 120 "$@"; then
     passed=$((passed + 1))
+    echo "--- $name: passed in $((SECONDS - begin))s"
   else
     failed=$((failed + 1))
     echo "FAIL $name; the server's log:"
@@ -70,6 +73,11 @@ server=python
 serve python
 check "python example" "$python" examples/python/example.py
 check "python: the descriptor set alone" "$python" examples/python/from_descriptor_set.py
+
+server=node
+serve node
+check "node example" node examples/node/example.js
+check "node: the descriptor set alone" node examples/node/from-descriptor-set.js
 
 echo "clients: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -6,6 +6,8 @@
 #                         import, google/rpc (Status, error details) and grpc.health.v1, with
 #                         comments (source info)
 #   gen/fibergate/...     Go, grpc-go and grpc-gateway code; gen/openapiv2: the OpenAPI v2 file
+#   gen/python/           Python messages and grpcio stubs (protoc and grpc_python_plugin)
+#   gen/node/             ES modules with TypeScript declarations (protoc-gen-es)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/tools.sh
@@ -25,7 +27,7 @@ case "$(protoc --version)" in
   *) echo "generate: want protoc 3.21 (Debian's protobuf-compiler), have $(protoc --version)" >&2; exit 1 ;;
 esac
 py=gen/python
-mkdir -p "$py"
+mkdir -p "$py" gen/node
 pyfiles=$(cd .protodeps/googleapis && find google -name '*.proto' | sort)
 pyfiles+=" buf/validate/validate.proto protoc-gen-openapiv2/options/annotations.proto protoc-gen-openapiv2/options/openapiv2.proto"
 pyfiles+=" $(cd proto && find fibergate -name '*.proto' | sort)"
@@ -40,3 +42,11 @@ trap 'rm -rf "$health"' EXIT
 install -D -m 0644 .protodeps/grpc/grpc/health/v1/health.proto "$health/grpc_health/v1/health.proto"
 protoc -I "$health" --python_out="$py" --pyi_out="$py" \
   --plugin=protoc-gen-grpc_python="$(command -v grpc_python_plugin)" --grpc_python_out="$py" grpc_health/v1/health.proto
+
+# Node: protoc-gen-es (package.json) writes ES modules with TypeScript declarations, for
+# @bufbuild/protobuf (and Connect, or any gRPC library, for the calls). Every file of the set but
+# google/protobuf, which @bufbuild/protobuf/wkt provides.
+nodefiles="$pyfiles grpc/health/v1/health.proto"
+# shellcheck disable=SC2086
+protoc --descriptor_set_in=gen/fibergate.binpb --plugin=protoc-gen-es=.tools/bin/protoc-gen-es \
+  --es_out=gen/node --es_opt=target=js+dts,import_extension=js $nodefiles

@@ -2,7 +2,7 @@
 # Copies the imported .proto files into .protodeps/ (git-ignored), one folder per buf module.
 # The buf registry is not reachable from our machines, so they come from pinned packages:
 #   googleapis/  google/api (http rules, field behaviour) and google/rpc (Status and the error
-#                details) from the npm package google-proto-files (tools/package-lock.json)
+#                details) from the npm package google-proto-files (package-lock.json)
 #   grpc/        grpc/health/v1/health.proto from the npm package grpc-health-check
 #   openapiv2/   protoc-gen-openapiv2/options from the grpc-gateway Go module (as in go.mod)
 #   protovalidate/ buf/validate from the protovalidate Go module
@@ -15,10 +15,10 @@ PROTOVALIDATE=github.com/bufbuild/protovalidate@v1.2.2
 
 moddir() { go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'; }
 
-npm=.tools/npm/node_modules
+npm=node_modules
 out=.protodeps
 stamp="$out/.stamp"
-want="$GATEWAY_V2 $PROTOVALIDATE $(sha256sum tools/package-lock.json | cut -d' ' -f1)"
+want="$GATEWAY_V2 $PROTOVALIDATE $(sha256sum package-lock.json | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi

@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
 # Installs the pinned command-line tools the build and tests use into .tools/ (git-ignored) and
 # prints nothing on success. Safe to run repeatedly: each tool is installed once per version.
-#   npm tools  tools/package.json and its lockfile, with `npm ci`, into .tools/npm: buf (ships
-#              the Linux binary), protoc-gen-es, swagger2openapi, and the google/api,
-#              google/rpc and grpc.health protos (scripts/protodeps.sh copies them)
+#   npm        package.json and its lockfile, with `npm ci`, into node_modules/: buf (ships the
+#              Linux binary), protoc-gen-es, swagger2openapi, openapi-typescript, tsc, the
+#              google/api, google/rpc and grpc.health protos (scripts/protodeps.sh copies them),
+#              and the runtimes of the Node and TypeScript examples
 #   grpcurl    built from the version pinned by the `tool` directive in go.mod
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools=$PWD/.tools
-mkdir -p "$tools/bin" "$tools/npm"
+mkdir -p "$tools/bin"
 
-# npm ci wipes and reinstalls: run it only when the lockfile changed.
-if ! cmp -s tools/package-lock.json "$tools/npm/package-lock.json" || [[ ! -d "$tools/npm/node_modules" ]]; then
-  cp tools/package.json tools/package-lock.json "$tools/npm/"
-  npm ci --silent --no-audit --no-fund --prefix "$tools/npm" >/dev/null
+# npm ci wipes node_modules and reinstalls: run it only when the lockfile changed.
+if ! cmp -s package-lock.json node_modules/.fibergate-installed; then
+  npm ci --silent --no-audit --no-fund >/dev/null
+  cp package-lock.json node_modules/.fibergate-installed
 fi
-for b in buf protoc-gen-es swagger2openapi; do
-  ln -sf "$tools/npm/node_modules/.bin/$b" "$tools/bin/$b"
+for b in buf protoc-gen-es swagger2openapi openapi-typescript tsc; do
+  ln -sf "$PWD/node_modules/.bin/$b" "$tools/bin/$b"
 done
 
 # grpcurl: go.mod pins the version; `go build` is a no-op when the cache is warm.
