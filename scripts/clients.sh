@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the client examples in examples/ against the real server binary and its built-in Fiber
-# simulator (-fake-fiber), each against a server of its own on loopback ports, with bearer
-# tokens, and fails if any fails. Installs what they need first: Debian's python3-grpcio and
+# Runs the client examples in examples/ (Python and Node over gRPC, a TypeScript client over
+# REST generated from the server's own OpenAPI description) against the real server binary and
+# its built-in Fiber simulator (-fake-fiber), each against a server of its own on loopback
+# ports, with bearer tokens, and fails if any fails. Installs what they need first: Debian's python3-grpcio and
 # python3-protobuf (scripts/debian.sh), the npm packages from package-lock.json (npm ci).
 # Prints one line per check, and a closing count.
 set -euo pipefail
@@ -78,6 +79,14 @@ server=node
 serve node
 check "node example" node examples/node/example.js
 check "node: the descriptor set alone" node examples/node/from-descriptor-set.js
+
+server=typescript
+serve typescript
+rm -rf .tools/ts
+check "typescript: a client generated from the served OpenAPI type-checks strictly" \
+  bash -c '.tools/bin/openapi-typescript "$FIBERGATE_URL/openapi.json" -o examples/typescript/fibergate-api.ts --silent &&
+    .tools/bin/tsc -p examples/typescript'
+check "typescript REST client" node .tools/ts/client.js
 
 echo "clients: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

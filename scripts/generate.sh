@@ -5,7 +5,8 @@
 #   gen/fibergate.binpb   the contract as one self-contained FileDescriptorSet: proto/ with every
 #                         import, google/rpc (Status, error details) and grpc.health.v1, with
 #                         comments (source info)
-#   gen/fibergate/...     Go, grpc-go and grpc-gateway code; gen/openapiv2: the OpenAPI v2 file
+#   gen/fibergate/...     Go, grpc-go and grpc-gateway code
+#   gen/openapiv2/, gen/openapiv3/  the REST view's OpenAPI description, v2 and 3.0
 #   gen/python/           Python messages and grpcio stubs (protoc and grpc_python_plugin)
 #   gen/node/             ES modules with TypeScript declarations (protoc-gen-es)
 set -euo pipefail
@@ -50,3 +51,8 @@ nodefiles="$pyfiles grpc/health/v1/health.proto"
 # shellcheck disable=SC2086
 protoc --descriptor_set_in=gen/fibergate.binpb --plugin=protoc-gen-es=.tools/bin/protoc-gen-es \
   --es_out=gen/node --es_opt=target=js+dts,import_extension=js $nodefiles
+
+# OpenAPI 3.0, what most client generators want, converted from the OpenAPI v2 file by
+# swagger2openapi (package.json): x-nullable becomes nullable, produces becomes content types.
+mkdir -p gen/openapiv3
+.tools/bin/swagger2openapi --indent "  " gen/openapiv2/fibergate.swagger.json -o gen/openapiv3/fibergate.openapi.json

@@ -94,7 +94,7 @@ export declare type ChargedNow = Message<"fibergate.contactdetails.v1.ChargedNow
   creditsCharged: number;
 
   /**
-   * Present when the account is running low on credits.
+   * Present when the account is running low on credits; null over REST otherwise.
    *
    * @generated from field: fibergate.contactdetails.v1.LowCreditAlert low_credit_alert = 2;
    */
@@ -121,7 +121,7 @@ export declare type ChargingLater = Message<"fibergate.contactdetails.v1.Chargin
   message: string;
 
   /**
-   * Present when the account is running low on credits.
+   * Present when the account is running low on credits; null over REST otherwise.
    *
    * @generated from field: fibergate.contactdetails.v1.LowCreditAlert low_credit_alert = 2;
    */
@@ -155,7 +155,7 @@ export declare type ChargedForAsyncProcess = Message<"fibergate.contactdetails.v
   message: string;
 
   /**
-   * Present when the account is running low on credits.
+   * Present when the account is running low on credits; null over REST otherwise.
    *
    * @generated from field: fibergate.contactdetails.v1.LowCreditAlert low_credit_alert = 3;
    */
@@ -182,7 +182,7 @@ export declare type Free = Message<"fibergate.contactdetails.v1.Free"> & {
   message: string;
 
   /**
-   * Present when the account is running low on credits.
+   * Present when the account is running low on credits; null over REST otherwise.
    *
    * @generated from field: fibergate.contactdetails.v1.LowCreditAlert low_credit_alert = 2;
    */
@@ -216,7 +216,7 @@ export declare type CreditsRefunded = Message<"fibergate.contactdetails.v1.Credi
   message: string;
 
   /**
-   * Present when the account is running low on credits.
+   * Present when the account is running low on credits; null over REST otherwise.
    *
    * @generated from field: fibergate.contactdetails.v1.LowCreditAlert low_credit_alert = 3;
    */

@@ -547,7 +547,8 @@ export declare type WatchTaskResponse = Message<"fibergate.contactdetails.v1.Wat
 
   /**
    * On the last message of a task cancelled through fibergate (state CANCELED): Fiber's answer
-   * to the cancel, with the credits refunded, so that every watcher sees the refund.
+   * to the cancel, with the credits refunded, so that every watcher sees the refund. Unset (null
+   * over REST) on every other message.
    *
    * @generated from field: fibergate.contactdetails.v1.Cancellation cancellation = 6;
    */

@@ -102,7 +102,7 @@ export declare type Task = Message<"fibergate.contactdetails.v1.Task"> & {
   enrichmentTypes?: EnrichmentTypesUsed | undefined;
 
   /**
-   * How the start was charged. Unset for a task adopted by id.
+   * How the start was charged. Unset (null over REST) for a task adopted by id.
    *
    * @generated from field: fibergate.contactdetails.v1.ChargeInfo charge_info = 5;
    */
@@ -130,7 +130,7 @@ export declare type Task = Message<"fibergate.contactdetails.v1.Task"> & {
   updateTime?: Timestamp | undefined;
 
   /**
-   * When the task reached a terminal state; unset while running.
+   * When the task reached a terminal state; unset (null over REST) while running.
    *
    * @generated from field: google.protobuf.Timestamp finish_time = 9;
    */
@@ -138,7 +138,7 @@ export declare type Task = Message<"fibergate.contactdetails.v1.Task"> & {
 
   /**
    * Fiber's answer to the cancel of this task made through fibergate (CancelTask), with the
-   * credits refunded; unset when it was not cancelled through fibergate.
+   * credits refunded; unset (null over REST) when it was not cancelled through fibergate.
    *
    * @generated from field: fibergate.contactdetails.v1.Cancellation cancellation = 10;
    */

@@ -11,9 +11,11 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from protoc_gen_openapiv2.options import annotations_pb2 as protoc__gen__openapiv2_dot_options_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(fibergate/contactdetails/v1/charge.proto\x12\x1b\x66ibergate.contactdetails.v1\"\xe0\x03\n\nChargeInfo\x12J\n\x0b\x63harged_now\x18\x01 \x01(\x0b\x32\'.fibergate.contactdetails.v1.ChargedNowH\x00R\nchargedNow\x12S\n\x0e\x63harging_later\x18\x02 \x01(\x0b\x32*.fibergate.contactdetails.v1.ChargingLaterH\x00R\rchargingLater\x12p\n\x19\x63harged_for_async_process\x18\x03 \x01(\x0b\x32\x33.fibergate.contactdetails.v1.ChargedForAsyncProcessH\x00R\x16\x63hargedForAsyncProcess\x12\x37\n\x04\x66ree\x18\x04 \x01(\x0b\x32!.fibergate.contactdetails.v1.FreeH\x00R\x04\x66ree\x12Y\n\x10\x63redits_refunded\x18\x05 \x01(\x0b\x32,.fibergate.contactdetails.v1.CreditsRefundedH\x00R\x0f\x63reditsRefunded\x12!\n\x0c\x66iber_method\x18\x06 \x01(\tR\x0b\x66iberMethodB\x08\n\x06method\"\x8c\x01\n\nChargedNow\x12\'\n\x0f\x63redits_charged\x18\x01 \x01(\x01R\x0e\x63reditsCharged\x12U\n\x10low_credit_alert\x18\x02 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\x80\x01\n\rChargingLater\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12U\n\x10low_credit_alert\x18\x02 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\xb2\x01\n\x16\x43hargedForAsyncProcess\x12\'\n\x0f\x63redits_charged\x18\x01 \x01(\x01R\x0e\x63reditsCharged\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12U\n\x10low_credit_alert\x18\x03 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"w\n\x04\x46ree\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12U\n\x10low_credit_alert\x18\x02 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\xad\x01\n\x0f\x43reditsRefunded\x12)\n\x10\x63redits_refunded\x18\x01 \x01(\x01R\x0f\x63reditsRefunded\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12U\n\x10low_credit_alert\x18\x03 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\x88\x01\n\x0eLowCreditAlert\x12/\n\x14get_more_credits_url\x18\x01 \x01(\tR\x11getMoreCreditsUrl\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12+\n\x11\x61vailable_credits\x18\x03 \x01(\x01R\x10\x61vailableCreditsBQZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(fibergate/contactdetails/v1/charge.proto\x12\x1b\x66ibergate.contactdetails.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe5\x03\n\nChargeInfo\x12J\n\x0b\x63harged_now\x18\x01 \x01(\x0b\x32\'.fibergate.contactdetails.v1.ChargedNowH\x00R\nchargedNow\x12S\n\x0e\x63harging_later\x18\x02 \x01(\x0b\x32*.fibergate.contactdetails.v1.ChargingLaterH\x00R\rchargingLater\x12p\n\x19\x63harged_for_async_process\x18\x03 \x01(\x0b\x32\x33.fibergate.contactdetails.v1.ChargedForAsyncProcessH\x00R\x16\x63hargedForAsyncProcess\x12\x37\n\x04\x66ree\x18\x04 \x01(\x0b\x32!.fibergate.contactdetails.v1.FreeH\x00R\x04\x66ree\x12Y\n\x10\x63redits_refunded\x18\x05 \x01(\x0b\x32,.fibergate.contactdetails.v1.CreditsRefundedH\x00R\x0f\x63reditsRefunded\x12&\n\x0c\x66iber_method\x18\x06 \x01(\tB\x03\xe0\x41\x02R\x0b\x66iberMethodB\x08\n\x06method\"\xa4\x01\n\nChargedNow\x12\'\n\x0f\x63redits_charged\x18\x01 \x01(\x01R\x0e\x63reditsCharged\x12m\n\x10low_credit_alert\x18\x02 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\x0elowCreditAlert\"\x98\x01\n\rChargingLater\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12m\n\x10low_credit_alert\x18\x02 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\x0elowCreditAlert\"\xca\x01\n\x16\x43hargedForAsyncProcess\x12\'\n\x0f\x63redits_charged\x18\x01 \x01(\x01R\x0e\x63reditsCharged\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12m\n\x10low_credit_alert\x18\x03 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\x0elowCreditAlert\"\x8f\x01\n\x04\x46ree\x12\x18\n\x07message\x18\x01 \x01(\tR\x07message\x12m\n\x10low_credit_alert\x18\x02 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\x0elowCreditAlert\"\xc5\x01\n\x0f\x43reditsRefunded\x12)\n\x10\x63redits_refunded\x18\x01 \x01(\x01R\x0f\x63reditsRefunded\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12m\n\x10low_credit_alert\x18\x03 \x01(\x0b\x32+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\x0elowCreditAlert\"\x88\x01\n\x0eLowCreditAlert\x12/\n\x14get_more_credits_url\x18\x01 \x01(\tR\x11getMoreCreditsUrl\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12+\n\x11\x61vailable_credits\x18\x03 \x01(\x01R\x10\x61vailableCreditsBQZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fibergate.contactdetails.v1.charge_pb2', globals())
@@ -21,18 +23,30 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1'
-  _CHARGEINFO._serialized_start=74
-  _CHARGEINFO._serialized_end=554
-  _CHARGEDNOW._serialized_start=557
-  _CHARGEDNOW._serialized_end=697
-  _CHARGINGLATER._serialized_start=700
-  _CHARGINGLATER._serialized_end=828
-  _CHARGEDFORASYNCPROCESS._serialized_start=831
-  _CHARGEDFORASYNCPROCESS._serialized_end=1009
-  _FREE._serialized_start=1011
-  _FREE._serialized_end=1130
-  _CREDITSREFUNDED._serialized_start=1133
-  _CREDITSREFUNDED._serialized_end=1306
-  _LOWCREDITALERT._serialized_start=1309
-  _LOWCREDITALERT._serialized_end=1445
+  _CHARGEINFO.fields_by_name['fiber_method']._options = None
+  _CHARGEINFO.fields_by_name['fiber_method']._serialized_options = b'\340A\002'
+  _CHARGEDNOW.fields_by_name['low_credit_alert']._options = None
+  _CHARGEDNOW.fields_by_name['low_credit_alert']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _CHARGINGLATER.fields_by_name['low_credit_alert']._options = None
+  _CHARGINGLATER.fields_by_name['low_credit_alert']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _CHARGEDFORASYNCPROCESS.fields_by_name['low_credit_alert']._options = None
+  _CHARGEDFORASYNCPROCESS.fields_by_name['low_credit_alert']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _FREE.fields_by_name['low_credit_alert']._options = None
+  _FREE.fields_by_name['low_credit_alert']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _CREDITSREFUNDED.fields_by_name['low_credit_alert']._options = None
+  _CREDITSREFUNDED.fields_by_name['low_credit_alert']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _CHARGEINFO._serialized_start=155
+  _CHARGEINFO._serialized_end=640
+  _CHARGEDNOW._serialized_start=643
+  _CHARGEDNOW._serialized_end=807
+  _CHARGINGLATER._serialized_start=810
+  _CHARGINGLATER._serialized_end=962
+  _CHARGEDFORASYNCPROCESS._serialized_start=965
+  _CHARGEDFORASYNCPROCESS._serialized_end=1167
+  _FREE._serialized_start=1170
+  _FREE._serialized_end=1313
+  _CREDITSREFUNDED._serialized_start=1316
+  _CREDITSREFUNDED._serialized_end=1513
+  _LOWCREDITALERT._serialized_start=1516
+  _LOWCREDITALERT._serialized_end=1652
 # @@protoc_insertion_point(module_scope)

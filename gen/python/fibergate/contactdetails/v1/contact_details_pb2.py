@@ -15,35 +15,38 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from fibergate.contactdetails.v1 import charge_pb2 as fibergate_dot_contactdetails_dot_v1_dot_charge__pb2
 from fibergate.contactdetails.v1 import task_pb2 as fibergate_dot_contactdetails_dot_v1_dot_task__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from protoc_gen_openapiv2.options import annotations_pb2 as protoc__gen__openapiv2_dot_options_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1fibergate/contactdetails/v1/contact_details.proto\x12\x1b\x66ibergate.contactdetails.v1\x1a\x1b\x62uf/validate/validate.proto\x1a(fibergate/contactdetails/v1/charge.proto\x1a&fibergate/contactdetails/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa7\x05\n\x11StartBatchRequest\x12!\n\x07\x61pi_key\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\x12^\n\x0eperson_details\x18\x02 \x03(\x0b\x32*.fibergate.contactdetails.v1.PersonDetailsB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xd0\x0fR\rpersonDetails\x12W\n\x10\x65nrichment_types\x18\x03 \x01(\x0b\x32,.fibergate.contactdetails.v1.EnrichmentTypesR\x0f\x65nrichmentTypes\x12*\n\nrequest_id\x18\x04 \x01(\tB\x0b\xbaH\x08\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\x89\x03\xbaH\x85\x03\x1a\x82\x03\n\x1e\x65nrichment_types.not_all_false\x12.at least one enrichment type must be requested\x1a\xaf\x02!has(this.enrichment_types) || !has(this.enrichment_types.get_work_emails) || this.enrichment_types.get_work_emails || !has(this.enrichment_types.get_personal_emails) || this.enrichment_types.get_personal_emails || !has(this.enrichment_types.get_phone_numbers) || this.enrichment_types.get_phone_numbers\"d\n\rPersonDetails\x12S\n\x0clinkedin_url\x18\x01 \x01(\x0b\x32(.fibergate.contactdetails.v1.LinkedInUrlB\x06\xbaH\x03\xc8\x01\x01R\x0blinkedinUrl\"\xff\x03\n\x0bLinkedInUrl\x12\xef\x03\n\x05value\x18\x01 \x01(\tB\xd8\x03\xbaH\xd4\x03\xba\x01\x91\x01\n\x17linkedin_url.no_control\x12\x31must not contain whitespace or control characters\x1a\x43!this.matches(\'[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]\')\xba\x01\xb4\x02\n\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches(\'^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?\')r\x05\x10\x01(\x80\x10R\x05value\"\xe6\x01\n\x0f\x45nrichmentTypes\x12+\n\x0fget_work_emails\x18\x01 \x01(\x08H\x00R\rgetWorkEmails\x88\x01\x01\x12\x33\n\x13get_personal_emails\x18\x02 \x01(\x08H\x01R\x11getPersonalEmails\x88\x01\x01\x12/\n\x11get_phone_numbers\x18\x03 \x01(\x08H\x02R\x0fgetPhoneNumbers\x88\x01\x01\x42\x12\n\x10_get_work_emailsB\x16\n\x14_get_personal_emailsB\x14\n\x12_get_phone_numbers\"\xff\x01\n\x12StartBatchResponse\x12\x45\n\x06output\x18\x01 \x01(\x0b\x32-.fibergate.contactdetails.v1.StartBatchOutputR\x06output\x12H\n\x0b\x63harge_info\x18\x02 \x01(\x0b\x32\'.fibergate.contactdetails.v1.ChargeInfoR\nchargeInfo\x12@\n\x08warnings\x18\x03 \x03(\x0b\x32$.fibergate.contactdetails.v1.WarningR\x08warnings\x12\x16\n\x06\x61\x64vice\x18\x04 \x03(\tR\x06\x61\x64vice\"\xb1\x01\n\x10StartBatchOutput\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12.\n\x13num_people_enqueued\x18\x02 \x01(\x05R\x11numPeopleEnqueued\x12\x39\n\x16num_duplicates_skipped\x18\x03 \x01(\x05H\x00R\x14numDuplicatesSkipped\x88\x01\x01\x42\x19\n\x17_num_duplicates_skipped\"9\n\x07Warning\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"k\n\x0eGetTaskRequest\x12\x36\n\x07task_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n\x07\x61pi_key\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"H\n\x0fGetTaskResponse\x12\x35\n\x04task\x18\x01 \x01(\x0b\x32!.fibergate.contactdetails.v1.TaskR\x04task\"K\n\x11\x44\x65leteTaskRequest\x12\x36\n\x07task_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\"\x14\n\x12\x44\x65leteTaskResponse\"\xab\x01\n\x10ListTasksRequest\x12&\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00R\x08pageSize\x12\'\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12\x46\n\x05state\x18\x03 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"t\n\x11ListTasksResponse\x12\x37\n\x05tasks\x18\x01 \x03(\x0b\x32!.fibergate.contactdetails.v1.TaskR\x05tasks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc5\x01\n\x16ListTaskResultsRequest\x12\x36\n\x07task_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12\'\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\'\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12!\n\x07\x61pi_key\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"\xc4\x01\n\x17ListTaskResultsResponse\x12\x43\n\x07results\x18\x01 \x03(\x0b\x32).fibergate.contactdetails.v1.PersonResultR\x07results\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12<\n\x05state\x18\x03 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateR\x05state\"\xbf\x01\n\x10WatchTaskRequest\x12\x36\n\x07task_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12+\n\x0cresume_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x0bresumeToken\x12#\n\rprogress_only\x18\x03 \x01(\x08R\x0cprogressOnly\x12!\n\x07\x61pi_key\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"\xf1\x02\n\x11WatchTaskResponse\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12<\n\x05state\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateR\x05state\x12N\n\roverall_stats\x18\x03 \x01(\x0b\x32).fibergate.contactdetails.v1.OverallStatsR\x0coverallStats\x12\x43\n\x07results\x18\x04 \x03(\x0b\x32).fibergate.contactdetails.v1.PersonResultR\x07results\x12!\n\x0cresume_token\x18\x05 \x01(\tR\x0bresumeToken\x12M\n\x0c\x63\x61ncellation\x18\x06 \x01(\x0b\x32).fibergate.contactdetails.v1.CancellationR\x0c\x63\x61ncellation\"n\n\x11\x43\x61ncelTaskRequest\x12\x36\n\x07task_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n\x07\x61pi_key\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"\x82\x01\n\x12\x43\x61ncelTaskResponse\x12\'\n\x0f\x63\x61ncelled_count\x18\x01 \x01(\x05R\x0e\x63\x61ncelledCount\x12)\n\x10\x63redits_refunded\x18\x02 \x01(\x01R\x0f\x63reditsRefunded\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message2\xba\x0c\n\x15\x43ontactDetailsService\x12\xe2\x04\n\nStartBatch\x12..fibergate.contactdetails.v1.StartBatchRequest\x1a/.fibergate.contactdetails.v1.StartBatchResponse\"\xf2\x03\x92\x41\xc4\x03r\xc1\x03\n\xbe\x03\n\x0fIdempotency-Key\x12\xa2\x03\x41 UUID you choose for this start: the way to retry it safely. A retry with the same key and the same body gets the stored answer of the first request and is not sent to Fiber again, so it is never charged twice; the same key with another body is refused (400, IDEMPOTENCY_KEY_REUSED). Keys are kept for 24 hours by default (server flag -idempotency-ttl). Same as the requestId body field, which wins when both are set.\x18\x01\"\x04uuid\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/contact-details/batch/start\x12\x91\x01\n\x07GetTask\x12+.fibergate.contactdetails.v1.GetTaskRequest\x1a,.fibergate.contactdetails.v1.GetTaskResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/contact-details/batch/{task_id}\x12\x9a\x01\n\nDeleteTask\x12..fibergate.contactdetails.v1.DeleteTaskRequest\x1a/.fibergate.contactdetails.v1.DeleteTaskResponse\"+\x82\xd3\xe4\x93\x02%*#/v1/contact-details/batch/{task_id}\x12\x8d\x01\n\tListTasks\x12-.fibergate.contactdetails.v1.ListTasksRequest\x1a..fibergate.contactdetails.v1.ListTasksResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/contact-details/batch\x12\xb1\x01\n\x0fListTaskResults\x12\x33.fibergate.contactdetails.v1.ListTaskResultsRequest\x1a\x34.fibergate.contactdetails.v1.ListTaskResultsResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/contact-details/batch/{task_id}/results\x12\x9f\x01\n\tWatchTask\x12-.fibergate.contactdetails.v1.WatchTaskRequest\x1a..fibergate.contactdetails.v1.WatchTaskResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/contact-details/batch/{task_id}:watch0\x01\x12\xa4\x01\n\nCancelTask\x12..fibergate.contactdetails.v1.CancelTaskRequest\x1a/.fibergate.contactdetails.v1.CancelTaskResponse\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/contact-details/batch/{task_id}:cancelBQZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1fibergate/contactdetails/v1/contact_details.proto\x12\x1b\x66ibergate.contactdetails.v1\x1a\x1b\x62uf/validate/validate.proto\x1a(fibergate/contactdetails/v1/charge.proto\x1a&fibergate/contactdetails/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xc4\x05\n\x11StartBatchRequest\x12\'\n\x07\x61pi_key\x18\x01 \x01(\tB\x0e\x92\x41\x03x\x80\x04\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\x12k\n\x0eperson_details\x18\x02 \x03(\x0b\x32*.fibergate.contactdetails.v1.PersonDetailsB\x18\x92\x41\x07\xa0\x01\xd0\x0f\xa8\x01\x01\xe0\x41\x02\xbaH\x08\x92\x01\x05\x08\x01\x10\xd0\x0fR\rpersonDetails\x12W\n\x10\x65nrichment_types\x18\x03 \x01(\x0b\x32,.fibergate.contactdetails.v1.EnrichmentTypesR\x0f\x65nrichmentTypes\x12\x34\n\nrequest_id\x18\x04 \x01(\tB\x15\x92\x41\x07\xa2\x02\x04uuid\xbaH\x08\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\x89\x03\xbaH\x85\x03\x1a\x82\x03\n\x1e\x65nrichment_types.not_all_false\x12.at least one enrichment type must be requested\x1a\xaf\x02!has(this.enrichment_types) || !has(this.enrichment_types.get_work_emails) || this.enrichment_types.get_work_emails || !has(this.enrichment_types.get_personal_emails) || this.enrichment_types.get_personal_emails || !has(this.enrichment_types.get_phone_numbers) || this.enrichment_types.get_phone_numbers\"g\n\rPersonDetails\x12V\n\x0clinkedin_url\x18\x01 \x01(\x0b\x32(.fibergate.contactdetails.v1.LinkedInUrlB\t\xe0\x41\x02\xbaH\x03\xc8\x01\x01R\x0blinkedinUrl\"\x81\x05\n\x0bLinkedInUrl\x12\xf1\x04\n\x05value\x18\x01 \x01(\tB\xda\x04\x92\x41|x\x80\x10\x80\x01\x01\x8a\x01s^(?:https?:\\/\\/)?(?:[a-z]+\\.)?linkedin\\.[a-z]{2,}\\/(?:in|sales\\/lead|talent\\/profile)\\/([^/\\\\?,#]+)\\/?(?:[\\?,#].*)?\xe0\x41\x02\xbaH\xd4\x03\xba\x01\x91\x01\n\x17linkedin_url.no_control\x12\x31must not contain whitespace or control characters\x1a\x43!this.matches(\'[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]\')\xba\x01\xb4\x02\n\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches(\'^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?\')r\x05\x10\x01(\x80\x10R\x05value\"\xe6\x01\n\x0f\x45nrichmentTypes\x12+\n\x0fget_work_emails\x18\x01 \x01(\x08H\x00R\rgetWorkEmails\x88\x01\x01\x12\x33\n\x13get_personal_emails\x18\x02 \x01(\x08H\x01R\x11getPersonalEmails\x88\x01\x01\x12/\n\x11get_phone_numbers\x18\x03 \x01(\x08H\x02R\x0fgetPhoneNumbers\x88\x01\x01\x42\x12\n\x10_get_work_emailsB\x16\n\x14_get_personal_emailsB\x14\n\x12_get_phone_numbers\"\xff\x01\n\x12StartBatchResponse\x12\x45\n\x06output\x18\x01 \x01(\x0b\x32-.fibergate.contactdetails.v1.StartBatchOutputR\x06output\x12H\n\x0b\x63harge_info\x18\x02 \x01(\x0b\x32\'.fibergate.contactdetails.v1.ChargeInfoR\nchargeInfo\x12@\n\x08warnings\x18\x03 \x03(\x0b\x32$.fibergate.contactdetails.v1.WarningR\x08warnings\x12\x16\n\x06\x61\x64vice\x18\x04 \x03(\tR\x06\x61\x64vice\"\xb6\x01\n\x10StartBatchOutput\x12\x1c\n\x07task_id\x18\x01 \x01(\tB\x03\xe0\x41\x02R\x06taskId\x12.\n\x13num_people_enqueued\x18\x02 \x01(\x05R\x11numPeopleEnqueued\x12\x39\n\x16num_duplicates_skipped\x18\x03 \x01(\x05H\x00R\x14numDuplicatesSkipped\x88\x01\x01\x42\x19\n\x17_num_duplicates_skipped\"9\n\x07Warning\x12\x14\n\x05\x66ield\x18\x01 \x01(\tR\x05\x66ield\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"\x8b\x01\n\x0eGetTaskRequest\x12V\n\x07task_id\x18\x01 \x01(\tB=\x92\x41\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0\x41\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n\x07\x61pi_key\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"H\n\x0fGetTaskResponse\x12\x35\n\x04task\x18\x01 \x01(\x0b\x32!.fibergate.contactdetails.v1.TaskR\x04task\"k\n\x11\x44\x65leteTaskRequest\x12V\n\x07task_id\x18\x01 \x01(\tB=\x92\x41\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0\x41\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\"\x14\n\x12\x44\x65leteTaskResponse\"\xab\x01\n\x10ListTasksRequest\x12&\n\tpage_size\x18\x01 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x64(\x00R\x08pageSize\x12\'\n\npage_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12\x46\n\x05state\x18\x03 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateB\x08\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"t\n\x11ListTasksResponse\x12\x37\n\x05tasks\x18\x01 \x03(\x0b\x32!.fibergate.contactdetails.v1.TaskR\x05tasks\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe5\x01\n\x16ListTaskResultsRequest\x12V\n\x07task_id\x18\x01 \x01(\tB=\x92\x41\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0\x41\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12\'\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00R\x08pageSize\x12\'\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12!\n\x07\x61pi_key\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"\xc9\x01\n\x17ListTaskResultsResponse\x12\x43\n\x07results\x18\x01 \x03(\x0b\x32).fibergate.contactdetails.v1.PersonResultR\x07results\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x41\n\x05state\x18\x03 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateB\x03\xe0\x41\x02R\x05state\"\xdf\x01\n\x10WatchTaskRequest\x12V\n\x07task_id\x18\x01 \x01(\tB=\x92\x41\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0\x41\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12+\n\x0cresume_token\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x0bresumeToken\x12#\n\rprogress_only\x18\x03 \x01(\x08R\x0cprogressOnly\x12!\n\x07\x61pi_key\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"\x98\x03\n\x11WatchTaskResponse\x12\x1c\n\x07task_id\x18\x01 \x01(\tB\x03\xe0\x41\x02R\x06taskId\x12\x41\n\x05state\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateB\x03\xe0\x41\x02R\x05state\x12N\n\roverall_stats\x18\x03 \x01(\x0b\x32).fibergate.contactdetails.v1.OverallStatsR\x0coverallStats\x12\x43\n\x07results\x18\x04 \x03(\x0b\x32).fibergate.contactdetails.v1.PersonResultR\x07results\x12&\n\x0cresume_token\x18\x05 \x01(\tB\x03\xe0\x41\x02R\x0bresumeToken\x12\x65\n\x0c\x63\x61ncellation\x18\x06 \x01(\x0b\x32).fibergate.contactdetails.v1.CancellationB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\x0c\x63\x61ncellation\"\x8e\x01\n\x11\x43\x61ncelTaskRequest\x12V\n\x07task_id\x18\x01 \x01(\tB=\x92\x41\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0\x41\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x01\x32\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n\x07\x61pi_key\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x04R\x06\x61piKey\"\x82\x01\n\x12\x43\x61ncelTaskResponse\x12\'\n\x0f\x63\x61ncelled_count\x18\x01 \x01(\x05R\x0e\x63\x61ncelledCount\x12)\n\x10\x63redits_refunded\x18\x02 \x01(\x01R\x0f\x63reditsRefunded\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message2\xe2\x0e\n\x15\x43ontactDetailsService\x12\xe2\x04\n\nStartBatch\x12..fibergate.contactdetails.v1.StartBatchRequest\x1a/.fibergate.contactdetails.v1.StartBatchResponse\"\xf2\x03\x92\x41\xc4\x03r\xc1\x03\n\xbe\x03\n\x0fIdempotency-Key\x12\xa2\x03\x41 UUID you choose for this start: the way to retry it safely. A retry with the same key and the same body gets the stored answer of the first request and is not sent to Fiber again, so it is never charged twice; the same key with another body is refused (400, IDEMPOTENCY_KEY_REUSED). Keys are kept for 24 hours by default (server flag -idempotency-ttl). Same as the requestId body field, which wins when both are set.\x18\x01\"\x04uuid\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/v1/contact-details/batch/start\x12\x91\x01\n\x07GetTask\x12+.fibergate.contactdetails.v1.GetTaskRequest\x1a,.fibergate.contactdetails.v1.GetTaskResponse\"+\x82\xd3\xe4\x93\x02%\x12#/v1/contact-details/batch/{task_id}\x12\x9a\x01\n\nDeleteTask\x12..fibergate.contactdetails.v1.DeleteTaskRequest\x1a/.fibergate.contactdetails.v1.DeleteTaskResponse\"+\x82\xd3\xe4\x93\x02%*#/v1/contact-details/batch/{task_id}\x12\x8d\x01\n\tListTasks\x12-.fibergate.contactdetails.v1.ListTasksRequest\x1a..fibergate.contactdetails.v1.ListTasksResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/contact-details/batch\x12\xb1\x01\n\x0fListTaskResults\x12\x33.fibergate.contactdetails.v1.ListTaskResultsRequest\x1a\x34.fibergate.contactdetails.v1.ListTaskResultsResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/contact-details/batch/{task_id}/results\x12\xc7\x03\n\tWatchTask\x12-.fibergate.contactdetails.v1.WatchTaskRequest\x1a..fibergate.contactdetails.v1.WatchTaskResponse\"\xd8\x02\x92\x41\xa3\x02\x1a\x8a\x02Over REST: newline-delimited JSON (application/x-ndjson), one {\"result\": WatchTaskResponse} object per line; an error after the first line arrives as a last {\"error\": Status} line. An error before the first line is an ordinary JSON error answer with its HTTP status.:\x14\x61pplication/x-ndjson\x82\xd3\xe4\x93\x02+\x12)/v1/contact-details/batch/{task_id}:watch0\x01\x12\xa4\x01\n\nCancelTask\x12..fibergate.contactdetails.v1.CancelTaskRequest\x1a/.fibergate.contactdetails.v1.CancelTaskResponse\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/contact-details/batch/{task_id}:cancelB\xf7\x03ZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1\x92\x41\xa2\x03\x12\xfb\x02\n\tfibergate\x12\xe9\x02\x66ibergate\'s REST view of the gRPC service fibergate.contactdetails.v1.ContactDetailsService: start Fiber AI contact-details batches, then watch or page through the emails and phone numbers found. Authenticate with Authorization: Bearer TOKEN. Errors are {code, message, details} with one google.rpc.ErrorInfo. Fields of message type that are unset come as null.2\x02v12\x10\x61pplication/json:\x10\x61pplication/jsonb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fibergate.contactdetails.v1.contact_details_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  DESCRIPTOR._serialized_options = b'ZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1'
+  DESCRIPTOR._serialized_options = b'ZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1\222A\242\003\022\373\002\n\tfibergate\022\351\002fibergate\'s REST view of the gRPC service fibergate.contactdetails.v1.ContactDetailsService: start Fiber AI contact-details batches, then watch or page through the emails and phone numbers found. Authenticate with Authorization: Bearer TOKEN. Errors are {code, message, details} with one google.rpc.ErrorInfo. Fields of message type that are unset come as null.2\002v12\020application/json:\020application/json'
   _STARTBATCHREQUEST.fields_by_name['api_key']._options = None
-  _STARTBATCHREQUEST.fields_by_name['api_key']._serialized_options = b'\272H\005r\003\030\200\004'
+  _STARTBATCHREQUEST.fields_by_name['api_key']._serialized_options = b'\222A\003x\200\004\272H\005r\003\030\200\004'
   _STARTBATCHREQUEST.fields_by_name['person_details']._options = None
-  _STARTBATCHREQUEST.fields_by_name['person_details']._serialized_options = b'\272H\010\222\001\005\010\001\020\320\017'
+  _STARTBATCHREQUEST.fields_by_name['person_details']._serialized_options = b'\222A\007\240\001\320\017\250\001\001\340A\002\272H\010\222\001\005\010\001\020\320\017'
   _STARTBATCHREQUEST.fields_by_name['request_id']._options = None
-  _STARTBATCHREQUEST.fields_by_name['request_id']._serialized_options = b'\272H\010\330\001\001r\003\260\001\001'
+  _STARTBATCHREQUEST.fields_by_name['request_id']._serialized_options = b'\222A\007\242\002\004uuid\272H\010\330\001\001r\003\260\001\001'
   _STARTBATCHREQUEST._options = None
   _STARTBATCHREQUEST._serialized_options = b'\272H\205\003\032\202\003\n\036enrichment_types.not_all_false\022.at least one enrichment type must be requested\032\257\002!has(this.enrichment_types) || !has(this.enrichment_types.get_work_emails) || this.enrichment_types.get_work_emails || !has(this.enrichment_types.get_personal_emails) || this.enrichment_types.get_personal_emails || !has(this.enrichment_types.get_phone_numbers) || this.enrichment_types.get_phone_numbers'
   _PERSONDETAILS.fields_by_name['linkedin_url']._options = None
-  _PERSONDETAILS.fields_by_name['linkedin_url']._serialized_options = b'\272H\003\310\001\001'
+  _PERSONDETAILS.fields_by_name['linkedin_url']._serialized_options = b'\340A\002\272H\003\310\001\001'
   _LINKEDINURL.fields_by_name['value']._options = None
-  _LINKEDINURL.fields_by_name['value']._serialized_options = b'\272H\324\003\272\001\221\001\n\027linkedin_url.no_control\0221must not contain whitespace or control characters\032C!this.matches(\'[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]\')\272\001\264\002\n\024linkedin_url.pattern\022\202\001must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\032\226\001this.matches(\'^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?\')r\005\020\001(\200\020'
+  _LINKEDINURL.fields_by_name['value']._serialized_options = b'\222A|x\200\020\200\001\001\212\001s^(?:https?:\\/\\/)?(?:[a-z]+\\.)?linkedin\\.[a-z]{2,}\\/(?:in|sales\\/lead|talent\\/profile)\\/([^/\\\\?,#]+)\\/?(?:[\\?,#].*)?\340A\002\272H\324\003\272\001\221\001\n\027linkedin_url.no_control\0221must not contain whitespace or control characters\032C!this.matches(\'[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]\')\272\001\264\002\n\024linkedin_url.pattern\022\202\001must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\032\226\001this.matches(\'^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?\')r\005\020\001(\200\020'
+  _STARTBATCHOUTPUT.fields_by_name['task_id']._options = None
+  _STARTBATCHOUTPUT.fields_by_name['task_id']._serialized_options = b'\340A\002'
   _GETTASKREQUEST.fields_by_name['task_id']._options = None
-  _GETTASKREQUEST.fields_by_name['task_id']._serialized_options = b'\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
+  _GETTASKREQUEST.fields_by_name['task_id']._serialized_options = b'\222A\032x\200\001\200\001\001\212\001\021^[A-Za-z0-9_.-]+$\340A\002\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
   _GETTASKREQUEST.fields_by_name['api_key']._options = None
   _GETTASKREQUEST.fields_by_name['api_key']._serialized_options = b'\272H\005r\003\030\200\004'
   _DELETETASKREQUEST.fields_by_name['task_id']._options = None
-  _DELETETASKREQUEST.fields_by_name['task_id']._serialized_options = b'\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
+  _DELETETASKREQUEST.fields_by_name['task_id']._serialized_options = b'\222A\032x\200\001\200\001\001\212\001\021^[A-Za-z0-9_.-]+$\340A\002\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
   _LISTTASKSREQUEST.fields_by_name['page_size']._options = None
   _LISTTASKSREQUEST.fields_by_name['page_size']._serialized_options = b'\272H\006\032\004\030d(\000'
   _LISTTASKSREQUEST.fields_by_name['page_token']._options = None
@@ -51,21 +54,31 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _LISTTASKSREQUEST.fields_by_name['state']._options = None
   _LISTTASKSREQUEST.fields_by_name['state']._serialized_options = b'\272H\005\202\001\002\020\001'
   _LISTTASKRESULTSREQUEST.fields_by_name['task_id']._options = None
-  _LISTTASKRESULTSREQUEST.fields_by_name['task_id']._serialized_options = b'\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
+  _LISTTASKRESULTSREQUEST.fields_by_name['task_id']._serialized_options = b'\222A\032x\200\001\200\001\001\212\001\021^[A-Za-z0-9_.-]+$\340A\002\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
   _LISTTASKRESULTSREQUEST.fields_by_name['page_size']._options = None
   _LISTTASKRESULTSREQUEST.fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\350\007(\000'
   _LISTTASKRESULTSREQUEST.fields_by_name['page_token']._options = None
   _LISTTASKRESULTSREQUEST.fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\004'
   _LISTTASKRESULTSREQUEST.fields_by_name['api_key']._options = None
   _LISTTASKRESULTSREQUEST.fields_by_name['api_key']._serialized_options = b'\272H\005r\003\030\200\004'
+  _LISTTASKRESULTSRESPONSE.fields_by_name['state']._options = None
+  _LISTTASKRESULTSRESPONSE.fields_by_name['state']._serialized_options = b'\340A\002'
   _WATCHTASKREQUEST.fields_by_name['task_id']._options = None
-  _WATCHTASKREQUEST.fields_by_name['task_id']._serialized_options = b'\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
+  _WATCHTASKREQUEST.fields_by_name['task_id']._serialized_options = b'\222A\032x\200\001\200\001\001\212\001\021^[A-Za-z0-9_.-]+$\340A\002\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
   _WATCHTASKREQUEST.fields_by_name['resume_token']._options = None
   _WATCHTASKREQUEST.fields_by_name['resume_token']._serialized_options = b'\272H\005r\003\030\200\004'
   _WATCHTASKREQUEST.fields_by_name['api_key']._options = None
   _WATCHTASKREQUEST.fields_by_name['api_key']._serialized_options = b'\272H\005r\003\030\200\004'
+  _WATCHTASKRESPONSE.fields_by_name['task_id']._options = None
+  _WATCHTASKRESPONSE.fields_by_name['task_id']._serialized_options = b'\340A\002'
+  _WATCHTASKRESPONSE.fields_by_name['state']._options = None
+  _WATCHTASKRESPONSE.fields_by_name['state']._serialized_options = b'\340A\002'
+  _WATCHTASKRESPONSE.fields_by_name['resume_token']._options = None
+  _WATCHTASKRESPONSE.fields_by_name['resume_token']._serialized_options = b'\340A\002'
+  _WATCHTASKRESPONSE.fields_by_name['cancellation']._options = None
+  _WATCHTASKRESPONSE.fields_by_name['cancellation']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
   _CANCELTASKREQUEST.fields_by_name['task_id']._options = None
-  _CANCELTASKREQUEST.fields_by_name['task_id']._serialized_options = b'\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
+  _CANCELTASKREQUEST.fields_by_name['task_id']._serialized_options = b'\222A\032x\200\001\200\001\001\212\001\021^[A-Za-z0-9_.-]+$\340A\002\272H\032r\030\020\001\030\200\0012\021^[A-Za-z0-9_.-]+$'
   _CANCELTASKREQUEST.fields_by_name['api_key']._options = None
   _CANCELTASKREQUEST.fields_by_name['api_key']._serialized_options = b'\272H\005r\003\030\200\004'
   _CONTACTDETAILSSERVICE.methods_by_name['StartBatch']._options = None
@@ -79,47 +92,47 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _CONTACTDETAILSSERVICE.methods_by_name['ListTaskResults']._options = None
   _CONTACTDETAILSSERVICE.methods_by_name['ListTaskResults']._serialized_options = b'\202\323\344\223\002-\022+/v1/contact-details/batch/{task_id}/results'
   _CONTACTDETAILSSERVICE.methods_by_name['WatchTask']._options = None
-  _CONTACTDETAILSSERVICE.methods_by_name['WatchTask']._serialized_options = b'\202\323\344\223\002+\022)/v1/contact-details/batch/{task_id}:watch'
+  _CONTACTDETAILSSERVICE.methods_by_name['WatchTask']._serialized_options = b'\222A\243\002\032\212\002Over REST: newline-delimited JSON (application/x-ndjson), one {\"result\": WatchTaskResponse} object per line; an error after the first line arrives as a last {\"error\": Status} line. An error before the first line is an ordinary JSON error answer with its HTTP status.:\024application/x-ndjson\202\323\344\223\002+\022)/v1/contact-details/batch/{task_id}:watch'
   _CONTACTDETAILSSERVICE.methods_by_name['CancelTask']._options = None
   _CONTACTDETAILSSERVICE.methods_by_name['CancelTask']._serialized_options = b'\202\323\344\223\002/:\001*\"*/v1/contact-details/batch/{task_id}:cancel'
-  _STARTBATCHREQUEST._serialized_start=272
-  _STARTBATCHREQUEST._serialized_end=951
-  _PERSONDETAILS._serialized_start=953
-  _PERSONDETAILS._serialized_end=1053
-  _LINKEDINURL._serialized_start=1056
-  _LINKEDINURL._serialized_end=1567
-  _ENRICHMENTTYPES._serialized_start=1570
-  _ENRICHMENTTYPES._serialized_end=1800
-  _STARTBATCHRESPONSE._serialized_start=1803
-  _STARTBATCHRESPONSE._serialized_end=2058
-  _STARTBATCHOUTPUT._serialized_start=2061
-  _STARTBATCHOUTPUT._serialized_end=2238
-  _WARNING._serialized_start=2240
-  _WARNING._serialized_end=2297
-  _GETTASKREQUEST._serialized_start=2299
-  _GETTASKREQUEST._serialized_end=2406
-  _GETTASKRESPONSE._serialized_start=2408
-  _GETTASKRESPONSE._serialized_end=2480
-  _DELETETASKREQUEST._serialized_start=2482
-  _DELETETASKREQUEST._serialized_end=2557
-  _DELETETASKRESPONSE._serialized_start=2559
-  _DELETETASKRESPONSE._serialized_end=2579
-  _LISTTASKSREQUEST._serialized_start=2582
-  _LISTTASKSREQUEST._serialized_end=2753
-  _LISTTASKSRESPONSE._serialized_start=2755
-  _LISTTASKSRESPONSE._serialized_end=2871
-  _LISTTASKRESULTSREQUEST._serialized_start=2874
-  _LISTTASKRESULTSREQUEST._serialized_end=3071
-  _LISTTASKRESULTSRESPONSE._serialized_start=3074
-  _LISTTASKRESULTSRESPONSE._serialized_end=3270
-  _WATCHTASKREQUEST._serialized_start=3273
-  _WATCHTASKREQUEST._serialized_end=3464
-  _WATCHTASKRESPONSE._serialized_start=3467
-  _WATCHTASKRESPONSE._serialized_end=3836
-  _CANCELTASKREQUEST._serialized_start=3838
-  _CANCELTASKREQUEST._serialized_end=3948
-  _CANCELTASKRESPONSE._serialized_start=3951
-  _CANCELTASKRESPONSE._serialized_end=4081
-  _CONTACTDETAILSSERVICE._serialized_start=4084
-  _CONTACTDETAILSSERVICE._serialized_end=5678
+  _STARTBATCHREQUEST._serialized_start=305
+  _STARTBATCHREQUEST._serialized_end=1013
+  _PERSONDETAILS._serialized_start=1015
+  _PERSONDETAILS._serialized_end=1118
+  _LINKEDINURL._serialized_start=1121
+  _LINKEDINURL._serialized_end=1762
+  _ENRICHMENTTYPES._serialized_start=1765
+  _ENRICHMENTTYPES._serialized_end=1995
+  _STARTBATCHRESPONSE._serialized_start=1998
+  _STARTBATCHRESPONSE._serialized_end=2253
+  _STARTBATCHOUTPUT._serialized_start=2256
+  _STARTBATCHOUTPUT._serialized_end=2438
+  _WARNING._serialized_start=2440
+  _WARNING._serialized_end=2497
+  _GETTASKREQUEST._serialized_start=2500
+  _GETTASKREQUEST._serialized_end=2639
+  _GETTASKRESPONSE._serialized_start=2641
+  _GETTASKRESPONSE._serialized_end=2713
+  _DELETETASKREQUEST._serialized_start=2715
+  _DELETETASKREQUEST._serialized_end=2822
+  _DELETETASKRESPONSE._serialized_start=2824
+  _DELETETASKRESPONSE._serialized_end=2844
+  _LISTTASKSREQUEST._serialized_start=2847
+  _LISTTASKSREQUEST._serialized_end=3018
+  _LISTTASKSRESPONSE._serialized_start=3020
+  _LISTTASKSRESPONSE._serialized_end=3136
+  _LISTTASKRESULTSREQUEST._serialized_start=3139
+  _LISTTASKRESULTSREQUEST._serialized_end=3368
+  _LISTTASKRESULTSRESPONSE._serialized_start=3371
+  _LISTTASKRESULTSRESPONSE._serialized_end=3572
+  _WATCHTASKREQUEST._serialized_start=3575
+  _WATCHTASKREQUEST._serialized_end=3798
+  _WATCHTASKRESPONSE._serialized_start=3801
+  _WATCHTASKRESPONSE._serialized_end=4209
+  _CANCELTASKREQUEST._serialized_start=4212
+  _CANCELTASKREQUEST._serialized_end=4354
+  _CANCELTASKRESPONSE._serialized_start=4357
+  _CANCELTASKRESPONSE._serialized_end=4487
+  _CONTACTDETAILSSERVICE._serialized_start=4490
+  _CONTACTDETAILSSERVICE._serialized_end=6380
 # @@protoc_insertion_point(module_scope)

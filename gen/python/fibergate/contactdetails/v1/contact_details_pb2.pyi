@@ -2,6 +2,7 @@ from buf.validate import validate_pb2 as _validate_pb2
 from fibergate.contactdetails.v1 import charge_pb2 as _charge_pb2
 from fibergate.contactdetails.v1 import task_pb2 as _task_pb2
 from google.api import annotations_pb2 as _annotations_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from protoc_gen_openapiv2.options import annotations_pb2 as _annotations_pb2_1
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor

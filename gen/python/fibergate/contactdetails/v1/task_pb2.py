@@ -12,10 +12,12 @@ _sym_db = _symbol_database.Default()
 
 
 from fibergate.contactdetails.v1 import charge_pb2 as fibergate_dot_contactdetails_dot_v1_dot_charge__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from protoc_gen_openapiv2.options import annotations_pb2 as protoc__gen__openapiv2_dot_options_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fibergate/contactdetails/v1/task.proto\x12\x1b\x66ibergate.contactdetails.v1\x1a(fibergate/contactdetails/v1/charge.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n\x0cOverallStats\x12\x31\n\x15total_people_to_fetch\x18\x01 \x01(\x05R\x12totalPeopleToFetch\x12#\n\rnum_completed\x18\x02 \x01(\x05R\x0cnumCompleted\x12\x1d\n\nnum_failed\x18\x03 \x01(\x05R\tnumFailed\x12#\n\rnum_remaining\x18\x04 \x01(\x05R\x0cnumRemaining\x12!\n\x0cnum_rejected\x18\x05 \x01(\x05R\x0bnumRejected\x12%\n\x0enum_duplicates\x18\x06 \x01(\x05R\rnumDuplicates\"\xfb\x04\n\x04Task\x12\x17\n\x07task_id\x18\x01 \x01(\tR\x06taskId\x12<\n\x05state\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateR\x05state\x12N\n\roverall_stats\x18\x03 \x01(\x0b\x32).fibergate.contactdetails.v1.OverallStatsR\x0coverallStats\x12[\n\x10\x65nrichment_types\x18\x04 \x01(\x0b\x32\x30.fibergate.contactdetails.v1.EnrichmentTypesUsedR\x0f\x65nrichmentTypes\x12H\n\x0b\x63harge_info\x18\x05 \x01(\x0b\x32\'.fibergate.contactdetails.v1.ChargeInfoR\nchargeInfo\x12\x1f\n\x0bnum_results\x18\x06 \x01(\x05R\nnumResults\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12;\n\x0b\x66inish_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nfinishTime\x12M\n\x0c\x63\x61ncellation\x18\n \x01(\x0b\x32).fibergate.contactdetails.v1.CancellationR\x0c\x63\x61ncellation\"\xb9\x01\n\x0c\x43\x61ncellation\x12\'\n\x0f\x63\x61ncelled_count\x18\x01 \x01(\x05R\x0e\x63\x61ncelledCount\x12)\n\x10\x63redits_refunded\x18\x02 \x01(\x01R\x0f\x63reditsRefunded\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12;\n\x0b\x63\x61ncel_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncancelTime\"\x99\x01\n\x13\x45nrichmentTypesUsed\x12&\n\x0fget_work_emails\x18\x01 \x01(\x08R\rgetWorkEmails\x12.\n\x13get_personal_emails\x18\x02 \x01(\x08R\x11getPersonalEmails\x12*\n\x11get_phone_numbers\x18\x03 \x01(\x08R\x0fgetPhoneNumbers\"\xb0\x02\n\x0cPersonResult\x12!\n\x0clinkedin_url\x18\x01 \x01(\tR\x0blinkedinUrl\x12\"\n\rno_data_found\x18\x02 \x01(\x08R\x0bnoDataFound\x12:\n\x06\x65mails\x18\x03 \x03(\x0b\x32\".fibergate.contactdetails.v1.EmailR\x06\x65mails\x12M\n\rphone_numbers\x18\x04 \x03(\x0b\x32(.fibergate.contactdetails.v1.PhoneNumberR\x0cphoneNumbers\x12#\n\nexhaustive\x18\x05 \x01(\x08H\x00R\nexhaustive\x88\x01\x01\x12\x1a\n\x08sequence\x18\x06 \x01(\x05R\x08sequenceB\r\n\x0b_exhaustive\"\xdd\x01\n\x05\x45mail\x12\x14\n\x05\x65mail\x18\x01 \x01(\tR\x05\x65mail\x12:\n\x04type\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.EmailTypeR\x04type\x12\x1d\n\nfiber_type\x18\x03 \x01(\tR\tfiberType\x12@\n\x06status\x18\x04 \x01(\x0e\x32(.fibergate.contactdetails.v1.EmailStatusR\x06status\x12!\n\x0c\x66iber_status\x18\x05 \x01(\tR\x0b\x66iberStatus\"\x80\x01\n\x0bPhoneNumber\x12\x16\n\x06number\x18\x01 \x01(\tR\x06number\x12:\n\x04type\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.PhoneTypeR\x04type\x12\x1d\n\nfiber_type\x18\x03 \x01(\tR\tfiberType*\x89\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_RUNNING\x10\x01\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x02\x12\x15\n\x11TASK_STATE_FAILED\x10\x03\x12\x17\n\x13TASK_STATE_CANCELED\x10\x04*\x9b\x01\n\tEmailType\x12\x1a\n\x16\x45MAIL_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x45MAIL_TYPE_WORK\x10\x01\x12\x17\n\x13\x45MAIL_TYPE_PERSONAL\x10\x02\x12\x14\n\x10\x45MAIL_TYPE_OTHER\x10\x03\x12\x16\n\x12\x45MAIL_TYPE_UNKNOWN\x10\x04\x12\x16\n\x12\x45MAIL_TYPE_GENERIC\x10\x05*\x8f\x01\n\x0b\x45mailStatus\x12\x1c\n\x18\x45MAIL_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45MAIL_STATUS_VALID\x10\x01\x12\x16\n\x12\x45MAIL_STATUS_RISKY\x10\x02\x12\x18\n\x14\x45MAIL_STATUS_UNKNOWN\x10\x03\x12\x18\n\x14\x45MAIL_STATUS_INVALID\x10\x04*l\n\tPhoneType\x12\x1a\n\x16PHONE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11PHONE_TYPE_MOBILE\x10\x01\x12\x14\n\x10PHONE_TYPE_OTHER\x10\x02\x12\x16\n\x12PHONE_TYPE_UNKNOWN\x10\x03\x42QZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fibergate/contactdetails/v1/task.proto\x12\x1b\x66ibergate.contactdetails.v1\x1a(fibergate/contactdetails/v1/charge.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf4\x01\n\x0cOverallStats\x12\x31\n\x15total_people_to_fetch\x18\x01 \x01(\x05R\x12totalPeopleToFetch\x12#\n\rnum_completed\x18\x02 \x01(\x05R\x0cnumCompleted\x12\x1d\n\nnum_failed\x18\x03 \x01(\x05R\tnumFailed\x12#\n\rnum_remaining\x18\x04 \x01(\x05R\x0cnumRemaining\x12!\n\x0cnum_rejected\x18\x05 \x01(\x05R\x0bnumRejected\x12%\n\x0enum_duplicates\x18\x06 \x01(\x05R\rnumDuplicates\"\xcd\x05\n\x04Task\x12\x1c\n\x07task_id\x18\x01 \x01(\tB\x03\xe0\x41\x02R\x06taskId\x12\x41\n\x05state\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.TaskStateB\x03\xe0\x41\x02R\x05state\x12N\n\roverall_stats\x18\x03 \x01(\x0b\x32).fibergate.contactdetails.v1.OverallStatsR\x0coverallStats\x12[\n\x10\x65nrichment_types\x18\x04 \x01(\x0b\x32\x30.fibergate.contactdetails.v1.EnrichmentTypesUsedR\x0f\x65nrichmentTypes\x12`\n\x0b\x63harge_info\x18\x05 \x01(\x0b\x32\'.fibergate.contactdetails.v1.ChargeInfoB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\nchargeInfo\x12\x1f\n\x0bnum_results\x18\x06 \x01(\x05R\nnumResults\x12;\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12S\n\x0b\x66inish_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\nfinishTime\x12\x65\n\x0c\x63\x61ncellation\x18\n \x01(\x0b\x32).fibergate.contactdetails.v1.CancellationB\x16\x92\x41\x13\x82\x03\x10\n\nx-nullable\x12\x02 \x01R\x0c\x63\x61ncellation\"\xb9\x01\n\x0c\x43\x61ncellation\x12\'\n\x0f\x63\x61ncelled_count\x18\x01 \x01(\x05R\x0e\x63\x61ncelledCount\x12)\n\x10\x63redits_refunded\x18\x02 \x01(\x01R\x0f\x63reditsRefunded\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12;\n\x0b\x63\x61ncel_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncancelTime\"\x99\x01\n\x13\x45nrichmentTypesUsed\x12&\n\x0fget_work_emails\x18\x01 \x01(\x08R\rgetWorkEmails\x12.\n\x13get_personal_emails\x18\x02 \x01(\x08R\x11getPersonalEmails\x12*\n\x11get_phone_numbers\x18\x03 \x01(\x08R\x0fgetPhoneNumbers\"\xba\x02\n\x0cPersonResult\x12&\n\x0clinkedin_url\x18\x01 \x01(\tB\x03\xe0\x41\x02R\x0blinkedinUrl\x12\"\n\rno_data_found\x18\x02 \x01(\x08R\x0bnoDataFound\x12:\n\x06\x65mails\x18\x03 \x03(\x0b\x32\".fibergate.contactdetails.v1.EmailR\x06\x65mails\x12M\n\rphone_numbers\x18\x04 \x03(\x0b\x32(.fibergate.contactdetails.v1.PhoneNumberR\x0cphoneNumbers\x12#\n\nexhaustive\x18\x05 \x01(\x08H\x00R\nexhaustive\x88\x01\x01\x12\x1f\n\x08sequence\x18\x06 \x01(\x05\x42\x03\xe0\x41\x02R\x08sequenceB\r\n\x0b_exhaustive\"\xdd\x01\n\x05\x45mail\x12\x14\n\x05\x65mail\x18\x01 \x01(\tR\x05\x65mail\x12:\n\x04type\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.EmailTypeR\x04type\x12\x1d\n\nfiber_type\x18\x03 \x01(\tR\tfiberType\x12@\n\x06status\x18\x04 \x01(\x0e\x32(.fibergate.contactdetails.v1.EmailStatusR\x06status\x12!\n\x0c\x66iber_status\x18\x05 \x01(\tR\x0b\x66iberStatus\"\x80\x01\n\x0bPhoneNumber\x12\x16\n\x06number\x18\x01 \x01(\tR\x06number\x12:\n\x04type\x18\x02 \x01(\x0e\x32&.fibergate.contactdetails.v1.PhoneTypeR\x04type\x12\x1d\n\nfiber_type\x18\x03 \x01(\tR\tfiberType*\x89\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_RUNNING\x10\x01\x12\x18\n\x14TASK_STATE_SUCCEEDED\x10\x02\x12\x15\n\x11TASK_STATE_FAILED\x10\x03\x12\x17\n\x13TASK_STATE_CANCELED\x10\x04*\x9b\x01\n\tEmailType\x12\x1a\n\x16\x45MAIL_TYPE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x45MAIL_TYPE_WORK\x10\x01\x12\x17\n\x13\x45MAIL_TYPE_PERSONAL\x10\x02\x12\x14\n\x10\x45MAIL_TYPE_OTHER\x10\x03\x12\x16\n\x12\x45MAIL_TYPE_UNKNOWN\x10\x04\x12\x16\n\x12\x45MAIL_TYPE_GENERIC\x10\x05*\x8f\x01\n\x0b\x45mailStatus\x12\x1c\n\x18\x45MAIL_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12\x45MAIL_STATUS_VALID\x10\x01\x12\x16\n\x12\x45MAIL_STATUS_RISKY\x10\x02\x12\x18\n\x14\x45MAIL_STATUS_UNKNOWN\x10\x03\x12\x18\n\x14\x45MAIL_STATUS_INVALID\x10\x04*l\n\tPhoneType\x12\x1a\n\x16PHONE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11PHONE_TYPE_MOBILE\x10\x01\x12\x14\n\x10PHONE_TYPE_OTHER\x10\x02\x12\x16\n\x12PHONE_TYPE_UNKNOWN\x10\x03\x42QZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fibergate.contactdetails.v1.task_pb2', globals())
@@ -23,26 +25,40 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1'
-  _TASKSTATE._serialized_start=2038
-  _TASKSTATE._serialized_end=2175
-  _EMAILTYPE._serialized_start=2178
-  _EMAILTYPE._serialized_end=2333
-  _EMAILSTATUS._serialized_start=2336
-  _EMAILSTATUS._serialized_end=2479
-  _PHONETYPE._serialized_start=2481
-  _PHONETYPE._serialized_end=2589
-  _OVERALLSTATS._serialized_start=147
-  _OVERALLSTATS._serialized_end=391
-  _TASK._serialized_start=394
-  _TASK._serialized_end=1029
-  _CANCELLATION._serialized_start=1032
-  _CANCELLATION._serialized_end=1217
-  _ENRICHMENTTYPESUSED._serialized_start=1220
-  _ENRICHMENTTYPESUSED._serialized_end=1373
-  _PERSONRESULT._serialized_start=1376
-  _PERSONRESULT._serialized_end=1680
-  _EMAIL._serialized_start=1683
-  _EMAIL._serialized_end=1904
-  _PHONENUMBER._serialized_start=1907
-  _PHONENUMBER._serialized_end=2035
+  _TASK.fields_by_name['task_id']._options = None
+  _TASK.fields_by_name['task_id']._serialized_options = b'\340A\002'
+  _TASK.fields_by_name['state']._options = None
+  _TASK.fields_by_name['state']._serialized_options = b'\340A\002'
+  _TASK.fields_by_name['charge_info']._options = None
+  _TASK.fields_by_name['charge_info']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _TASK.fields_by_name['finish_time']._options = None
+  _TASK.fields_by_name['finish_time']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _TASK.fields_by_name['cancellation']._options = None
+  _TASK.fields_by_name['cancellation']._serialized_options = b'\222A\023\202\003\020\n\nx-nullable\022\002 \001'
+  _PERSONRESULT.fields_by_name['linkedin_url']._options = None
+  _PERSONRESULT.fields_by_name['linkedin_url']._serialized_options = b'\340A\002'
+  _PERSONRESULT.fields_by_name['sequence']._options = None
+  _PERSONRESULT.fields_by_name['sequence']._serialized_options = b'\340A\002'
+  _TASKSTATE._serialized_start=2211
+  _TASKSTATE._serialized_end=2348
+  _EMAILTYPE._serialized_start=2351
+  _EMAILTYPE._serialized_end=2506
+  _EMAILSTATUS._serialized_start=2509
+  _EMAILSTATUS._serialized_end=2652
+  _PHONETYPE._serialized_start=2654
+  _PHONETYPE._serialized_end=2762
+  _OVERALLSTATS._serialized_start=228
+  _OVERALLSTATS._serialized_end=472
+  _TASK._serialized_start=475
+  _TASK._serialized_end=1192
+  _CANCELLATION._serialized_start=1195
+  _CANCELLATION._serialized_end=1380
+  _ENRICHMENTTYPESUSED._serialized_start=1383
+  _ENRICHMENTTYPESUSED._serialized_end=1536
+  _PERSONRESULT._serialized_start=1539
+  _PERSONRESULT._serialized_end=1853
+  _EMAIL._serialized_start=1856
+  _EMAIL._serialized_end=2077
+  _PHONENUMBER._serialized_start=2080
+  _PHONENUMBER._serialized_end=2208
 # @@protoc_insertion_point(module_scope)
