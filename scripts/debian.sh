@@ -11,5 +11,12 @@ done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 echo "apt-get install ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+install() { apt-get install -y -qq --no-install-recommends "${missing[@]}" > "$log" 2>&1; }
+# Package lists fetched within the hour (by an earlier call) are used as they are; if they
+# are too old for the install, they are fetched again.
+if [[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -60 2>/dev/null | head -n 1)" ]] || ! install; then
+  apt-get update -qq > "$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  install || { cat "$log" >&2; exit 1; }
+fi
