@@ -25,7 +25,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/apierr"
@@ -136,6 +135,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	unary = append(unary, pvinterceptor.UnaryServerInterceptor(validator))
 	stream = append(stream, pvinterceptor.StreamServerInterceptor(validator))
+	contract, err := contractFiles()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, health: health.NewServer()}
 	newServer := func(extra ...grpc.ServerOption) *grpc.Server {
 		opts := append([]grpc.ServerOption{
@@ -149,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		g := grpc.NewServer(opts...)
 		cdv1.RegisterContactDetailsServiceServer(g, cfg.Service)
 		healthpb.RegisterHealthServer(g, s.health)
-		reflection.Register(g)
+		registerReflection(g, contract)
 		return g
 	}
 	network := transportOptions(cfg)
