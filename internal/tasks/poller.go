@@ -51,6 +51,9 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks, pollNow) {
 			return ctx.Err()
 		}
+		if !e.awaitStore(ctx) { // an answer that cannot be stored is not asked for
+			return ctx.Err()
+		}
 		pctx := ctx
 		if e.hub.watched(id) {
 			pctx = budget.WithUrgent(ctx) // somebody waits on it: before unwatched tasks' polls
@@ -86,6 +89,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 			}
 			// The answer is dropped and the task polled again from what the store holds: after
 			// ErrConflict another writer moved it; after any other error nothing was written.
+			err = e.storeFailed(ctx, err) // a store found down holds the next poll back
 			failures++
 			wait = e.policy.backoff(failures)
 			e.log.Warn("storing a poll answer failed; polling again", "task_id", id, "attempt", failures, "wait", wait, "err", err)
@@ -117,6 +121,7 @@ func (e *Engine) load(ctx context.Context, id string, failures int) (storage.Tas
 		if err == nil || errors.Is(err, storage.ErrNotFound) || ctx.Err() != nil {
 			return t, err
 		}
+		err = e.storeFailed(ctx, err)
 		failures++
 		wait := e.policy.backoff(failures)
 		e.log.Warn("loading a task failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
@@ -126,16 +131,22 @@ func (e *Engine) load(ctx context.Context, id string, failures int) (storage.Tas
 	}
 }
 
-// sleep waits d; it returns false if ctx ended first.
+// sleep waits d, or less if the store is down and comes back meanwhile (the wait after a
+// failed store call need not outlast the failure); it returns false if ctx ended first.
 func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+	up, storeChanged := e.storeState()
+	if up {
+		storeChanged = nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
+	case <-storeChanged:
 	}
+	return true
 }
 
 // apply stores what one poll answer adds to task and updates task in place.
@@ -213,6 +224,7 @@ func (e *Engine) finishFailed(ctx context.Context, task *storage.Task) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		err = e.storeFailed(ctx, err)
 		failures++
 		wait := e.policy.backoff(failures)
 		e.log.Warn("storing a task's failure failed; retrying", "task_id", task.ID, "attempt", failures, "wait", wait, "err", err)

@@ -3,8 +3,10 @@ package tasks
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
@@ -34,9 +36,11 @@ func (u Update) Final() bool { return u.Task.State.Terminal() && u.Position >= u
 
 // Watch calls send with the task's progress and results after position afterSeq until the
 // task ends and every result was sent (then it returns nil), ctx ends, the engine stops
-// (ErrShuttingDown), send fails, or the task is deleted (ErrNotFound). The first update comes
-// at once; later ones when something changed. send runs on the caller's goroutine and may
-// block: the poller is never held up by it.
+// (ErrShuttingDown), the store is found down (an error matching health.ErrStoreUnavailable:
+// the task's poller waits for it, and the client resumes later with its last position), send
+// fails, or the task is deleted (ErrNotFound). The first update comes at once; later ones
+// when something changed. send runs on the caller's goroutine and may block: the poller is
+// never held up by it.
 func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq int, progressOnly bool, send func(Update) error) error {
 	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
@@ -81,12 +85,28 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		if afterSeq < t.NumResults && !progressOnly {
 			continue // more stored than one update carries
 		}
+		if err := e.await(ctx, changed); err != nil {
+			return err
+		}
+	}
+}
+
+// await waits until changed is closed (nil), ctx ends, the engine stops (ErrShuttingDown) or
+// the store is down (health.ErrStoreUnavailable).
+func (e *Engine) await(ctx context.Context, changed <-chan struct{}) error {
+	for {
+		up, storeChanged := e.storeState()
+		if !up {
+			return fmt.Errorf("watch: %w", health.ErrStoreUnavailable)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-e.stop:
 			return ErrShuttingDown
 		case <-changed:
+			return nil
+		case <-storeChanged:
 		}
 	}
 }
@@ -106,7 +126,7 @@ func (e *Engine) read(ctx context.Context, id string, afterSeq int, progressOnly
 		return Update{}, ErrNotFound
 	}
 	if err != nil {
-		return Update{}, err
+		return Update{}, e.storeFailed(ctx, err)
 	}
 	u := Update{Task: t, Position: afterSeq}
 	if progressOnly {
@@ -114,7 +134,7 @@ func (e *Engine) read(ctx context.Context, id string, afterSeq int, progressOnly
 	} else if t.NumResults > afterSeq {
 		rs, err := e.store.ReadResults(ctx, id, afterSeq, MaxResultsPerUpdate)
 		if err != nil {
-			return Update{}, err
+			return Update{}, e.storeFailed(ctx, err)
 		}
 		if u.Results, err = decodeResults(rs); err != nil {
 			return Update{}, err
