@@ -29,6 +29,10 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	if err != nil {
 		return nil, err
 	}
+	// Nothing goes to Fiber that could not be recorded.
+	if err := s.storeUp(); err != nil {
+		return nil, err
+	}
 	var reqKey string
 	if id != "" {
 		reqKey = principal(ctx) + "/" + id
