@@ -29,6 +29,7 @@ import (
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/metrics"
 	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/server"
@@ -143,9 +144,12 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer store.Close()
 	logger.Info("store open", "store", redactStore(cfg.store))
-	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger})
+	// Nothing is sent to Fiber that could not be recorded: while the store cannot be reached,
+	// the service is not ready, starts are refused, polls wait and watches end.
+	storeHealth := health.New(health.Config{Store: store, Logger: logger.With("component", "health")})
+	engine := tasks.New(tasks.Config{Store: store, Health: storeHealth, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger})
 	svc := service.New(service.Config{
-		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
+		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, Health: storeHealth, IdempotencyTTL: cfg.idempotencyTTL,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})
@@ -153,6 +157,7 @@ func run(ctx context.Context, cfg config) error {
 		GRPCAddr:          cfg.grpcAddr,
 		HTTPAddr:          cfg.httpAddr,
 		Service:           svc,
+		Readiness:         storeHealth,
 		Logger:            logger,
 		MaxBodyBytes:      cfg.maxBodyBytes,
 		ShutdownTimeout:   cfg.shutdownTimeout,
@@ -172,6 +177,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	mets.GRPC.InitializeMetrics(srv)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return storeHealth.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error { return reportBudget(gctx, limiter, logger, time.Minute) })

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/service"
 	"github.com/fibergate/fibergate/internal/storage/postgres"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
@@ -18,6 +19,7 @@ type store interface {
 	tasks.Store
 	service.RequestStore
 	service.ReconcileStore
+	health.Pinger
 	io.Closer
 }
 
