@@ -13,8 +13,8 @@ import (
 	"github.com/fibergate/fibergate/internal/tasks"
 )
 
-// store is what the server needs of a storage backend: the part each consumer uses, and
-// Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
+// store is what the server needs of a storage backend: the part each consumer uses (the
+// health monitor's Ping among them), and Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
 type store interface {
 	tasks.Store
 	service.RequestStore
