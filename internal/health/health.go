@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fibergate/fibergate/internal/storage"
@@ -61,12 +62,19 @@ type Monitor struct {
 	log      *slog.Logger
 	kick     chan struct{} // buffered(1): Failed asks for a ping now
 
-	mu        sync.Mutex    // guards the fields below
-	up        bool          // the last ping's verdict
-	changed   chan struct{} // closed, and replaced, when up changes
+	// state is read without a lock (every watch reads it at each step); set replaces it
+	// under mu, then closes the old one's changed.
+	state atomic.Pointer[verdict]
+
+	mu        sync.Mutex    // guards the fields below, and replacing state
 	next      chan struct{} // closed when the next ping to start has ended, or Run returned
-	stopped   bool          // Run has returned: nothing pings any more
-	downSince time.Time     // when up turned false
+	downSince time.Time     // when the store was found down
+}
+
+// verdict is what the last ping said.
+type verdict struct {
+	up      bool
+	changed chan struct{} // closed when the next verdict differs
 }
 
 // New returns a Monitor of cfg.Store, which it takes to be up until a ping fails.
@@ -74,8 +82,9 @@ func New(cfg Config) *Monitor {
 	m := &Monitor{
 		store: cfg.Store, interval: cfg.Interval, timeout: cfg.Timeout, log: cfg.Logger,
 		kick: make(chan struct{}, 1),
-		up:   true, changed: make(chan struct{}), next: make(chan struct{}),
+		next: make(chan struct{}),
 	}
+	m.state.Store(&verdict{up: true, changed: make(chan struct{})})
 	if m.interval <= 0 {
 		m.interval = DefaultInterval
 	}
@@ -91,9 +100,8 @@ func New(cfg Config) *Monitor {
 // Up reports whether the store answered the last ping (true before the first), and returns a
 // channel that is closed when that changes. Read both again once it is closed.
 func (m *Monitor) Up() (up bool, changed <-chan struct{}) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.up, m.changed
+	v := m.state.Load()
+	return v.up, v.changed
 }
 
 // Failed is told that a store call failed with err. It pings the store at once (callers that
@@ -101,7 +109,8 @@ func (m *Monitor) Up() (up bool, changed <-chan struct{}) {
 // err wrapped with ErrStoreUnavailable, else err as it is. Errors the store answered with
 // (storage.ErrNotFound, ErrExists, ErrConflict), errors that already are ErrStoreUnavailable,
 // and any error once ctx has ended, are returned as they are without a ping; so is every
-// error once Run has returned, unless the store was down then. A nil err returns nil.
+// error once Run has returned, unless the store was down then. Before Run, Failed waits for
+// its first ping, or for ctx. A nil err returns nil.
 func (m *Monitor) Failed(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() != nil || errors.Is(err, ErrStoreUnavailable) ||
 		errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrExists) || errors.Is(err, storage.ErrConflict) {
@@ -130,7 +139,6 @@ func (m *Monitor) Failed(ctx context.Context, err error) error {
 func (m *Monitor) Run(ctx context.Context) error {
 	defer func() {
 		m.mu.Lock()
-		m.stopped = true
 		close(m.next) // nobody pings for those waiting on it any more
 		m.mu.Unlock()
 	}()
@@ -169,16 +177,16 @@ func (m *Monitor) ping(ctx context.Context) {
 func (m *Monitor) set(err error) {
 	up := err == nil
 	m.mu.Lock()
-	if up == m.up {
+	old := m.state.Load()
+	if up == old.up {
 		m.mu.Unlock()
 		if err != nil {
 			m.log.Debug("store still unreachable", "err", err)
 		}
 		return
 	}
-	m.up = up
-	close(m.changed)
-	m.changed = make(chan struct{})
+	m.state.Store(&verdict{up: up, changed: make(chan struct{})})
+	close(old.changed)
 	since := m.downSince
 	if !up {
 		m.downSince = time.Now()
