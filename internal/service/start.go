@@ -64,6 +64,11 @@ func (s *Service) start(ctx context.Context, key, reqKey string, req *cdv1.Start
 		if fiber.KindOf(err) == fiber.KindOutcomeUnknown {
 			s.recordAmbiguousStart(ctx, key, reqKey, freq.LinkedInURLs, err)
 		}
+		if _, wait := errors.AsType[*budget.WaitError](err); fiber.KindOf(err) == 0 && !wait && s.health != nil {
+			// Neither Fiber nor the budget's queue refused it: the budget could not book the
+			// start in the store (a budget shared by replicas), and nothing was sent.
+			err = s.health.Failed(ctx, err)
+		}
 		return nil, err
 	}
 	out := fiberpb.StartResponseFromFiber(resp)

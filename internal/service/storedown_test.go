@@ -47,8 +47,9 @@ func (refusingRequests) ClaimRequest(context.Context, storage.Request) (storage.
 	return storage.Request{}, false, errRefused
 }
 
-// countingStarter counts the starts sent; it fails them all.
+// countingStarter counts the starts it is given; it fails them all with err.
 type countingStarter struct {
+	err    error
 	mu     sync.Mutex // guards starts
 	starts int
 }
@@ -57,13 +58,15 @@ func (c *countingStarter) Start(context.Context, string, fiber.StartRequest) (*f
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.starts++
-	return nil, errors.New("not in this test")
+	return nil, c.err
 }
 
 // TestStartBatchSendsNothingWhileTheStoreIsDown: a start, with a request id or without, is
 // refused with ErrStoreUnavailable while the store is known down, and so is one whose claim
-// of its request id fails and finds the store down; neither reaches Fiber. A claim that fails
-// while the store answers keeps its error.
+// of its request id fails and finds the store down; neither reaches the Fiber client. A claim
+// that fails while the store answers keeps its error. A start the client refuses before
+// sending for a reason of its own (the budget could not book it in the store) is
+// ErrStoreUnavailable if the store is found down; Fiber's own errors are never.
 func TestStartBatchSendsNothingWhileTheStoreIsDown(t *testing.T) {
 	req := func(id string) *cdv1.StartBatchRequest {
 		return &cdv1.StartBatchRequest{RequestId: id, PersonDetails: []*cdv1.PersonDetails{
@@ -71,22 +74,28 @@ func TestStartBatchSendsNothingWhileTheStoreIsDown(t *testing.T) {
 		}}
 	}
 	const id = "7d444840-9dc0-11d1-b245-5ffdce74fad2"
+	fiberDown := &fiber.Error{Kind: fiber.KindUnavailable, Endpoint: fiber.EndpointStart, Message: "connection refused"}
 	tests := []struct {
-		name     string
-		up, down bool
-		req      *cdv1.StartBatchRequest
-		want     error // matched with errors.Is
-		failures int   // calls of Failed
+		name       string
+		up, down   bool
+		req        *cdv1.StartBatchRequest
+		starterErr error // what the Fiber client answers
+		want       error // matched with errors.Is
+		starts     int   // starts given to the Fiber client
+		failures   int   // calls of Failed
 	}{
-		{"known down, no request id", false, true, req(""), health.ErrStoreUnavailable, 0},
-		{"known down, a request id", false, true, req(id), health.ErrStoreUnavailable, 0},
-		{"the claim finds it down", true, true, req(id), health.ErrStoreUnavailable, 1},
-		{"the claim fails, the store answers", true, false, req(id), errRefused, 1},
+		{"known down, no request id", false, true, req(""), nil, health.ErrStoreUnavailable, 0, 0},
+		{"known down, a request id", false, true, req(id), nil, health.ErrStoreUnavailable, 0, 0},
+		{"the claim finds it down", true, true, req(id), nil, health.ErrStoreUnavailable, 0, 1},
+		{"the claim fails, the store answers", true, false, req(id), nil, errRefused, 0, 1},
+		{"the budget cannot book it, the store is down", true, true, req(""), errRefused, health.ErrStoreUnavailable, 1, 1},
+		{"the budget cannot book it, the store answers", true, false, req(""), errRefused, errRefused, 1, 1},
+		{"Fiber cannot be reached", true, true, req(""), fiberDown, fiberDown, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &fakeHealth{up: tt.up, down: tt.down}
-			starter := &countingStarter{}
+			starter := &countingStarter{err: tt.starterErr}
 			svc := New(Config{
 				Fiber: starter, Requests: refusingRequests{}, Health: h,
 				DefaultAPIKey: "sk-test", Logger: slog.New(slog.DiscardHandler),
@@ -95,11 +104,11 @@ func TestStartBatchSendsNothingWhileTheStoreIsDown(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("StartBatch: %v, want %v", err, tt.want)
 			}
-			if tt.want == errRefused && errors.Is(err, health.ErrStoreUnavailable) {
-				t.Errorf("StartBatch: %v, want no ErrStoreUnavailable while the store answers", err)
+			if tt.want != health.ErrStoreUnavailable && errors.Is(err, health.ErrStoreUnavailable) {
+				t.Errorf("StartBatch: %v, want no ErrStoreUnavailable", err)
 			}
-			if starter.starts != 0 {
-				t.Errorf("%d starts sent to Fiber, want none", starter.starts)
+			if starter.starts != tt.starts {
+				t.Errorf("%d starts given to the Fiber client, want %d", starter.starts, tt.starts)
 			}
 			if len(h.failures) != tt.failures || (tt.failures > 0 && !errors.Is(h.failures[0], errRefused)) {
 				t.Errorf("Failed was told of %v, want %d failures of the claim", h.failures, tt.failures)

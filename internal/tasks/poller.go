@@ -70,10 +70,13 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 				e.log.Warn("fiber refuses to report on the task: it ends FAILED", "task_id", id, "err", err)
 				return e.finishFailed(ctx, &task)
 			}
+			var fe *fiber.Error
+			if !errors.As(err, &fe) {
+				err = e.storeFailed(ctx, err) // not Fiber's: the budget's store may be down
+			}
 			failures++
 			wait = e.policy.backoff(failures)
-			var fe *fiber.Error
-			if errors.As(err, &fe) && fe.RetryAfter > wait {
+			if fe != nil && fe.RetryAfter > wait {
 				wait = fe.RetryAfter
 			}
 			e.log.Warn("poll failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
