@@ -15,10 +15,11 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-var errUnreachable = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+// errStoreGone is what outageStore answers while it is down.
+var errStoreGone = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 
 // outageStore is a store that cannot be reached while it is down: every call fails with
-// errUnreachable, Ping too, and writes nothing.
+// errStoreGone, Ping too, and writes nothing.
 type outageStore struct {
 	Store
 	mu   sync.Mutex // guards down
@@ -35,7 +36,7 @@ func (s *outageStore) err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
-		return errUnreachable
+		return errStoreGone
 	}
 	return nil
 }
@@ -178,7 +179,7 @@ func TestStoreOutage(t *testing.T) {
 		}
 
 		store.setDown(true)
-		if err := monitor.Failed(t.Context(), errUnreachable); !errors.Is(err, health.ErrStoreUnavailable) {
+		if err := monitor.Failed(t.Context(), errStoreGone); !errors.Is(err, health.ErrStoreUnavailable) {
 			t.Fatalf("the monitor did not find the store down: %v", err)
 		}
 		if err := <-watched; !errors.Is(err, health.ErrStoreUnavailable) {

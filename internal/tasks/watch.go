@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/health"
@@ -12,6 +13,10 @@ import (
 
 // MaxResultsPerUpdate caps the results of one watch update, so that messages stay small.
 const MaxResultsPerUpdate = 500
+
+// RereadInterval is how often, with leases, a watch reads the store for a task that another
+// replica polls.
+const RereadInterval = 2 * time.Second
 
 // ErrShuttingDown ends watches when the engine stops; clients resume elsewhere with their
 // last token.
@@ -60,6 +65,14 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 	var last *Update
 	for {
 		changed, snap := e.hub.latest(id)
+		var reread *time.Timer
+		if e.leases != nil && !e.polling(id) {
+			// Another replica may poll the task: its writes wake nobody here, and a
+			// snapshot left by this one's poller may be stale. Read the store, and again
+			// every RereadInterval. (A poller that stops here wakes the watch: see poll.)
+			snap = nil
+			reread = time.NewTimer(RereadInterval)
+		}
 		u, err := e.read(ctx, id, afterSeq, progressOnly, snap)
 		if err != nil {
 			if e.stopping() && ctx.Err() == nil {
@@ -85,15 +98,22 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		if afterSeq < t.NumResults && !progressOnly {
 			continue // more stored than one update carries
 		}
-		if err := e.await(ctx, changed); err != nil {
+		if err := e.await(ctx, changed, reread); err != nil {
 			return err
 		}
 	}
 }
 
-// await waits until changed is closed (nil), ctx ends, the engine stops (ErrShuttingDown) or
-// the store is down (health.ErrStoreUnavailable).
-func (e *Engine) await(ctx context.Context, changed <-chan struct{}) error {
+// await waits for a change of the watched task (changed) or the time to read the store again
+// (reread, if not nil). It returns ctx's error if ctx ends first, ErrShuttingDown if the
+// engine stops first, and an error matching health.ErrStoreUnavailable if the store is, or
+// goes, down first.
+func (e *Engine) await(ctx context.Context, changed <-chan struct{}, reread *time.Timer) error {
+	var due <-chan time.Time
+	if reread != nil {
+		defer reread.Stop()
+		due = reread.C
+	}
 	for {
 		up, storeChanged := e.storeState()
 		if !up {
@@ -105,6 +125,8 @@ func (e *Engine) await(ctx context.Context, changed <-chan struct{}) error {
 		case <-e.stop:
 			return ErrShuttingDown
 		case <-changed:
+			return nil
+		case <-due:
 			return nil
 		case <-storeChanged:
 		}

@@ -3,9 +3,13 @@
 // tests call Run with a function that opens a new, empty store, and declare
 // var _ storagetest.Backend = (*Store)(nil).
 //
+// A backend that several processes share leases tasks to them (LeaseBackend): its tests also
+// call RunLeases, and declare var _ storagetest.LeaseBackend = (*Store)(nil).
+//
 // The suite uses nothing but the Backend interface. It is deterministic: times are
 // fixed, and the concurrency tests assert what must hold under any interleaving rather than
-// relying on timing.
+// relying on timing. Leases expire by the backend's own clock: RunLeases waits for one to run
+// out, with a bounded loop, and asserts no upper bound on time.
 //
 // # What the contract leaves to each backend
 //
