@@ -51,6 +51,7 @@ const requestPurgeInterval = time.Hour
 // restart, and never reaches Fiber. Safe for concurrent use.
 type idempotency struct {
 	store   RequestStore
+	health  StoreHealth // nil: always up
 	ttl     time.Duration
 	now     func() time.Time
 	started time.Time // records left pending by an earlier process are orphans
@@ -60,11 +61,11 @@ type idempotency struct {
 	inflight map[string]chan struct{}
 }
 
-func newIdempotency(store RequestStore, ttl time.Duration, log *slog.Logger) *idempotency {
+func newIdempotency(store RequestStore, ttl time.Duration, health StoreHealth, log *slog.Logger) *idempotency {
 	if ttl <= 0 {
 		ttl = DefaultIdempotencyTTL
 	}
-	return &idempotency{store: store, ttl: ttl, now: time.Now, started: time.Now(), log: log, inflight: map[string]chan struct{}{}}
+	return &idempotency{store: store, health: health, ttl: ttl, now: time.Now, started: time.Now(), log: log, inflight: map[string]chan struct{}{}}
 }
 
 // purge deletes the records that have expired.
@@ -149,6 +150,9 @@ func (i *idempotency) attempt(ctx context.Context, key, hash string, start func(
 		Key: key, PayloadHash: hash, State: storage.RequestPending, CreateTime: now, ExpireTime: now.Add(i.ttl),
 	})
 	if err != nil {
+		if i.health != nil {
+			err = i.health.Failed(ctx, err) // a store found down: nothing was sent, retry
+		}
 		return nil, fmt.Errorf("claim request id: %w", err), false
 	}
 	if !claimed {
