@@ -258,6 +258,11 @@ func runBurst(tb testing.TB, sim *fakeProc, replicas []*proc) (elapsed, ideal ti
 	if most := mostInWindow(times, scaledWindow); most > scaledStarts {
 		tb.Errorf("%d starts answered within %v, the limit is %d", most, scaledWindow, scaledStarts)
 	}
+	for _, k := range []int{0, 29, 30, 59, 60, 89} {
+		if k < len(times) {
+			tb.Logf("start %d answered upstream at +%v", k+1, times[k].Sub(t0).Round(time.Millisecond))
+		}
+	}
 	ideal = time.Duration((starts+scaledStarts-1)/scaledStarts-1) * scaledWindow
 	return elapsed, ideal
 }
