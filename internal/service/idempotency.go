@@ -36,7 +36,7 @@ const DefaultIdempotencyTTL = 24 * time.Hour
 // gone), so the key can be claimed again. PurgeRequests deletes the records that expired
 // before a time, which nothing reads again, and says how many.
 type RequestStore interface {
-	ClaimRequest(ctx context.Context, r storage.Request) (existing storage.Request, claimed bool, err error)
+	ClaimRequest(ctx context.Context, r storage.Request, lease time.Duration) (existing storage.Request, claimed bool, err error)
 	FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error
 	ReleaseRequest(ctx context.Context, key string) error
 	PurgeRequests(ctx context.Context, before time.Time) (int, error)
@@ -147,7 +147,7 @@ func (i *idempotency) attempt(ctx context.Context, key, hash string, start func(
 	now := i.now()
 	existing, claimed, err := i.store.ClaimRequest(ctx, storage.Request{
 		Key: key, PayloadHash: hash, State: storage.RequestPending, CreateTime: now, ExpireTime: now.Add(i.ttl),
-	})
+	}, i.ttl)
 	if err != nil {
 		return nil, fmt.Errorf("claim request id: %w", err), false
 	}

@@ -5,15 +5,17 @@
 //
 // The suite uses nothing but the Backend interface. It is deterministic: times are
 // fixed, and the concurrency tests assert what must hold under any interleaving rather than
-// relying on timing.
+// relying on timing. Request leases run by the backend's own clock, which the suite does not
+// set: it grants leases that outlive the test or have run out when granted, and bounds a
+// lease's expiry only relative to another.
 //
 // # What the contract leaves to each backend
 //
 // The suite tests nothing about ReadResults on an unknown task (an error or no results),
 // invalid ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a
 // backend cannot represent; what ClaimRequest returns as existing when it claims, the
-// Response given to a claim, a Request whose ExpireTime is not after its CreateTime, and
-// FinishRequest on a record that has expired but is not purged. No consumer depends on
+// Response given to a claim, a Request whose ExpireTime is not after its CreateTime, a
+// request lease of zero, and FinishRequest on a record that has expired but is not purged. No consumer depends on
 // them; a backend documents in its package comment what it does.
 package storagetest
 
@@ -71,6 +73,10 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"GetRequestExpired", testGetRequestExpired},
 		{"ReleaseRequest", testReleaseRequest},
 		{"PurgeRequests", testPurgeRequests},
+		{"RequestLeaseRoundTrip", testRequestLeaseRoundTrip},
+		{"RenewRequestFenced", testRenewRequestFenced},
+		{"ResolveRequest", testResolveRequest},
+		{"RenewRacesResolve", testRenewRacesResolve},
 		{"AmbiguousStarts", testAmbiguousStarts},
 	}
 	for _, tt := range tests {
