@@ -39,6 +39,14 @@ type Config struct {
 	Reconcile ReconcileStore
 	// IdempotencyTTL is how long a request_id is remembered; zero means 24h.
 	IdempotencyTTL time.Duration
+	// Replica names this process among the replicas sharing Requests: the owner of the
+	// idempotent starts it sends. Replicas must have distinct names. Empty means a random one.
+	Replica string
+	// LeaseTTL is how long a replica sending an idempotent start is taken for alive after its
+	// last renewal (it renews every third of it): a duplicate of a start whose replica died
+	// gets the unknown outcome this long after the death at most. Zero means
+	// DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// AllowRequestAPIKey lets requests bring their own Fiber key (api_key). Off, such
 	// requests are refused with PERMISSION_DENIED.
 	AllowRequestAPIKey bool
@@ -78,7 +86,7 @@ func New(cfg Config) *Service {
 	}
 	return &Service{
 		fiber: cfg.Fiber, tasks: cfg.Tasks, reconcile: cfg.Reconcile, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
-		idem:    newIdempotency(cfg.Requests, cfg.IdempotencyTTL, log),
+		idem:    newIdempotency(cfg.Requests, cfg.IdempotencyTTL, cfg.Replica, cfg.LeaseTTL, log),
 		streams: newStreamQuota(cfg.MaxWatchStreams),
 		secrets: cfg.Secrets,
 	}
