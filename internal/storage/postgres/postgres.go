@@ -14,7 +14,8 @@
 // and the others find its record. These hold across processes: they are the database's.
 // A pending request's lease is timed by the database's clock (statement_timestamp), never a
 // replica's; RenewRequest and ResolveRequest are each one UPDATE of the record's row, so the
-// row lock orders them.
+// row lock orders them. The store is a storagetest.PurgeTurnBackend: a purge's turns are one
+// row of purge_runs, taken by one INSERT ... ON CONFLICT, with no session state.
 //
 // # Durability
 //

@@ -3,6 +3,9 @@
 // tests call Run with a function that opens a new, empty store, and declare
 // var _ storagetest.Backend = (*Store)(nil).
 //
+// A backend that several processes share also lets them take turns at the periodic purges
+// (PurgeTurnBackend): its tests also call RunPurgeTurns.
+//
 // The suite uses nothing but the Backend interface. It is deterministic: times are
 // fixed, and the concurrency tests assert what must hold under any interleaving rather than
 // relying on timing. Request leases run by the backend's own clock, which the suite does not
