@@ -143,9 +143,10 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer store.Close()
 	logger.Info("store open", "store", redactStore(cfg.store))
-	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger})
+	turns := purgeTurns(store)
+	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, PurgeTurns: turns, Logger: logger})
 	svc := service.New(service.Config{
-		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
+		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL, PurgeTurns: turns,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})
