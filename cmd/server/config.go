@@ -11,6 +11,7 @@ import (
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/gateway"
 	"github.com/fibergate/fibergate/internal/server"
+	"github.com/fibergate/fibergate/internal/tasks"
 )
 
 // config is everything main reads from flags and the environment.
@@ -45,6 +46,8 @@ type config struct {
 	cancelRate        string
 	maxQueueWait      time.Duration
 	store             string
+	replicaID         string        // "" until main picks the default
+	leaseTTL          time.Duration // of task leases, with a store that replicas share
 	retention         time.Duration
 	logLevel          string
 	logFormat         string
@@ -105,6 +108,8 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&c.cancelRate, "cancel-rate", "FIBERGATE_CANCEL_RATE", "60/1m", "Fiber cancel calls allowed per API key, N/duration")
 	duration(&c.maxQueueWait, "max-queue-wait", "FIBERGATE_MAX_QUEUE_WAIT", 2*time.Minute, "longest a call waits for a rate-limit slot (its gRPC deadline may be shorter); longer waits fail at once with RESOURCE_EXHAUSTED")
 	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600, for one process), or postgres://USER@HOST:PORT/DB?sslmode=... (PostgreSQL, shared by any number of replicas; give the password in PGPASSWORD or ~/.pgpass rather than in the URL, which ps shows)")
+	str(&c.replicaID, "replica-id", "FIBERGATE_REPLICA_ID", "", "this replica's name in logs, metrics and task leases, unique among the replicas sharing a store: letters, digits and . _ : - (default: the host name and a random suffix)")
+	duration(&c.leaseTTL, "lease-ttl", "FIBERGATE_LEASE_TTL", tasks.DefaultLeaseTTL, "with a PostgreSQL store: how long a replica's lease of a task lasts unless renewed (every third of it); a dead replica's tasks are taken over within it and a claim interval (a third of it, at most 2s)")
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")
@@ -170,6 +175,12 @@ func (c config) check() error {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be positive, got %v", d.flag, d.v)
 		}
+	}
+	if c.leaseTTL < time.Second {
+		return fmt.Errorf("-lease-ttl must be at least 1s, got %v", c.leaseTTL)
+	}
+	if c.replicaID != "" && !validReplicaID(c.replicaID) {
+		return fmt.Errorf("-replica-id %q: want 1 to %d letters, digits and . _ : -", c.replicaID, maxReplicaIDLen)
 	}
 	if c.retention < 0 {
 		return fmt.Errorf("-retention must not be negative (0: never purge), got %v", c.retention)

@@ -26,6 +26,8 @@ type settings struct {
 	HTTPReadTimeout                          time.Duration
 	MaxHeaderBytes, MaxHTTPConns             int
 	MaxStreamsPerConn                        int
+	ReplicaID                                string
+	LeaseTTL                                 time.Duration
 }
 
 func settingsOf(c config) settings {
@@ -37,6 +39,7 @@ func settingsOf(c config) settings {
 		MaxBodyBytes: c.maxBodyBytes, Store: c.store, LogLevel: c.logLevel, LogFormat: c.logFormat,
 		FiberKeyFile: c.fiberKeyFile, HTTPReadTimeout: c.httpReadTimeout, MaxHeaderBytes: c.maxHeaderBytes,
 		MaxHTTPConns: c.maxHTTPConns, MaxStreamsPerConn: c.maxStreamsPerConn,
+		ReplicaID: c.replicaID, LeaseTTL: c.leaseTTL,
 	}
 }
 
@@ -52,6 +55,7 @@ func TestConfigDefaults(t *testing.T) {
 		MaxQueueWait: 2 * time.Minute, Retention: 30 * 24 * time.Hour, MaxWatchStreams: 100,
 		MaxBodyBytes: 6 << 20, Store: "sqlite:fibergate.db", LogLevel: "info", LogFormat: "text",
 		HTTPReadTimeout: 30 * time.Second, MaxHeaderBytes: 1 << 20, MaxHTTPConns: 512, MaxStreamsPerConn: 1000,
+		ReplicaID: "", LeaseTTL: 15 * time.Second,
 	}
 	if diff := cmp.Diff(want, settingsOf(cfg)); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
@@ -83,6 +87,8 @@ func TestConfigEnvironmentFallbacksForEveryFlag(t *testing.T) {
 		"FIBERGATE_MAX_HEADER_BYTES":     "65536",
 		"FIBERGATE_MAX_HTTP_CONNS":       "64",
 		"FIBERGATE_MAX_STREAMS_PER_CONN": "100",
+		"FIBERGATE_REPLICA_ID":           "replica-7",
+		"FIBERGATE_LEASE_TTL":            "9s",
 	}
 	cfg, err := parseWith(nil, env)
 	if err != nil {
@@ -95,7 +101,7 @@ func TestConfigEnvironmentFallbacksForEveryFlag(t *testing.T) {
 		MaxQueueWait: 6 * time.Second, Retention: 0, MaxWatchStreams: 7,
 		MaxBodyBytes: 2 << 20, Store: "sqlite:/tmp/x.db", LogLevel: "debug", LogFormat: "json",
 		FiberKeyFile: "/run/secrets/fiber", HTTPReadTimeout: 7 * time.Second, MaxHeaderBytes: 64 << 10,
-		MaxHTTPConns: 64, MaxStreamsPerConn: 100,
+		MaxHTTPConns: 64, MaxStreamsPerConn: 100, ReplicaID: "replica-7", LeaseTTL: 9 * time.Second,
 	}
 	if diff := cmp.Diff(want, settingsOf(cfg)); diff != "" {
 		t.Errorf("from the environment (-want +got):\n%s", diff)

@@ -68,6 +68,11 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
+	replica := cfg.replicaID
+	if replica == "" {
+		replica = defaultReplicaID(os.Hostname)
+	}
+	logger = logger.With("replica", replica) // every line says which replica wrote it
 	if cfg.fiberKeyFile != "" && cfg.fiberAPIKey != "" {
 		logger.Warn("FIBER_API_KEY and -fiber-api-key-file are both set: using the file's key")
 	}
@@ -125,26 +130,40 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	limiter, err := budget.New(budget.Config{
-		Limits: limits, MaxWait: cfg.maxQueueWait, SendReserve: sendReserve, Logger: logger.With("component", "budget"),
-	})
-	if err != nil {
-		return err
-	}
-	logger.Info("fiber budget", "start", limits.Start.String(), "poll", limits.Poll.String(), "cancel", limits.Cancel.String())
-	// Starts of unknown outcome are recorded for the operator by the service, which knows
-	// the caller and the request (see cmd/reconcile).
-	mets := metrics.New()
-	mets.RegisterBudget(limiter)
-	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter, OnAttempt: mets.ObserveFiberAttempt})
-	store, err := openStore(ctx, cfg.store)
+	store, leases, err := openStore(ctx, cfg.store)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	logger.Info("store open", "store", redactStore(cfg.store))
+	opened := []any{"store", redactStore(cfg.store)}
+	if leases != nil { // shared with any other replica: one at a time polls a task
+		opened = append(opened, "lease_ttl", cfg.leaseTTL)
+	}
+	logger.Info("store open", opened...)
+	// On PostgreSQL the budget is the cluster's: every replica books its slots there. A SQLite
+	// store is one process's, and so is its budget.
+	ledger, _ := store.(budget.Ledger)
+	limiter, err := budget.New(budget.Config{
+		Limits: limits, MaxWait: cfg.maxQueueWait, SendReserve: sendReserve, Logger: logger.With("component", "budget"),
+		Ledger: ledger, MaxInFlight: 2 * cfg.fiberTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	logger.Info("fiber budget", "start", limits.Start.String(), "poll", limits.Poll.String(), "cancel", limits.Cancel.String(),
+		"shared_in_store", ledger != nil)
+	// Starts of unknown outcome are recorded for the operator by the service, which knows
+	// the caller and the request (see cmd/reconcile).
+	mets := metrics.New()
+	mets.RegisterBudget(limiter)
+	mets.RegisterReplica(replica)
+	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter, OnAttempt: mets.ObserveFiberAttempt})
+	// On PostgreSQL the replicas take turns at the purges; on SQLite this process runs them.
 	turns := purgeTurns(store)
-	engine := tasks.New(tasks.Config{Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, PurgeTurns: turns, Logger: logger})
+	engine := tasks.New(tasks.Config{
+		Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger,
+		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns,
+	})
 	svc := service.New(service.Config{
 		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL, PurgeTurns: turns,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
@@ -180,7 +199,15 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.metricsAddr != "" {
 		g.Go(func() error { return serveMetrics(gctx, cfg.metricsAddr, mets.Handler(), logger) })
 	}
-	return g.Wait()
+	err = g.Wait()
+	// The last Done reports reach the other replicas before the store closes, rather than
+	// hold slots until MaxInFlight.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ferr := limiter.Flush(fctx); ferr != nil {
+		logger.Warn("fiber budget: reports not flushed to the store", "error", ferr)
+	}
+	return err
 }
 
 // serveMetrics serves handler at /metrics on addr until ctx ends.

@@ -37,10 +37,10 @@ func (p *proc) metricsAddr(t *testing.T) string {
 }
 
 // TestMetricsEndpoint: -metrics-addr serves Prometheus metrics of the gRPC calls, the Fiber
-// attempts and the budget, and no label or value holds the key or its id.
+// attempts, the budget and the replica id, and no label or value holds the key or its id.
 func TestMetricsEndpoint(t *testing.T) {
 	_, url := newUpstream(t)
-	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url, "-metrics-addr", "127.0.0.1:0")
+	p := startServer(t, []string{"FIBER_API_KEY=" + serverKey}, "-fiber-url", url, "-metrics-addr", "127.0.0.1:0", "-replica-id", "e2e-replica")
 	client := p.dial(t)
 	if _, err := client.StartBatch(testContext(t), oneStart()); err != nil {
 		t.Fatal(err)
@@ -65,6 +65,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`fibergate_fiber_attempts_total{endpoint="start",outcome="ok"} 1`,
 		`fibergate_budget_grants_total{endpoint="start"} 1`,
 		`fibergate_budget_queue_depth{endpoint="start"} 0`,
+		`fibergate_replica_info{replica="e2e-replica"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)

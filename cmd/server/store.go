@@ -66,26 +66,29 @@ func parseStore(spec string) (backend, where string, err error) {
 // password masked.
 func redactStore(spec string) string { return postgres.Redact(spec) }
 
+var _ tasks.Leases = (*postgres.Store)(nil)
+
 // openStore opens the store named by spec (see parseStore). A SQLite store is opened for this
-// process alone: another server on the same file is refused (sqlite.OpenLocked). A PostgreSQL
-// store is shared with any other replica on the same database, its schema migrated first.
-func openStore(ctx context.Context, spec string) (store, error) {
+// process alone: another server on the same file is refused (sqlite.OpenLocked), and leases
+// is nil. A PostgreSQL store is shared with any other replica on the same database, its
+// schema migrated first, and leases its tasks to them (leases is the store).
+func openStore(ctx context.Context, spec string) (s store, leases tasks.Leases, err error) {
 	backend, where, err := parseStore(spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch backend {
 	case backendPostgres:
 		s, err := postgres.Open(ctx, where)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return s, nil
+		return s, s, nil
 	default:
 		s, err := sqlite.OpenLocked(ctx, where)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return s, nil
+		return s, nil, nil
 	}
 }

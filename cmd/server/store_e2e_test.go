@@ -72,7 +72,7 @@ func TestPostgresStoreKeepsTasksAcrossRestarts(t *testing.T) {
 		if strings.Contains(logs, password) {
 			t.Errorf("the store's password shows in the logs:\n%s", logs)
 		}
-		mustContain(t, logs, `"store open"`, "xxxxx@127.0.0.1")
+		mustContain(t, logs, `"store open"`, "xxxxx@127.0.0.1", `"shared_in_store":true`)
 	}
 }
 

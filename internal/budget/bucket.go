@@ -38,6 +38,8 @@ type bucket struct {
 	timerAt  time.Time   // when timer fires
 	timerGen uint64      // tells a stale timer's call from the current one
 
+	sh *shared // with a Ledger; nil without
+
 	counters Counters
 }
 
@@ -69,6 +71,13 @@ type waiter struct {
 	enqueued time.Time
 	granted  bool      // guarded by the Limiter's mutex
 	at       time.Time // when the slot was granted; guarded by the Limiter's mutex
+
+	// With a Ledger (all guarded by the Limiter's mutex):
+	err     error     // the ledger failed: the Wait fails with it (ready is closed)
+	booked  time.Time // when the ledger booked the slot, by its clock
+	free    bool      // the view had a slot free when the Wait came
+	refused uint64    // the bucket's shared.refused when the Wait came
+	atOnce  bool      // free, and granted by the first booking that followed
 }
 
 // slotTime returns when the slot of the waiter with p waiters ahead of it would be granted,
@@ -115,16 +124,22 @@ func (b *bucket) ahead(caller string, li int) int {
 }
 
 // ahead returns how many waiters of the lane would be served before a new waiter of caller.
-// Rounds visit the callers in ring order from next; each caller gets one slot per round. A new
-// caller joins at the end of the current round. A caller with k waiters gets its new one in
-// round k, after its own k and, from every other caller X, min(len X, k) in the earlier rounds
-// plus one more when X still has a waiter in round k and comes before it in that round.
+// A new caller joins at the end of the current round; see before for a caller with waiters.
 func (l *lane) ahead(caller string) int {
 	cq := l.queues[caller]
 	if cq == nil {
 		return len(l.ring)
 	}
-	n, k := len(l.ring), len(cq.waiters)
+	return l.before(cq, len(cq.waiters))
+}
+
+// before returns how many waiters of the lane would be served before the k-th waiter (from 0)
+// of caller queue cq. Rounds visit the callers in ring order from next; each caller gets one
+// slot per round. The k-th waiter is served in round k, after its caller's k before it and,
+// from every other caller X, min(len X, k) in the earlier rounds plus one more when X still
+// has a waiter in round k and comes before it in that round.
+func (l *lane) before(cq *callerQueue, k int) int {
+	n := len(l.ring)
 	offset := func(i int) int { return (i - l.next + n) % n }
 	own := offset(slices.Index(l.ring, cq))
 	total := k
@@ -164,9 +179,28 @@ func (b *bucket) enqueue(caller string, li int, now time.Time) *waiter {
 	return w
 }
 
+// position returns how many waiters would be served before the queued waiter w.
+func (b *bucket) position(w *waiter) int {
+	l := w.queue.lane
+	n := l.before(w.queue, slices.Index(w.queue.waiters, w))
+	if l == &b.lanes[normalLane] {
+		n += b.lanes[urgentLane].waiting
+	}
+	return n
+}
+
 // grantNext grants a slot at now to the head waiter of the caller whose turn it is, in the
-// urgent lane if it has waiters, else in the normal one.
+// urgent lane if it has waiters, else in the normal one, and logs its departure.
 func (b *bucket) grantNext(now time.Time) {
+	w := b.next()
+	w.granted, w.at = true, now
+	b.log.push(now)
+	close(w.ready)
+}
+
+// next takes out of its queue the waiter whose turn it is, in the urgent lane if it has
+// waiters, else in the normal one, and counts it as pending. There must be a waiter.
+func (b *bucket) next() *waiter {
 	l := &b.lanes[urgentLane]
 	if l.waiting == 0 {
 		l = &b.lanes[normalLane]
@@ -183,9 +217,7 @@ func (b *bucket) grantNext(now time.Time) {
 	l.waiting--
 	b.waiting--
 	b.pending++
-	w.granted, w.at = true, now
-	b.log.push(now)
-	close(w.ready)
+	return w
 }
 
 // remove takes a waiter that was not granted out of its queue.
@@ -222,9 +254,30 @@ func (l *lane) dropQueue(i int) {
 
 // giveBack undoes the grant of a waiter that did not use its slot: its departure leaves the log.
 // When the grant filled the log it pushed out an entry that was already out of the window, so
-// the log stays exact.
+// the log stays exact. With a Ledger, the ledger's log is told in the next transaction.
 func (b *bucket) giveBack(w *waiter) {
+	if b.sh != nil {
+		b.sh.reports = append(b.sh.reports, report{kind: reportGiveBack, at: w.booked})
+		return
+	}
 	b.log.giveBack(w.at)
+}
+
+// failAll ends every queued waiter with err, and returns how many there were.
+func (b *bucket) failAll(err error) int {
+	n := b.waiting
+	for li := range b.lanes {
+		l := &b.lanes[li]
+		for _, cq := range l.ring {
+			for _, w := range cq.waiters {
+				w.err = err
+				close(w.ready)
+			}
+		}
+		b.lanes[li] = lane{}
+	}
+	b.waiting = 0
+	return n
 }
 
 // pause handles a 429 at now: the bucket grants nothing until the returned time. A 429 that
@@ -264,8 +317,13 @@ func backoff(base, limit time.Duration, n int) time.Duration {
 
 // idle reports whether the bucket can be forgotten at now without changing any outcome: no
 // waiter, no slot in hand, no request in flight, no departure within the window and no pause
-// within the last window.
+// within the last window. With a Ledger, whose record keeps the window: no waiter, no slot in
+// hand and nothing left to tell the ledger.
 func (b *bucket) idle(now time.Time) bool {
+	if b.sh != nil {
+		// The window is the ledger's: only what is local matters.
+		return b.waiting == 0 && b.pending == 0 && !b.sh.running && len(b.sh.reports) == 0 && b.timer == nil
+	}
 	return b.waiting == 0 && b.pending == 0 && b.log.inFlight == 0 &&
 		now.Sub(b.log.last()) >= b.window && now.Sub(b.pausedUntil) > b.window
 }

@@ -245,3 +245,21 @@ func (d *departures) since(t time.Time) int {
 	}
 	return d.n - lo
 }
+
+// expire settles every entry in flight since ttl before now or earlier: it counts as answered
+// ttl after it was sent, an upper bound of its arrival when no attempt lasts longer than ttl.
+// It reports whether it changed the log. A Done that comes later then finds no entry in flight
+// and settles or adds another, which only makes the log more recent than it was.
+func (d *departures) expire(now time.Time, ttl time.Duration) bool {
+	changed := false
+	for d.inFlight > 0 {
+		i := d.oldest(inFlight, time.Time{})
+		at := d.at(i).Add(ttl)
+		if at.After(now) {
+			break
+		}
+		d.settle(i, at, answered)
+		changed = true
+	}
+	return changed
+}

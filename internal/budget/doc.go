@@ -70,6 +70,46 @@
 // pauses the bucket, for every waiter, for Fiber's Retry-After when it sent one, else for an
 // exponential backoff with jitter that grows with consecutive 429s and is capped.
 //
+// # One budget for several replicas
+//
+// Replicas of one service that call Fiber with the same key must share its budget, or each
+// spends all of it. With Config.Ledger, the window of each bucket (its departure log, its 429
+// pause) lives in the ledger, one record per key and endpoint that every Limiter on the ledger
+// reads and writes; internal/storage/postgres keeps it in PostgreSQL. What stays local is the
+// queue: the callers of each replica queue there, round-robin and urgent lane as above, and
+// when the turn of one has come the replica books its slot in the ledger.
+//
+// A booking is one transaction: it reads the record at the ledger's clock (the replicas'
+// clocks differ; only the ledger's places slots), applies the rules above to it, takes the
+// slot if one is free at that time, and writes the record back. Sent, Done, Penalize and slots
+// given back are applied in the bucket's next transaction, at its time: later than they
+// happened, which only makes departures count as more recent than they were. A 429 so pauses
+// the bucket for every replica.
+//
+// Slots are booked when they are due, never ahead: a slot booked ahead could not move when a
+// request before it is answered late, which is what counting from the answer needs. Each
+// transaction leaves the replica a view of the record, which places the next slot no earlier
+// than the ledger will (other replicas' grants and reports only push slots later), so the
+// replica sleeps until then and books again; if another replica took that slot meanwhile, it
+// learns the next one. A slot held back by a request in flight on another replica is looked
+// at again one window later, the earliest it can come.
+//
+// Across replicas, slots go by arrival at the ledger: each replica books one slot per
+// transaction, and the record's lock serves them in turn. Each replica with waiters thus gets
+// about an equal share of the slots that free up, whatever the number of its waiters, and a
+// caller's share is fair within its replica's. A caller whose requests are spread over the
+// replicas gets its turn on each. Likewise the urgent lane is each replica's: its urgent Waits
+// go before its other Waits, not before those of other replicas.
+//
+// The view does not see the other replicas' queues, so the estimate a Wait makes on arrival is
+// a lower bound: a fast failure is certain, but a Wait may queue and then find its slot too
+// late. It then fails with a *WaitError when the time it was allowed to queue runs out, rather
+// than at its deadline. When a transaction that was to book a slot fails, every Wait queued in
+// the bucket fails with the ledger's error: nothing is sent that the ledger did not book.
+// Reports that fail are kept and tried again, and a request left in flight by a replica that
+// died counts as answered Config.MaxInFlight after it was sent. Flush waits until the reports
+// made so far are in the ledger.
+//
 // # Visibility
 //
 // Stats returns queue depths, waits, grants, fast failures and 429s per bucket, ready to be

@@ -1,7 +1,9 @@
 package budget
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -42,6 +44,17 @@ type Config struct {
 	// Logger receives waits and fast failures at debug level and 429 pauses at warn level, with
 	// the key's id (never the key). Nil discards.
 	Logger *slog.Logger
+
+	// Ledger, when not nil, keeps the windows of the buckets, shared with every Limiter on the
+	// same ledger (the replicas of a cluster), which must have the same Limits and Margin. See
+	// the package documentation. Nil means the budget is this Limiter's alone, in memory.
+	Ledger Ledger
+
+	// MaxInFlight matters with a Ledger only: a request reported Sent and not Done this long
+	// after counts as answered then, so that a replica that died with requests in flight does
+	// not hold their slots for ever. It must exceed the longest attempt (the Fiber client's
+	// timeout). Zero means DefaultMaxInFlight.
+	MaxInFlight time.Duration
 }
 
 // Backoff shapes the pauses after 429s without Retry-After: the n-th 429 in a row pauses the
@@ -53,8 +66,10 @@ type Backoff struct {
 
 // Limiter owns Fiber's budget for every API key and endpoint. Create it with New. It is safe
 // for concurrent use. It starts no goroutine of its own: a bucket with queued waiters arms a
-// time.AfterFunc timer, whose callback grants the slots that have come free and returns. So it
-// needs no Close.
+// time.AfterFunc timer, whose callback grants the slots that have come free and returns. With
+// a Ledger, a bucket that has something to book or report runs its transactions in a goroutine
+// that ends once there is nothing left to do now. So it needs no Close; with a Ledger, Flush
+// before closing the ledger.
 type Limiter struct {
 	limits  Limits
 	margin  time.Duration
@@ -64,10 +79,14 @@ type Limiter struct {
 	log     *slog.Logger
 	sweep   time.Duration // how often idle buckets are looked for
 
+	ledger      Ledger // nil: the windows are in the buckets
+	maxInFlight time.Duration
+
 	mu        sync.Mutex // guards the fields below and every bucket
 	buckets   map[bucketKey]*bucket
 	retired   map[fiber.Endpoint]Counters // counters of buckets forgotten when idle
 	nextSweep time.Time
+	flushed   chan struct{} // closed when a bucket's transactions stop (for Flush); nil when nobody waits
 }
 
 // New returns a Limiter for cfg. It fails when a limit is not valid (N below 1 or a window that
@@ -77,8 +96,8 @@ func New(cfg Config) (*Limiter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("budget: %w", err)
 	}
-	if cfg.Backoff.Base < 0 || cfg.Backoff.Cap < 0 || cfg.MaxWait < 0 || cfg.SendReserve < 0 {
-		return nil, fmt.Errorf("budget: backoff, max wait and send reserve must not be negative")
+	if cfg.Backoff.Base < 0 || cfg.Backoff.Cap < 0 || cfg.MaxWait < 0 || cfg.SendReserve < 0 || cfg.MaxInFlight < 0 {
+		return nil, fmt.Errorf("budget: backoff, max wait, send reserve and max in flight must not be negative")
 	}
 	l := &Limiter{
 		limits:  ls,
@@ -87,12 +106,14 @@ func New(cfg Config) (*Limiter, error) {
 		reserve: cfg.SendReserve,
 		backoff: cfg.Backoff,
 		log:     cfg.Logger,
+		ledger:  cfg.Ledger,
 		buckets: make(map[bucketKey]*bucket),
 		retired: make(map[fiber.Endpoint]Counters),
 	}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
+	l.maxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
 	l.sweep = max(ls.Start.Per, ls.Poll.Per, ls.Cancel.Per)
 	l.nextSweep = time.Now().Add(l.sweep)
 	return l, nil
@@ -111,7 +132,8 @@ func (l *Limiter) Limits() Limits { return l.limits }
 // *WaitError at once; if it comes with less than SendReserve left, Wait gives it back and
 // returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
 // place is given up without consuming a slot. Wait also fails for an endpoint that is not one
-// of fiber's three.
+// of fiber's three. With a Ledger, a queued Wait also returns a *WaitError once it has queued
+// as long as it was allowed, and the ledger's error, wrapped, when booking its slot failed.
 func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
@@ -124,7 +146,7 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 	l.mu.Lock()
 	now := time.Now()
 	b := l.bucket(keyID, ep, now)
-	if b.grantFree(now) {
+	if b.sh == nil && b.grantFree(now) {
 		l.mu.Unlock()
 		return nil
 	}
@@ -133,8 +155,9 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		li = urgentLane
 	}
 	ahead := b.ahead(caller, li)
-	wait := b.slotTime(now, ahead).Sub(now)
-	if allowed, isMax, bounded := l.allowed(ctx); bounded && wait > allowed {
+	wait := b.slotAt(now, ahead).Sub(now)
+	allowed, isMax, bounded := l.allowed(ctx)
+	if bounded && wait > allowed {
 		b.counters.FastFails++
 		l.mu.Unlock()
 		werr := &WaitError{KeyID: keyID, Endpoint: ep, Limit: b.limit, RetryAfter: wait, Ahead: ahead, Allowed: allowed, MaxWait: isMax}
@@ -145,6 +168,15 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		return werr
 	}
 	w := b.enqueue(caller, li, now)
+	var expired <-chan time.Time // with a Ledger, when the Wait has queued as long as allowed
+	if b.sh != nil {
+		w.free, w.refused = wait <= 0, b.sh.refused
+		if bounded && allowed > 0 {
+			t := time.NewTimer(allowed)
+			defer t.Stop()
+			expired = t.C
+		}
+	}
 	l.schedule(b, now)
 	depth := b.waiting
 	l.mu.Unlock()
@@ -156,9 +188,18 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 	select {
 	case <-w.ready:
 	case <-ctx.Done():
+	case <-expired:
 	}
 	l.mu.Lock()
-	if err := ctx.Err(); err != nil {
+	if w.err != nil {
+		l.mu.Unlock()
+		return fmt.Errorf("budget: book %s slot: %w", ep, w.err)
+	}
+	// Its time to queue is up, though its deadline may have come at the same instant (when
+	// there is no SendReserve): a *WaitError says more, unless the caller gave up.
+	timedOut := !w.granted && expired != nil && !time.Now().Before(w.enqueued.Add(allowed)) &&
+		!errors.Is(ctx.Err(), context.Canceled)
+	if err := ctx.Err(); err != nil && !timedOut {
 		if w.granted {
 			b.pending--
 			b.giveBack(w)
@@ -170,7 +211,22 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		l.mu.Unlock()
 		return fmt.Errorf("budget: wait for %s slot: %w", ep, err)
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < l.reserve {
+	if !w.granted {
+		// With a Ledger, the other replicas' waiters, which the estimate on arrival could not
+		// see, took the slots the Wait was allowed to wait for.
+		now := time.Now()
+		ahead := b.position(w)
+		b.remove(w)
+		b.counters.FastFails++
+		l.schedule(b, now)
+		l.mu.Unlock()
+		if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
+			l.log.Debug("fiber budget: no slot in time", "key_id", keyID, "endpoint", ep, "caller", caller,
+				"allowed", allowed, "ahead", ahead)
+		}
+		return &WaitError{KeyID: keyID, Endpoint: ep, Limit: b.limit, RetryAfter: max(b.slotAt(now, ahead).Sub(now), 0), Ahead: ahead, Allowed: allowed, MaxWait: isMax}
+	}
+	if dl, ok := ctx.Deadline(); ok && !w.atOnce && time.Until(dl) < l.reserve {
 		left := time.Until(dl)
 		// The slot came too late to send safely before the deadline: hand it on.
 		b.pending--
@@ -221,6 +277,13 @@ func (l *Limiter) Penalize(keyID string, ep fiber.Endpoint, retryAfter time.Dura
 	now := time.Now()
 	b := l.bucket(keyID, ep, now)
 	b.counters.Penalties++
+	if b.sh != nil {
+		// Logged once the ledger has it, with the pause it set.
+		b.sh.reports = append(b.sh.reports, report{kind: reportPenalty, retryAfter: retryAfter})
+		l.schedule(b, now)
+		l.mu.Unlock()
+		return
+	}
 	until := b.pause(now, retryAfter)
 	l.schedule(b, now)
 	streak, depth := b.streak, b.waiting
@@ -236,7 +299,7 @@ func (l *Limiter) Penalize(keyID string, ep fiber.Endpoint, retryAfter time.Dura
 // after it wait for ever. Call it at most once per granted Wait, from any goroutine; an unknown
 // endpoint is ignored.
 func (l *Limiter) Sent(keyID string, ep fiber.Endpoint) {
-	l.report(keyID, ep, (*departures).sent)
+	l.report(keyID, ep, reportSent)
 }
 
 // Done reports that the answer to a request of keyID to ep, granted by an earlier Wait, has
@@ -247,11 +310,12 @@ func (l *Limiter) Sent(keyID string, ep fiber.Endpoint) {
 // only the margin absorbs the delay to Fiber. Call it at most once per granted Wait, from any
 // goroutine; an unknown endpoint is ignored.
 func (l *Limiter) Done(keyID string, ep fiber.Endpoint) {
-	l.report(keyID, ep, (*departures).done)
+	l.report(keyID, ep, reportDone)
 }
 
-// report applies a Sent or Done report to the bucket of keyID at ep.
-func (l *Limiter) report(keyID string, ep fiber.Endpoint, apply func(d *departures, t, cutoff time.Time)) {
+// report applies a Sent or Done report to the bucket of keyID at ep; with a Ledger, it is
+// applied to the ledger's record in the bucket's next transaction, which starts now.
+func (l *Limiter) report(keyID string, ep fiber.Endpoint, kind reportKind) {
 	if _, ok := l.limits.For(ep); !ok {
 		return
 	}
@@ -259,7 +323,16 @@ func (l *Limiter) report(keyID string, ep fiber.Endpoint, apply func(d *departur
 	defer l.mu.Unlock()
 	now := time.Now()
 	b := l.bucket(keyID, ep, now)
-	apply(&b.log, now, now.Add(-b.window))
+	if b.sh != nil {
+		b.sh.reports = append(b.sh.reports, report{kind: kind})
+		l.schedule(b, now)
+		return
+	}
+	if kind == reportSent {
+		b.log.sent(now, now.Add(-b.window))
+	} else {
+		b.log.done(now, now.Add(-b.window))
+	}
 	if b.waiting > 0 {
 		l.schedule(b, now) // the next slot has moved
 	}
@@ -298,6 +371,9 @@ func (l *Limiter) bucket(keyID string, ep fiber.Endpoint, now time.Time) *bucket
 		cap:    capped,
 		log:    departures{max: lim.N},
 	}
+	if l.ledger != nil {
+		b.sh = &shared{}
+	}
 	l.buckets[k] = b
 	return b
 }
@@ -316,8 +392,13 @@ func (l *Limiter) forgetIdle(now time.Time) {
 }
 
 // schedule grants every slot that is free at now, in round-robin order, and arms the bucket's
-// timer for the next one while waiters remain. The caller holds l.mu.
+// timer for the next one while waiters remain. With a Ledger it leaves that to
+// scheduleShared. The caller holds l.mu.
 func (l *Limiter) schedule(b *bucket, now time.Time) {
+	if b.sh != nil {
+		l.scheduleShared(b, now)
+		return
+	}
 	for b.waiting > 0 && !b.slotTime(now, 0).After(now) {
 		b.grantNext(now)
 	}
@@ -325,7 +406,12 @@ func (l *Limiter) schedule(b *bucket, now time.Time) {
 		b.stopTimer()
 		return
 	}
-	at := b.slotTime(now, 0)
+	l.arm(b, now, b.slotTime(now, 0))
+}
+
+// arm sets the bucket's timer to go off at at, unless it is set for then already. The caller
+// holds l.mu.
+func (l *Limiter) arm(b *bucket, now, at time.Time) {
 	if b.timer != nil && b.timerAt.Equal(at) {
 		return
 	}
@@ -344,6 +430,9 @@ func (l *Limiter) fire(b *bucket, gen uint64) {
 		return // stopped too late, or replaced
 	}
 	b.timer = nil
+	if b.sh != nil {
+		b.sh.due = b.waiting > 0
+	}
 	l.schedule(b, time.Now())
 }
 

@@ -84,9 +84,9 @@ func (l *Limiter) Stats() Stats {
 			Limit:    b.limit,
 			Waiting:  b.waiting,
 			Callers:  b.callers(),
-			InWindow: b.log.since(now.Add(-b.window)),
-			NextSlot: max(b.slotTime(now, 0).Sub(now), 0),
-			Paused:   max(b.pausedUntil.Sub(now), 0),
+			InWindow: b.log.since(b.viewNow(now).Add(-b.window)),
+			NextSlot: max(b.slotAt(now, 0).Sub(now), 0),
+			Paused:   max(b.pausedUntil.Sub(b.viewNow(now)), 0),
 			Counters: b.counters,
 		})
 	}

@@ -1,11 +1,12 @@
 // Package metrics exports fibergate's Prometheus metrics: the gRPC server's calls (through
 // go-grpc-middleware's prometheus provider), every attempt at Fiber by endpoint and outcome,
-// the upstream budget (grants, queue depth, waits, fast failures, 429s received), and the Go
-// runtime and process.
+// the upstream budget (grants, queue depth, waits, fast failures, 429s received), the
+// replica's id, and the Go runtime and process.
 //
 // No label ever holds a secret or a value a caller controls: endpoints and outcomes are fixed
-// sets, gRPC methods come from the service descriptor, and API keys appear nowhere, not even
-// as their ids (a request may bring its own key, which would make the label set unbounded).
+// sets, gRPC methods come from the service descriptor, the replica id is the operator's, and
+// API keys appear nowhere, not even as their ids (a request may bring its own key, which
+// would make the label set unbounded).
 package metrics
 
 import (
@@ -68,6 +69,18 @@ func New() *Metrics {
 
 // endpoints are Fiber's three endpoints, the only values of the endpoint label.
 var endpoints = []fiber.Endpoint{fiber.EndpointStart, fiber.EndpointPoll, fiber.EndpointCancel}
+
+// RegisterReplica exports fibergate_replica_info{replica="id"} 1: the name of this replica
+// among those sharing a store, to join its series with its logs.
+func (m *Metrics) RegisterReplica(id string) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "replica_info",
+		Help:        "Always 1; its replica label is this process's replica id (-replica-id), as its log lines carry it.",
+		ConstLabels: prometheus.Labels{"replica": id},
+	})
+	g.Set(1)
+	m.reg.MustRegister(g)
+}
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

@@ -43,6 +43,7 @@ func TestScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.RegisterBudget(l)
+	m.RegisterReplica("web-1-a3f09c")
 	ctx := context.Background()
 	if err := l.Wait(ctx, fiber.KeyID(key), fiber.EndpointStart); err != nil {
 		t.Fatal(err)
@@ -79,6 +80,7 @@ func TestScrape(t *testing.T) {
 		`fibergate_budget_fiber_429_total{endpoint="poll"} 1`,
 		`fibergate_budget_queue_depth{endpoint="cancel"} 0`,
 		`fibergate_budget_active_keys{endpoint="start"} 1`,
+		`fibergate_replica_info{replica="web-1-a3f09c"} 1`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(text, want+"\n") && !strings.Contains(text, want) {

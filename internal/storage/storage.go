@@ -13,6 +13,10 @@
 // The store is the source of truth of the task engine: a task's pollers append results and
 // move its cursor in one atomic step (AppendResults), so after a crash polling resumes from a
 // cursor that matches exactly the results stored, and no result is lost or stored twice.
+//
+// A backend that several processes share also leases tasks to them
+// (storagetest.LeaseBackend), so that one replica at a time polls a task, and refuses a
+// poller's write once its replica has lost the lease (Update.Fence, ErrLeaseLost).
 package storage
 
 import (
@@ -29,6 +33,9 @@ var (
 	// ErrConflict: AppendResults was given a fromSeq that is not the task's result count,
 	// i.e. another writer appended in between. Nothing was written.
 	ErrConflict = errors.New("storage: concurrent append")
+	// ErrLeaseLost: a fenced write (Update.Fence) was refused because its replica does not
+	// hold a live lease on the task: another replica may poll it. Nothing was written.
+	ErrLeaseLost = errors.New("storage: task lease lost")
 )
 
 // State is a task's life-cycle state. Its values match the contract's TaskState numbers.
@@ -110,6 +117,11 @@ type Update struct {
 	Progress   Progress
 	UpdateTime time.Time
 	FinishTime time.Time // zero unless State is terminal
+	// Fence, if not "", names the replica that must hold a live lease on the task for the
+	// write to happen (else ErrLeaseLost), so that a poller that lost its lease cannot
+	// write. "" writes unfenced. A backend that leases tasks enforces it; one that serves a
+	// single process, where one poller per task is the engine's own doing, ignores it.
+	Fence string
 }
 
 // ListFilter selects tasks for ListTasks.

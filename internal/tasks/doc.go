@@ -6,9 +6,36 @@
 //
 // Engine.Run owns every poller goroutine: one per unfinished task whose Fiber key is known,
 // started under Run's context when the task is tracked or adopted, or found unfinished in the
-// store when Run starts; a task tracked or adopted before Run waits for it. Cancelling Run's
-// context stops them all, and Run returns only after they have. Watch runs on its caller's
-// goroutine.
+// store when Run starts (with leases: when the replica claims it); a task tracked or adopted
+// before Run waits for it. With leases, Run also owns a claim loop and a heartbeat (see
+// Replicas). Cancelling Run's context stops them all, and Run returns only after they have.
+// Watch runs on its caller's goroutine.
+//
+// # Replicas
+//
+// Several engines (replicas, each in its own process) may share one store that leases tasks
+// (Config.Leases): then one replica at a time polls a task, the one holding its lease. A
+// lease is claimed in the store and expires by the store's clock LeaseTTL after its claim
+// or last renewal, unless released. Each replica:
+//
+//   - claims the task it tracks or adopts right after storing it, so that the replica that
+//     started a task usually polls it; if another replica holds it, it does not poll it;
+//   - claims free tasks (never leased, released, or expired) whose Fiber key it knows, at
+//     most a few at a time so that replicas share them, every LeaseTTL/3 (at most 2s), and
+//     follows them: a dead replica's tasks are taken over within LeaseTTL and one such
+//     interval;
+//   - renews the leases it holds every LeaseTTL/3, and stops the poller of a lease the store
+//     says is lost, or that may have run out by its own clock (not renewed within four
+//     fifths of LeaseTTL after the renewal was sent); a poller also checks its lease before
+//     each poll, so a replica that lost a lease stops before its next poll of the task;
+//   - fences its pollers' writes (storage.Update.Fence): the store refuses a write from a
+//     replica that no longer holds the lease (storage.ErrLeaseLost), which stops the poller;
+//   - releases a task's lease when its poller ends, and every lease it holds when Run stops,
+//     so that the others take them over at once.
+//
+// Watchers are served by any replica from the store. A watch on a replica that does not poll
+// the task reads the store every RereadInterval, since the poller's writes wake only the
+// watchers of its own replica.
 //
 // # One poller per task, many watchers
 //

@@ -38,6 +38,17 @@ type Config struct {
 	PurgeTurns PurgeTurns
 	// Logger receives operational events. Nil means slog.Default().
 	Logger *slog.Logger
+	// Leases, if not nil, makes the engine one of the replicas sharing Store: it follows
+	// only the tasks whose lease it holds (see the package documentation), and its pollers'
+	// writes are fenced by it. Nil: the engine is the store's only one, and follows every
+	// unfinished task.
+	Leases Leases
+	// Replica names this engine among the replicas sharing the store; required with Leases.
+	Replica string
+	// LeaseTTL is how long a lease lasts unless renewed; zero (or negative) means
+	// DefaultLeaseTTL. A dead replica's tasks are taken over within LeaseTTL and one claim
+	// interval (LeaseTTL/3, at most 2s).
+	LeaseTTL time.Duration
 }
 
 // Engine follows tasks and serves watchers. Create it with New, then call Run once; the other
@@ -51,23 +62,31 @@ type Engine struct {
 	retention time.Duration
 	log       *slog.Logger
 	hub       *hub
+	leases    Leases        // nil: the store's only engine
+	replica   string        // with leases
+	ttl       time.Duration // of leases
+	fence     string        // Update.Fence of the pollers' writes: replica with leases, else ""
 
 	purgeTurns PurgeTurns // nil: no other replica purges
 
 	wake chan struct{}  // buffered(1): a task was queued for Run to start its poller
 	stop chan struct{}  // closed when Run stops: watches end with ErrShuttingDown
-	wg   sync.WaitGroup // counts pollers; only Run adds to it and waits on it
+	wg   sync.WaitGroup // counts pollers and Run's lease loops; only Run adds to it and waits on it
 
-	mu         sync.Mutex              // guards pollers, queued, unrecorded and stopped
+	mu         sync.Mutex              // guards pollers, queued, unrecorded, held and stopped
 	pollers    map[string]bool         // tasks whose poller runs or is queued
 	queued     []string                // tasks whose poller Run is to start
 	unrecorded map[string]storage.Task // tasks Track could not store: their pollers store them first
+	held       map[string]*lease       // with leases: the tasks whose lease this replica holds
 	stopped    bool
 }
 
 // New returns an Engine. It starts nothing: tasks tracked or adopted before Run are followed
-// once Run runs.
+// once Run runs. It panics if cfg has Leases without a Replica.
 func New(cfg Config) *Engine {
+	if cfg.Leases != nil && cfg.Replica == "" {
+		panic("tasks: Config.Leases needs a Replica")
+	}
 	e := &Engine{
 		store:     cfg.Store,
 		fiber:     cfg.Fiber,
@@ -82,24 +101,59 @@ func New(cfg Config) *Engine {
 
 		unrecorded: map[string]storage.Task{},
 		purgeTurns: cfg.PurgeTurns,
+		held:       map[string]*lease{},
 	}
 	if e.log == nil {
 		e.log = slog.Default()
+	}
+	if cfg.Leases != nil {
+		e.leases, e.replica, e.fence, e.ttl = cfg.Leases, cfg.Replica, cfg.Replica, cfg.LeaseTTL
+		if e.ttl <= 0 {
+			e.ttl = DefaultLeaseTTL
+		}
 	}
 	return e
 }
 
 // Run follows every unfinished stored task whose Fiber key is known, and every task tracked or
 // adopted before or during it, each in a poller goroutine under ctx; it purges expired tasks
-// periodically. It blocks until ctx ends; then it ends every watch and returns once all
-// pollers have returned.
+// periodically. With Leases, it follows only the tasks whose lease it holds: it claims free
+// ones periodically, renews its leases by heartbeat, and releases them when it stops. It
+// blocks until ctx ends; then it ends every watch and returns once all pollers have returned.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.shutdown()
-	unfinished, err := e.store.ListUnfinished(ctx)
-	if err != nil {
+	if e.leases != nil {
+		e.wg.Add(2)
+		go func() {
+			defer e.wg.Done()
+			e.claimLoop(ctx)
+		}()
+		go func() {
+			defer e.wg.Done()
+			e.heartbeat(ctx)
+		}()
+	} else if err := e.resume(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
+		return err
+	}
+	every := time.Hour
+	if e.retention > 0 {
+		every = min(e.retention/10, every)
+	}
+	for wait := time.Duration(0); ; wait = every {
+		if !e.startPollers(ctx, wait) {
+			return nil
+		}
+		e.purge(ctx, every)
+	}
+}
+
+// resume has Run follow every unfinished stored task whose Fiber key is known.
+func (e *Engine) resume(ctx context.Context) error {
+	unfinished, err := e.store.ListUnfinished(ctx)
+	if err != nil {
 		return err
 	}
 	for _, t := range unfinished {
@@ -112,16 +166,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if len(unfinished) > 0 {
 		e.log.Info("resumed unfinished tasks", "count", len(unfinished))
 	}
-	every := time.Hour
-	if e.retention > 0 {
-		every = min(e.retention/10, every)
-	}
-	for wait := time.Duration(0); ; wait = every {
-		if !e.startPollers(ctx, wait) {
-			return nil
-		}
-		e.purge(ctx, every)
-	}
+	return nil
 }
 
 // startPollers starts the pollers of queued tasks under ctx, as they are queued, until d has
@@ -172,6 +217,9 @@ func (e *Engine) shutdown() {
 	e.mu.Unlock()
 	close(e.stop)
 	e.wg.Wait()
+	if e.leases != nil {
+		e.releaseAll()
+	}
 	// The tasks Track could not store whose pollers never ran: queued as Run stopped, or
 	// waiting for the poller of another task with their id.
 	e.mu.Lock()
@@ -205,13 +253,32 @@ func (e *Engine) poll(ctx context.Context, id string) {
 	defer func() {
 		e.mu.Lock()
 		delete(e.pollers, id)
+		// Track left a task with this id while this poller followed another; or the claim
+		// loop claimed the task anew while this poller stopped for losing its lease.
 		_, waiting := e.unrecorded[id]
+		l := e.held[id]
+		claimed := l != nil && l.cancel == nil
 		e.mu.Unlock()
-		if waiting { // Track left a task with this id while this poller followed another
+		if e.leases != nil {
+			e.hub.invalidate(id) // watchers here read the store from now on (see Watch)
+		}
+		if waiting || claimed {
 			e.spawn(id)
 		}
 	}()
-	if err := e.follow(ctx, id); err != nil && !errors.Is(err, context.Canceled) {
+	err := e.follow(ctx, id)
+	switch {
+	case err == nil || errors.Is(err, context.Canceled):
+	case errors.Is(err, storage.ErrLeaseLost):
+		e.log.Warn("the task's lease was lost: its poller stops, another replica polls it", "task_id", id, "err", err)
+	default:
 		e.log.Error("poller stopped", "task_id", id, "err", err)
 	}
+}
+
+// polling reports whether this engine runs (or is about to run) the task's poller.
+func (e *Engine) polling(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pollers[id]
 }

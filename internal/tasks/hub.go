@@ -55,6 +55,19 @@ func (h *hub) notify(id string, snap *snapshot) {
 	t.changed = make(chan struct{})
 }
 
+// invalidate wakes everybody waiting on the task and drops its latest snapshot, which this
+// process's writes no longer keep current: watchers read the store. It leaves a task with no
+// entry alone.
+func (h *hub) invalidate(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.tasks[id]; t != nil {
+		t.last = nil
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+}
+
 // latest returns a channel closed at the task's next change, and the snapshot of its latest
 // write (nil if unknown). Take both before deciding what to read.
 func (h *hub) latest(id string) (<-chan struct{}, *snapshot) {

@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/fibergate/fibergate/internal/fiber"
@@ -28,6 +30,13 @@ func (k *keyring) add(key string) string {
 	k.keys[id] = key
 	k.mu.Unlock()
 	return id
+}
+
+// ids returns the ids of the keys held, in any order.
+func (k *keyring) ids() []string {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return slices.Collect(maps.Keys(k.keys))
 }
 
 func (k *keyring) get(id string) (string, bool) {

@@ -15,13 +15,38 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// follow polls one task until it is finished and drained, the task is deleted, or ctx ends.
-// Failed polls and failed store calls are retried with backoff: only the end of ctx stops a
-// poller before its task is finished.
+// follow polls one task until it is finished and drained, the task is deleted, or ctx ends;
+// with leases, only while this replica holds the task's lease (storage.ErrLeaseLost once it
+// does not). Failed polls and failed store calls are retried with backoff: only the end of
+// ctx, or of the lease, stops a poller before its task is finished.
 func (e *Engine) follow(ctx context.Context, id string) error {
 	if t, ok := e.takeUnrecorded(id); ok && !e.recordLate(ctx, t) {
 		return nil // logged for the operator
 	}
+	if e.leases == nil {
+		return e.pollUntilDone(ctx, id, nil)
+	}
+	pctx, l, err := e.acquire(ctx, id)
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("claiming a task failed: it is claimed later, by this replica or another", "task_id", id, "err", err)
+	}
+	if l == nil {
+		return nil // another replica holds the task, or it is finished or deleted
+	}
+	defer e.endLease(ctx, l)
+	err = e.pollUntilDone(pctx, id, l)
+	switch {
+	case pctx.Err() != nil && ctx.Err() == nil:
+		return context.Cause(pctx) // the lease was lost
+	case errors.Is(err, storage.ErrLeaseLost):
+		e.lose(l) // the store says so: nothing to release
+	}
+	return err
+}
+
+// pollUntilDone is follow's loop, for a task of which this replica holds l (nil without
+// leases). It stops before a poll once l may have run out.
+func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 	task, err := e.load(ctx, id, 0)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // deleted meanwhile
@@ -51,6 +76,9 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks, pollNow) {
 			return ctx.Err()
 		}
+		if l != nil && !e.live(l) {
+			return fmt.Errorf("poll task %s: %w", id, storage.ErrLeaseLost)
+		}
 		pctx := ctx
 		if e.hub.watched(id) {
 			pctx = budget.WithUrgent(ctx) // somebody waits on it: before unwatched tasks' polls
@@ -76,6 +104,7 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 			e.log.Warn("poll failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
 			continue
 		}
+		e.log.Debug("polled a task", "task_id", id, "results", len(resp.Results), "done", resp.Done)
 		cursor := task.Progress.Cursor
 		if err := e.apply(ctx, &task, resp); err != nil {
 			switch {
@@ -83,6 +112,8 @@ func (e *Engine) follow(ctx context.Context, id string) error {
 				return nil // deleted meanwhile
 			case ctx.Err() != nil:
 				return ctx.Err()
+			case errors.Is(err, storage.ErrLeaseLost):
+				return err // another replica may have stored this answer, or a later one
 			}
 			// The answer is dropped and the task polled again from what the store holds: after
 			// ErrConflict another writer moved it; after any other error nothing was written.
@@ -178,7 +209,7 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		data[i] = b
 	}
 	now := time.Now()
-	u := storage.Update{State: state, Stats: stats, Progress: prog, UpdateTime: now}
+	u := storage.Update{State: state, Stats: stats, Progress: prog, UpdateTime: now, Fence: e.fence}
 	if state.Terminal() {
 		u.FinishTime = now
 	}
@@ -206,12 +237,16 @@ func (e *Engine) finishFailed(ctx context.Context, task *storage.Task) error {
 		now := time.Now()
 		err := e.store.AppendResults(ctx, task.ID, task.NumResults, nil, storage.Update{
 			State: storage.StateFailed, Stats: task.Stats, Progress: task.Progress, UpdateTime: now, FinishTime: now,
+			Fence: e.fence,
 		})
 		if err == nil || errors.Is(err, storage.ErrNotFound) {
 			break
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, storage.ErrLeaseLost) {
+			return fmt.Errorf("store the failure of task %s: %w", task.ID, err)
 		}
 		failures++
 		wait := e.policy.backoff(failures)

@@ -33,8 +33,9 @@ const (
 )
 
 // Track stores a task that was just started with apiKey on behalf of owner, and has Run
-// follow it. ctx bounds only Track's quick retries; the task itself is never given up because
-// a caller went away.
+// follow it (with leases: once this replica claims it, unless another replica holds it).
+// ctx bounds only Track's quick retries; the task itself is never given up because a caller
+// went away.
 //
 // A failed write is retried a few times. If the task is still not stored, Track returns an
 // error matching ErrNotRecorded (and the store's error) and the engine goes on trying in the

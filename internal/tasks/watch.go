@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"errors"
+	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/storage"
@@ -10,6 +11,10 @@ import (
 
 // MaxResultsPerUpdate caps the results of one watch update, so that messages stay small.
 const MaxResultsPerUpdate = 500
+
+// RereadInterval is how often, with leases, a watch reads the store for a task that another
+// replica polls.
+const RereadInterval = 2 * time.Second
 
 // ErrShuttingDown ends watches when the engine stops; clients resume elsewhere with their
 // last token.
@@ -56,6 +61,14 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 	var last *Update
 	for {
 		changed, snap := e.hub.latest(id)
+		var reread *time.Timer
+		if e.leases != nil && !e.polling(id) {
+			// Another replica may poll the task: its writes wake nobody here, and a
+			// snapshot left by this one's poller may be stale. Read the store, and again
+			// every RereadInterval. (A poller that stops here wakes the watch: see poll.)
+			snap = nil
+			reread = time.NewTimer(RereadInterval)
+		}
 		u, err := e.read(ctx, id, afterSeq, progressOnly, snap)
 		if err != nil {
 			if e.stopping() && ctx.Err() == nil {
@@ -81,14 +94,30 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		if afterSeq < t.NumResults && !progressOnly {
 			continue // more stored than one update carries
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-e.stop:
-			return ErrShuttingDown
-		case <-changed:
+		if err := e.await(ctx, changed, reread); err != nil {
+			return err
 		}
 	}
+}
+
+// await waits for a change of the watched task (changed) or the time to read the store again
+// (reread, if not nil). It returns ctx's error if ctx ends first, ErrShuttingDown if the
+// engine stops first.
+func (e *Engine) await(ctx context.Context, changed <-chan struct{}, reread *time.Timer) error {
+	var due <-chan time.Time
+	if reread != nil {
+		defer reread.Stop()
+		due = reread.C
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.stop:
+		return ErrShuttingDown
+	case <-changed:
+	case <-due:
+	}
+	return nil
 }
 
 // read returns the watch update after position afterSeq. A watcher that is caught up with the

@@ -16,20 +16,20 @@ import (
 	"github.com/fibergate/fibergate/internal/storage/postgres/pgtest"
 )
 
-// migrationVersions are the versions of the package's migrations, in order: the numbers of
-// the files in migrations/. Numbers may skip: each branch of work takes its own.
-func migrationVersions(t *testing.T) []int64 {
+// migrations are the versions of the package's migrations, read from migrations/.
+func migrations(t *testing.T) []int64 {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("list migrations: %d files, %v", len(files), err)
+		t.Fatalf("no migrations: %v", err)
 	}
-	vs := make([]int64, len(files))
-	for i, f := range files {
-		num, _, _ := strings.Cut(filepath.Base(f), "_")
-		if vs[i], err = strconv.ParseInt(num, 10, 64); err != nil {
+	var vs []int64
+	for _, f := range files {
+		v, err := strconv.ParseInt(strings.SplitN(filepath.Base(f), "_", 2)[0], 10, 64)
+		if err != nil {
 			t.Fatalf("migration %s: %v", f, err)
 		}
+		vs = append(vs, v)
 	}
 	slices.Sort(vs)
 	return vs
@@ -61,12 +61,10 @@ func appliedVersions(t *testing.T, conn *pgx.Conn) []int64 {
 	return vs
 }
 
-// wantVersions fails t unless version 0 and then each migration's version is recorded once,
-// in order.
+// wantVersions fails t unless version 0 and each migration's are recorded once, in order.
 func wantVersions(t *testing.T, got []int64) {
 	t.Helper()
-	want := append([]int64{0}, migrationVersions(t)...)
-	if !slices.Equal(got, want) {
+	if want := append([]int64{0}, migrations(t)...); !slices.Equal(got, want) {
 		t.Fatalf("versions recorded %v, want %v once each", got, want)
 	}
 }

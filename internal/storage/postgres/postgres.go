@@ -17,6 +17,15 @@
 // row lock orders them. The store is a storagetest.PurgeTurnBackend: a purge's turns are one
 // row of purge_runs, taken by one INSERT ... ON CONFLICT, with no session state.
 //
+// # Leases
+//
+// The Store is a storagetest.LeaseBackend: a task's lease is two columns of its row (owner
+// and expiry), timed by the database's clock (statement_timestamp), never a replica's.
+// ClaimTasks takes free rows with FOR UPDATE SKIP LOCKED, so concurrent claimers never
+// meet; a fenced AppendResults checks the lease in the same UPDATE as its compare-and-set.
+// Every step is one statement: no session state (advisory locks), so leases work through a
+// transaction-pooling proxy and do not vanish with a connection.
+//
 // # Durability
 //
 // A method returns once PostgreSQL has committed, with the durability the server is

@@ -16,12 +16,27 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-var _ storagetest.PurgeTurnBackend = (*postgres.Store)(nil)
+var (
+	_ storagetest.LeaseBackend     = (*postgres.Store)(nil)
+	_ storagetest.PurgeTurnBackend = (*postgres.Store)(nil)
+)
 
 // TestContract runs the suite in a database of its own, each subtest in a schema of its own.
 func TestContract(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	storagetest.Run(t, func(t *testing.T) storagetest.Backend {
+		s, err := postgres.Open(testContext(t), pgtest.NewSchema(t, db))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// TestLeases runs the lease and fence part of the contract, as TestContract runs the rest.
+func TestLeases(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	storagetest.RunLeases(t, func(t *testing.T) storagetest.LeaseBackend {
 		s, err := postgres.Open(testContext(t), pgtest.NewSchema(t, db))
 		if err != nil {
 			t.Fatalf("Open: %v", err)

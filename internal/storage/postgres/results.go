@@ -11,29 +11,33 @@ import (
 
 // AppendResults stores results as fromSeq+1.. and applies u, in one transaction.
 // storage.ErrConflict, with nothing written, unless fromSeq is the task's NumResults;
-// storage.ErrNotFound if the task does not exist. A nil result is stored as an empty one.
+// storage.ErrLeaseLost, with nothing written, if u.Fence is set and that replica holds no
+// live lease on the task (this comes first when both fail); storage.ErrNotFound if the task
+// does not exist. A nil result is stored as an empty one.
 func (s *Store) AppendResults(ctx context.Context, id string, fromSeq int, results [][]byte, u storage.Update) error {
 	ns, err := nanosAll(u.UpdateTime, u.FinishTime)
 	if err != nil {
 		return fmt.Errorf("append results to task %s: %w", id, err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// The compare-and-set: the row lock it takes holds off every other append to the task
-		// until this transaction ends; one waiting on it then finds num_results moved.
+		// The compare-and-set, of the count and of the lease when fenced: the row lock it
+		// takes holds off every other append (and claim) of the task until this transaction
+		// ends; one waiting on it then finds num_results moved.
 		tag, err := tx.Exec(ctx, `UPDATE tasks SET state = $1,
 			total_people_to_fetch = $2, num_completed = $3, num_failed = $4, num_remaining = $5,
 			num_rejected = $6, num_duplicates = $7, cursor = $8, skip = $9, fiber_done = $10,
 			num_results = $11, update_time = $12, finish_time = $13
-			WHERE id = $14 AND num_results = $15`,
+			WHERE id = $14 AND num_results = $15
+				AND ($16 = '' OR (lease_owner = $16 AND lease_expiry > `+dbNow+`))`,
 			int(u.State), u.Stats.TotalPeopleToFetch, u.Stats.NumCompleted, u.Stats.NumFailed,
 			u.Stats.NumRemaining, u.Stats.NumRejected, u.Stats.NumDuplicates,
 			u.Progress.Cursor, u.Progress.Skip, u.Progress.FiberDone,
-			fromSeq+len(results), ns[0], ns[1], id, fromSeq)
+			fromSeq+len(results), ns[0], ns[1], id, fromSeq, u.Fence)
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
-			return missingOrMoved(ctx, tx, id, fromSeq)
+			return whyRefused(ctx, tx, id, fromSeq, u.Fence)
 		}
 		if len(results) == 0 {
 			return nil
@@ -56,13 +60,20 @@ func (s *Store) AppendResults(ctx context.Context, id string, fromSeq int, resul
 	return nil
 }
 
-// missingOrMoved says why an append from fromSeq matched no row: storage.ErrNotFound if the
-// task is not stored, else storage.ErrConflict.
-func missingOrMoved(ctx context.Context, tx pgx.Tx, id string, fromSeq int) error {
-	var n int
-	err := tx.QueryRow(ctx, `SELECT num_results FROM tasks WHERE id = $1`, id).Scan(&n)
-	if err != nil {
+// whyRefused says why an append from fromSeq fenced by fence matched no row:
+// storage.ErrNotFound if the task is not stored, storage.ErrLeaseLost if fence is set and
+// holds no live lease on it, else storage.ErrConflict.
+func whyRefused(ctx context.Context, tx pgx.Tx, id string, fromSeq int, fence string) error {
+	var (
+		n    int
+		held bool
+	)
+	err := tx.QueryRow(ctx, `SELECT num_results, `+liveLease+` FROM tasks WHERE id = $2`, fence, id).Scan(&n, &held)
+	switch {
+	case err != nil:
 		return notFound(err)
+	case fence != "" && !held:
+		return fmt.Errorf("%w: %s holds no live lease", storage.ErrLeaseLost, fence)
 	}
 	return fmt.Errorf("%w: from %d, have %d", storage.ErrConflict, fromSeq, n)
 }

@@ -7,7 +7,9 @@
 // database: a second server started on the same file is refused (ErrLocked), since both
 // would poll the same tasks and spend the same Fiber budget twice; several replicas need a
 // store they can share (storage/postgres). Readers such as cmd/reconcile use Open, which
-// takes no lock.
+// takes no lock. For the same reason the store leases no tasks (it is no
+// storagetest.LeaseBackend) and ignores Update.Fence: the one engine runs one poller per
+// task itself.
 //
 // # Concurrency
 //

@@ -55,6 +55,10 @@ type Backend interface {
 	// the same fromSeq exactly one succeeds. storage.ErrNotFound if the task is not stored.
 	// Readers see all of an append or none of it: results read before a GetTask never
 	// outnumber its NumResults, and results read after it never fall short of it.
+	//
+	// u.Fence is for backends that lease tasks (LeaseBackend), which must enforce it: see
+	// there. A backend that does not lease tasks serves one process, whose engine runs one
+	// poller per task itself, and ignores it.
 	AppendResults(ctx context.Context, id string, fromSeq int, results [][]byte, u storage.Update) error
 	// ReadResults returns up to limit of the task's results with Seq > afterSeq, in Seq
 	// order; none (and no error) past the last one.
@@ -117,4 +121,39 @@ type Backend interface {
 	// Close releases the backend's resources. It is called once, after every other call
 	// has returned; no method is called after it.
 	Close() error
+}
+
+// LeaseBackend is a Backend that several processes (replicas) share, and that leases tasks
+// to them so that one replica at a time polls each task: what tasks.Leases asks, and Fence.
+// RunLeases tests it.
+//
+// A lease names its replica and expires by the backend's own clock (the database's, never a
+// replica's: their clocks differ). A replica holds a live lease on a task from a claim until
+// the lease expires or is released; while it does, no other replica's claim of the task
+// succeeds. A new task is held by nobody. Leases do not survive DeleteTask.
+//
+// Fence: AppendResults with u.Fence != "" writes only if replica u.Fence holds a live lease
+// on the task, checked in the same atomic step as fromSeq; otherwise it returns
+// storage.ErrLeaseLost and writes nothing. When the task is not stored, storage.ErrNotFound;
+// when the lease is live and fromSeq is stale, storage.ErrConflict; when both the lease is
+// not held and fromSeq is stale, either of ErrLeaseLost and ErrConflict.
+type LeaseBackend interface {
+	Backend
+	// ClaimTasks leases to replica, for ttl, up to max unfinished tasks whose KeyID is one of
+	// keyIDs and on which no replica holds a live lease (never leased, released, or
+	// expired), and returns their ids; the oldest such tasks, by CreateTime then ID, and in
+	// that order. Of concurrent claims, no two get the same task: each claimer skips the
+	// tasks another is claiming.
+	ClaimTasks(ctx context.Context, replica string, keyIDs []string, ttl time.Duration, max int) ([]string, error)
+	// ClaimTask leases the task to replica for ttl unless another replica holds a live lease
+	// on it, and reports whether replica holds it now (a lease replica held is extended).
+	// A finished task is not leased: false. storage.ErrNotFound if there is no such task.
+	ClaimTask(ctx context.Context, replica, id string, ttl time.Duration) (bool, error)
+	// RenewLeases extends to ttl from now the live leases replica holds on the tasks ids, and
+	// returns the ids of those (in any order): a lease that expired, or that replica does not
+	// hold, is not renewed; unknown ids are left out.
+	RenewLeases(ctx context.Context, replica string, ids []string, ttl time.Duration) ([]string, error)
+	// ReleaseLeases ends the leases replica holds on the tasks ids, so that any replica may
+	// claim them at once. Leases other replicas hold, and unknown ids, are left alone.
+	ReleaseLeases(ctx context.Context, replica string, ids ...string) error
 }

@@ -3,14 +3,18 @@
 // tests call Run with a function that opens a new, empty store, and declare
 // var _ storagetest.Backend = (*Store)(nil).
 //
-// A backend that several processes share also lets them take turns at the periodic purges
-// (PurgeTurnBackend): its tests also call RunPurgeTurns.
+// A backend that several processes share leases tasks to them (LeaseBackend): its tests also
+// call RunLeases, and declare var _ storagetest.LeaseBackend = (*Store)(nil). Such a backend
+// also lets them take turns at the periodic purges (PurgeTurnBackend): its tests also call
+// RunPurgeTurns.
 //
 // The suite uses nothing but the Backend interface. It is deterministic: times are
 // fixed, and the concurrency tests assert what must hold under any interleaving rather than
-// relying on timing. Request leases run by the backend's own clock, which the suite does not
-// set: it grants leases that outlive the test or have run out when granted, and bounds a
-// lease's expiry only relative to another.
+// relying on timing. Leases expire by the backend's own clock: RunLeases waits for one to run
+// out, with a bounded loop, and asserts no upper bound on time. Request leases, too, run by
+// the backend's clock, which the suite does not set: it grants leases that outlive the test
+// or have run out when granted, and bounds a lease's expiry only relative to another; and
+// RunPurgeTurns waits, with a bounded loop, for a turn to come again.
 //
 // # What the contract leaves to each backend
 //
