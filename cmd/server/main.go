@@ -165,7 +165,8 @@ func run(ctx context.Context, cfg config) error {
 		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns,
 	})
 	svc := service.New(service.Config{
-		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL, PurgeTurns: turns,
+		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
+		Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})
