@@ -12,7 +12,7 @@ import (
 // true. One INSERT ... ON CONFLICT of the purge's row: a concurrent caller waits for the row
 // lock and then checks the turn the first recorded. every <= 0 asks for no spacing.
 func (s *Store) TakePurgeTurn(ctx context.Context, name string, every time.Duration) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO purge_runs AS p (name, last_run) VALUES ($1, `+dbClock+`)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO purge_runs AS p (name, last_run) VALUES ($1, `+dbNow+`)
 		ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run
 		WHERE p.last_run <= excluded.last_run - $2`, name, every.Nanoseconds())
 	if err != nil {

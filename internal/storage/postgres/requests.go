@@ -13,10 +13,6 @@ import (
 // requestColumns are the requests columns in the order scanRequest reads them.
 const requestColumns = `key, payload_hash, state, response, create_time, expire_time, owner, lease_expiry`
 
-// dbClock is the database's clock in unix nanoseconds: the start of the statement, one value
-// throughout it. Request leases are timed by it alone, never by a replica's clock.
-const dbClock = `(extract(epoch FROM statement_timestamp()) * 1000000000)::bigint`
-
 // ClaimRequest records r as a new request in state storage.RequestPending, without a
 // response (r.State and r.Response are ignored), owned by r.Owner with a lease that runs out
 // lease from now by the database's clock (r.LeaseExpiry is ignored), unless a record of r.Key
@@ -42,7 +38,7 @@ func (s *Store) ClaimRequest(ctx context.Context, r storage.Request, lease time.
 		// locked until the transaction ends, so the record read below is the one that
 		// refused the claim.
 		tag, err := tx.Exec(ctx, `INSERT INTO requests AS old (`+requestColumns+`)
-			VALUES ($1, $2, $3, NULL, $4, $5, $6, `+dbClock+` + $7)
+			VALUES ($1, $2, $3, NULL, $4, $5, $6, `+dbNow+` + $7)
 			ON CONFLICT (key) DO UPDATE SET payload_hash = excluded.payload_hash,
 				state = excluded.state, response = NULL, create_time = excluded.create_time,
 				expire_time = excluded.expire_time, owner = excluded.owner,
@@ -85,7 +81,7 @@ func (s *Store) GetRequest(ctx context.Context, key string, now time.Time) (stor
 // RenewRequest extends owner's lease on key's pending record to lease from now by the
 // database's clock.
 func (s *Store) RenewRequest(ctx context.Context, key, owner string, lease time.Duration) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE requests SET lease_expiry = `+dbClock+` + $1
+	tag, err := s.pool.Exec(ctx, `UPDATE requests SET lease_expiry = `+dbNow+` + $1
 		WHERE key = $2 AND owner = $3 AND state = $4`, lease.Nanoseconds(), key, owner, int(storage.RequestPending))
 	if err != nil {
 		return false, fmt.Errorf("renew request %s: %w", key, err)
@@ -103,7 +99,7 @@ func (s *Store) ResolveRequest(ctx context.Context, key string, now time.Time) (
 		return storage.Request{}, fmt.Errorf("resolve request %s: %w", key, err)
 	}
 	_, err = s.pool.Exec(ctx, `UPDATE requests SET state = $1
-		WHERE key = $2 AND state = $3 AND lease_expiry <= `+dbClock+` AND expire_time > $4`,
+		WHERE key = $2 AND state = $3 AND lease_expiry <= `+dbNow+` AND expire_time > $4`,
 		int(storage.RequestUnknown), key, int(storage.RequestPending), n)
 	if err != nil {
 		return storage.Request{}, fmt.Errorf("resolve request %s: %w", key, err)
