@@ -6,18 +6,20 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/service"
 	"github.com/fibergate/fibergate/internal/storage/postgres"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
 
-// store is what the server needs of a storage backend: the part each consumer uses, and
-// Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
+// store is what the server needs of a storage backend: the part each consumer uses (the
+// health monitor's Ping among them), and Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
 type store interface {
 	tasks.Store
 	service.RequestStore
 	service.ReconcileStore
+	health.Pinger
 	io.Closer
 }
 

@@ -63,6 +63,7 @@ const requestPurgeInterval = time.Hour
 // outcome.
 type idempotency struct {
 	store   RequestStore
+	health  StoreHealth   // nil: always up
 	ttl     time.Duration // of a record
 	replica string        // owner of the records this process claims
 	lease   time.Duration // of a pending record, from its last renewal
@@ -73,7 +74,7 @@ type idempotency struct {
 	inflight map[string]chan struct{}
 }
 
-func newIdempotency(store RequestStore, ttl time.Duration, replica string, lease time.Duration, log *slog.Logger) *idempotency {
+func newIdempotency(store RequestStore, ttl time.Duration, health StoreHealth, replica string, lease time.Duration, log *slog.Logger) *idempotency {
 	if ttl <= 0 {
 		ttl = DefaultIdempotencyTTL
 	}
@@ -83,7 +84,7 @@ func newIdempotency(store RequestStore, ttl time.Duration, replica string, lease
 	if lease <= 0 {
 		lease = DefaultLeaseTTL
 	}
-	return &idempotency{store: store, ttl: ttl, replica: replica, lease: lease, now: time.Now, log: log, inflight: map[string]chan struct{}{}}
+	return &idempotency{store: store, health: health, ttl: ttl, replica: replica, lease: lease, now: time.Now, log: log, inflight: map[string]chan struct{}{}}
 }
 
 // purge deletes the records that have expired.
@@ -172,6 +173,9 @@ func (i *idempotency) attempt(ctx context.Context, key, hash string, start func(
 		Key: key, PayloadHash: hash, State: storage.RequestPending, CreateTime: now, ExpireTime: now.Add(i.ttl), Owner: i.replica,
 	}, i.lease)
 	if err != nil {
+		if i.health != nil {
+			err = i.health.Failed(ctx, err) // a store found down: nothing was sent, retry
+		}
 		return nil, fmt.Errorf("claim request id: %w", err), false
 	}
 	if !claimed {

@@ -90,7 +90,7 @@ type replica struct {
 
 func newReplica(store RequestStore, name string, lease time.Duration) replica {
 	rs := &replicaStore{RequestStore: store, sawPending: make(chan struct{})}
-	return replica{newIdempotency(rs, DefaultIdempotencyTTL, name, lease, slog.New(slog.DiscardHandler)), rs}
+	return replica{newIdempotency(rs, DefaultIdempotencyTTL, nil, name, lease, slog.New(slog.DiscardHandler)), rs}
 }
 
 // waitClosed fails the test unless ch is closed before ctx ends.

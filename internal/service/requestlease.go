@@ -58,7 +58,8 @@ func (i *idempotency) heartbeat(ctx context.Context, key string) (stop func()) {
 // one) is sending, and returns its record once it is finished: done, or unknown, which the
 // store makes it once the sender's lease has run out. It reads the record at once and then
 // every requestPollInterval. storage.ErrNotFound: the record went away (the sender released
-// it, its start having surely failed, or it expired), and the key may be claimed again.
+// it, its start having surely failed, or it expired), and the key may be claimed again. A
+// read that fails on a store found down fails with health.ErrStoreUnavailable.
 //
 // When ctx would end before the next read, it returns apierr.ErrRequestInProgress, so that
 // the caller hears it before its deadline; when ctx ends, ctx.Err().
@@ -71,6 +72,9 @@ func (i *idempotency) await(ctx context.Context, key string) (storage.Request, e
 		case err != nil && ctx.Err() != nil:
 			return storage.Request{}, ctx.Err()
 		case err != nil:
+			if i.health != nil {
+				err = i.health.Failed(ctx, err) // a store found down: retry
+			}
 			return storage.Request{}, fmt.Errorf("read request id: %w", err)
 		case r.State != storage.RequestPending:
 			return r, nil

@@ -30,6 +30,11 @@ type Config struct {
 	DefaultAPIKey string
 	// Policy tunes polling; the zero value means the defaults.
 	Policy Policy
+	// Health tells whether the store can be reached. While it cannot, no poll is sent (its
+	// answer could not be stored), pollers wait until it can, watches end with an error
+	// matching health.ErrStoreUnavailable, and so do calls whose store call fails. Nil means
+	// the store is taken to be always up: its errors are returned as they are.
+	Health StoreHealth
 	// Retention: finished tasks and their results are purged this long after they end. Zero
 	// (or negative) means never.
 	Retention time.Duration
@@ -56,6 +61,7 @@ type Config struct {
 // returned, no task is followed any more and watches end with ErrShuttingDown.
 type Engine struct {
 	store     Store
+	health    StoreHealth // nil: always up
 	fiber     Upstream
 	keys      *keyring
 	policy    Policy
@@ -89,6 +95,7 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{
 		store:     cfg.Store,
+		health:    cfg.Health,
 		fiber:     cfg.Fiber,
 		keys:      newKeyring(cfg.DefaultAPIKey),
 		policy:    cfg.Policy.withDefaults(),

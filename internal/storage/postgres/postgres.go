@@ -128,6 +128,24 @@ func connect(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
+// Ping reports whether the database answers: it runs an empty statement on a pooled
+// connection. When that fails and ctx has not ended, the pool's connections are closed (those
+// in use once they are returned: a server that cut one, by pg_terminate_backend or a restart,
+// most likely cut them all) and Ping tries once more on a new one. So an error means that no
+// connection could be had or used (the server unreachable or refusing connections, ctx
+// ended), not that an old one was cut.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.pool.Ping(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.pool.Reset()
+		err = s.pool.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("ping postgres store: %w", err)
+	}
+	return nil
+}
+
 // Close closes every connection of the pool. It always returns nil.
 func (s *Store) Close() error {
 	s.pool.Close()

@@ -166,6 +166,18 @@ func checkWAL(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// Ping reports whether the database file can be read: it reads the schema through the
+// read pool, so it waits for no write and needs no lock that a reader does not. An error
+// (the file unreadable, the disk failing, ctx ended) means reads fail; a write may still
+// fail where Ping succeeds (a full disk, another process holding the write lock).
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return fmt.Errorf("ping sqlite store: %w", err)
+	}
+	return nil
+}
+
 // Close closes every connection; unless another process has the file open, SQLite then
 // checkpoints the WAL into the main file and removes the side files. Then it releases the
 // lock of OpenLocked.

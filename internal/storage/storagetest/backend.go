@@ -118,6 +118,11 @@ type Backend interface {
 	// first: by Time, then by ID ascending compared byte by byte.
 	ListAmbiguousStarts(ctx context.Context, since time.Time) ([]storage.AmbiguousStart, error)
 
+	// Ping reports whether the store can be reached now: nil once a call that writes nothing
+	// reached it, an error if it could not (unreachable, refusing connections, the context
+	// ended). It never waits for a write in progress. The server calls it every second.
+	Ping(ctx context.Context) error
+
 	// Close releases the backend's resources. It is called once, after every other call
 	// has returned; no method is called after it.
 	Close() error

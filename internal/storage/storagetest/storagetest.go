@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"ResolveRequest", testResolveRequest},
 		{"RenewRacesResolve", testRenewRacesResolve},
 		{"AmbiguousStarts", testAmbiguousStarts},
+		{"Ping", testPing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,5 +219,23 @@ func wantErr(t *testing.T, call string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Errorf("%s = %v, want %v", call, err, target)
+	}
+}
+
+// testPing: an open store answers a ping, empty or not; a ping
+// whose context has ended fails.
+func testPing(t *testing.T, s Backend) {
+	ctx := testContext(t)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping on an open store: %v", err)
+	}
+	mustCreate(ctx, t, s, running("pinged", "alice", 0))
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping on a store holding a task: %v", err)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Ping(ended); err == nil {
+		t.Error("Ping with an ended context: nil, want an error")
 	}
 }
