@@ -276,29 +276,43 @@ func TestDuplicateOfDeadReplicaGetsUnknownOutcome(t *testing.T) {
 }
 
 // TestDuplicateGivesUpBeforeItsDeadline: a duplicate whose deadline ends before the request
-// it waits for answers ErrRequestInProgress, before the deadline.
+// it waits for answers ErrRequestInProgress, before the deadline. In a synctest bubble, on
+// SQLite: the store's calls take none of the bubble's time, so "before" is exact.
 func TestDuplicateGivesUpBeforeItsDeadline(t *testing.T) {
-	forEachStore(t, func(t *testing.T, store RequestStore) {
-		ctx := clusterContext(t)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "requests.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
 		a, b := newReplica(store, "a", time.Minute), newReplica(store, "b", time.Minute)
-		starter := newGatedStarter(t)
+		release := make(chan struct{})
 		first := make(chan error, 1)
 		go func() {
-			_, err := a.do(ctx, clusterKey, "h1", starter.on("a"))
+			_, err := a.do(ctx, clusterKey, "h1", func() (*cdv1.StartBatchResponse, error) {
+				<-release
+				return &cdv1.StartBatchResponse{Output: &cdv1.StartBatchOutput{TaskId: "task-1"}}, nil
+			})
 			first <- err
 		}()
-		waitClosed(ctx, t, chanOf(starter.started), "replica a did not start the request")
+		synctest.Wait() // a is in its start
 
-		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		const deadline = 2 * time.Second
+		short, cancel := context.WithTimeout(ctx, deadline)
 		defer cancel()
-		_, err := b.do(short, clusterKey, "h1", starter.on("b"))
+		began := time.Now()
+		_, err = b.do(short, clusterKey, "h1", func() (*cdv1.StartBatchResponse, error) {
+			t.Error("the duplicate was sent")
+			return nil, nil
+		})
 		if !errors.Is(err, apierr.ErrRequestInProgress) {
 			t.Errorf("a duplicate whose deadline ends first: %v, want ErrRequestInProgress", err)
 		}
-		if short.Err() != nil {
-			t.Errorf("the duplicate answered after its deadline")
+		if waited := time.Since(began); waited >= deadline || waited < deadline-requestPollInterval {
+			t.Errorf("the duplicate answered after %v, want within the last poll interval before its %v deadline", waited, deadline)
 		}
-		starter.open()
+		close(release)
 		if err := <-first; err != nil {
 			t.Errorf("the first request: %v", err)
 		}

@@ -61,8 +61,9 @@ func (i *idempotency) heartbeat(ctx context.Context, key string) (stop func()) {
 // it, its start having surely failed, or it expired), and the key may be claimed again. A
 // read that fails on a store found down fails with health.ErrStoreUnavailable.
 //
-// When ctx would end before the next read, it returns apierr.ErrRequestInProgress, so that
-// the caller hears it before its deadline; when ctx ends, ctx.Err().
+// When ctx would end by the next read, it returns apierr.ErrRequestInProgress at once, so
+// that the caller hears it up to a poll interval before its deadline; when ctx ends,
+// ctx.Err().
 func (i *idempotency) await(ctx context.Context, key string) (storage.Request, error) {
 	tick := time.NewTicker(requestPollInterval)
 	defer tick.Stop()
@@ -79,7 +80,7 @@ func (i *idempotency) await(ctx context.Context, key string) (storage.Request, e
 		case r.State != storage.RequestPending:
 			return r, nil
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < requestPollInterval {
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= requestPollInterval {
 			return storage.Request{}, apierr.ErrRequestInProgress
 		}
 		select {
