@@ -162,12 +162,15 @@ func run(ctx context.Context, cfg config) error {
 	// Nothing is sent to Fiber that could not be recorded: while the store cannot be reached,
 	// the service is not ready, starts are refused, polls wait and watches end.
 	storeHealth := health.New(health.Config{Store: store, Logger: logger.With("component", "health")})
+	// On PostgreSQL the replicas take turns at the purges; on SQLite this process runs them.
+	turns := purgeTurns(store)
 	engine := tasks.New(tasks.Config{
 		Store: store, Health: storeHealth, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger,
-		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL,
+		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns,
 	})
 	svc := service.New(service.Config{
 		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, Health: storeHealth, IdempotencyTTL: cfg.idempotencyTTL,
+		Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})

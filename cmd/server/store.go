@@ -26,7 +26,20 @@ type store interface {
 var (
 	_ store = (*sqlite.Store)(nil)
 	_ store = (*postgres.Store)(nil)
+
+	_ service.PurgeTurns = (*postgres.Store)(nil)
+	_ tasks.PurgeTurns   = (*postgres.Store)(nil)
 )
+
+// purgeTurns returns what lets the replicas sharing st take turns at the periodic purges:
+// the store itself when several processes share it (PostgreSQL), nil when it serves this
+// process alone (SQLite), which then runs every purge itself.
+func purgeTurns(st store) service.PurgeTurns {
+	if t, ok := st.(service.PurgeTurns); ok {
+		return t
+	}
+	return nil
+}
 
 // Backends a -store value names.
 const (

@@ -137,11 +137,25 @@ func (s *outageStore) PurgeFinished(ctx context.Context, before time.Time) (int,
 	return s.Store.PurgeFinished(ctx, before)
 }
 
-func (s *outageStore) ClaimRequest(ctx context.Context, r storage.Request) (storage.Request, bool, error) {
+func (s *outageStore) ClaimRequest(ctx context.Context, r storage.Request, lease time.Duration) (storage.Request, bool, error) {
 	if err := s.err(); err != nil {
 		return storage.Request{}, false, err
 	}
-	return s.Store.ClaimRequest(ctx, r)
+	return s.Store.ClaimRequest(ctx, r, lease)
+}
+
+func (s *outageStore) RenewRequest(ctx context.Context, key, owner string, lease time.Duration) (bool, error) {
+	if err := s.err(); err != nil {
+		return false, err
+	}
+	return s.Store.RenewRequest(ctx, key, owner, lease)
+}
+
+func (s *outageStore) ResolveRequest(ctx context.Context, key string, now time.Time) (storage.Request, error) {
+	if err := s.err(); err != nil {
+		return storage.Request{}, err
+	}
+	return s.Store.ResolveRequest(ctx, key, now)
 }
 
 func (s *outageStore) FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error {

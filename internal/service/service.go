@@ -54,6 +54,17 @@ type Config struct {
 	Health StoreHealth
 	// IdempotencyTTL is how long a request_id is remembered; zero means 24h.
 	IdempotencyTTL time.Duration
+	// Replica names this process among the replicas sharing Requests: the owner of the
+	// idempotent starts it sends. Replicas must have distinct names. Empty means a random one.
+	Replica string
+	// PurgeTurns, if not nil, is shared by every replica on Requests: the purge of expired
+	// request ids then runs on one of them per period. Nil means Run purges every period.
+	PurgeTurns PurgeTurns
+	// LeaseTTL is how long a replica sending an idempotent start is taken for alive after its
+	// last renewal (it renews every third of it): a duplicate of a start whose replica died
+	// gets the unknown outcome this long after the death at most. Zero means
+	// DefaultLeaseTTL.
+	LeaseTTL time.Duration
 	// AllowRequestAPIKey lets requests bring their own Fiber key (api_key). Off, such
 	// requests are refused with PERMISSION_DENIED.
 	AllowRequestAPIKey bool
@@ -81,6 +92,7 @@ type Service struct {
 	allowReqKey   bool
 	streams       *streamQuota
 	secrets       *redact.Secrets
+	purges        PurgeTurns // nil: no other replica purges
 	log           *slog.Logger
 }
 
@@ -94,20 +106,24 @@ func New(cfg Config) *Service {
 	}
 	return &Service{
 		fiber: cfg.Fiber, tasks: cfg.Tasks, reconcile: cfg.Reconcile, health: cfg.Health, defaultAPIKey: cfg.DefaultAPIKey, allowReqKey: cfg.AllowRequestAPIKey, log: log,
-		idem:    newIdempotency(cfg.Requests, cfg.IdempotencyTTL, cfg.Health, log),
+		idem:    newIdempotency(cfg.Requests, cfg.IdempotencyTTL, cfg.Health, cfg.Replica, cfg.LeaseTTL, log),
+		purges:  cfg.PurgeTurns,
 		streams: newStreamQuota(cfg.MaxWatchStreams),
 		secrets: cfg.Secrets,
 	}
 }
 
 // Run deletes expired idempotency records at once and then every hour, until ctx ends; then
-// it returns nil. Call it once, beside the task engine's Run. The handlers work without it;
-// the records would only pile up.
+// it returns nil. With Config.PurgeTurns, it does so only when its replica takes the turn.
+// Call it once, beside the task engine's Run. The handlers work without it; the records
+// would only pile up.
 func (s *Service) Run(ctx context.Context) error {
 	tick := time.NewTicker(requestPurgeInterval)
 	defer tick.Stop()
 	for {
-		s.idem.purge(ctx)
+		if s.takePurgeTurn(ctx) {
+			s.idem.purge(ctx)
+		}
 		select {
 		case <-ctx.Done():
 			return nil

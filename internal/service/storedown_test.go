@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
@@ -43,7 +44,7 @@ func (h *fakeHealth) Failed(_ context.Context, err error) error {
 // refusingRequests is a RequestStore whose claims fail with errRefused.
 type refusingRequests struct{ RequestStore }
 
-func (refusingRequests) ClaimRequest(context.Context, storage.Request) (storage.Request, bool, error) {
+func (refusingRequests) ClaimRequest(context.Context, storage.Request, time.Duration) (storage.Request, bool, error) {
 	return storage.Request{}, false, errRefused
 }
 

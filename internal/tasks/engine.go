@@ -38,6 +38,9 @@ type Config struct {
 	// Retention: finished tasks and their results are purged this long after they end. Zero
 	// (or negative) means never.
 	Retention time.Duration
+	// PurgeTurns, if not nil, is shared by every replica on Store: the purge of finished
+	// tasks then runs on one of them per period. Nil means this engine purges every period.
+	PurgeTurns PurgeTurns
 	// Logger receives operational events. Nil means slog.Default().
 	Logger *slog.Logger
 	// Leases, if not nil, makes the engine one of the replicas sharing Store: it follows
@@ -69,6 +72,8 @@ type Engine struct {
 	replica   string        // with leases
 	ttl       time.Duration // of leases
 	fence     string        // Update.Fence of the pollers' writes: replica with leases, else ""
+
+	purgeTurns PurgeTurns // nil: no other replica purges
 
 	wake chan struct{}  // buffered(1): a task was queued for Run to start its poller
 	stop chan struct{}  // closed when Run stops: watches end with ErrShuttingDown
@@ -102,6 +107,7 @@ func New(cfg Config) *Engine {
 		pollers:   map[string]bool{},
 
 		unrecorded: map[string]storage.Task{},
+		purgeTurns: cfg.PurgeTurns,
 		held:       map[string]*lease{},
 	}
 	if e.log == nil {
@@ -147,7 +153,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if !e.startPollers(ctx, wait) {
 			return nil
 		}
-		e.purge(ctx)
+		e.purge(ctx, every)
 	}
 }
 
@@ -194,9 +200,14 @@ func (e *Engine) startPollers(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (e *Engine) purge(ctx context.Context) {
+// purge removes the tasks finished longer than the retention ago, every being how often it
+// is called, unless it is another replica's turn.
+func (e *Engine) purge(ctx context.Context, every time.Duration) {
 	if e.retention <= 0 {
 		return // finished tasks are kept
+	}
+	if !e.takePurgeTurn(ctx, every) {
+		return
 	}
 	n, err := e.store.PurgeFinished(ctx, time.Now().Add(-e.retention))
 	switch {

@@ -12,6 +12,10 @@
 // others, once it commits, find the count moved and are refused. ClaimRequest is one INSERT
 // ... ON CONFLICT that replaces only an expired record, so of concurrent claims one inserts
 // and the others find its record. These hold across processes: they are the database's.
+// A pending request's lease is timed by the database's clock (statement_timestamp), never a
+// replica's; RenewRequest and ResolveRequest are each one UPDATE of the record's row, so the
+// row lock orders them. The store is a storagetest.PurgeTurnBackend: a purge's turns are one
+// row of purge_runs, taken by one INSERT ... ON CONFLICT, with no session state.
 //
 // # Leases
 //
@@ -35,7 +39,7 @@
 // any cutoff, so any PurgeFinished purges it. ListTasks refuses a filter without an owner or a
 // positive page size, CreateTask a task with results. ClaimRequest refuses a request whose
 // ExpireTime is not after its CreateTime, and a claimed record starts without a response
-// whatever the Request says. FinishRequest still finishes a record that has expired but is not
+// whatever the Request says. A request lease of zero has run out as soon as it is granted. FinishRequest still finishes a record that has expired but is not
 // purged yet. Strings are PostgreSQL text: one holding a NUL byte or invalid UTF-8 is refused
 // with the server's error.
 //

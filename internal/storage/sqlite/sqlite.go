@@ -38,7 +38,9 @@
 // without a FinishTime is purged by any PurgeFinished cutoff after 1970. ListTasks refuses a
 // filter without an owner or a positive page size, CreateTask a task with results.
 // ClaimRequest refuses a request whose ExpireTime is not after its CreateTime, and a claimed
-// record starts without a response whatever the Request says. FinishRequest still finishes a
+// record starts without a response whatever the Request says. Request leases are timed by
+// the clock of the process that calls the store (one process uses the file); a lease of zero
+// has run out as soon as it is granted. FinishRequest still finishes a
 // record that has expired but is not purged yet.
 //
 // # Files

@@ -4,20 +4,25 @@
 // var _ storagetest.Backend = (*Store)(nil).
 //
 // A backend that several processes share leases tasks to them (LeaseBackend): its tests also
-// call RunLeases, and declare var _ storagetest.LeaseBackend = (*Store)(nil).
+// call RunLeases, and declare var _ storagetest.LeaseBackend = (*Store)(nil). Such a backend
+// also lets them take turns at the periodic purges (PurgeTurnBackend): its tests also call
+// RunPurgeTurns.
 //
 // The suite uses nothing but the Backend interface. It is deterministic: times are
 // fixed, and the concurrency tests assert what must hold under any interleaving rather than
 // relying on timing. Leases expire by the backend's own clock: RunLeases waits for one to run
-// out, with a bounded loop, and asserts no upper bound on time.
+// out, with a bounded loop, and asserts no upper bound on time. Request leases, too, run by
+// the backend's clock, which the suite does not set: it grants leases that outlive the test
+// or have run out when granted, and bounds a lease's expiry only relative to another; and
+// RunPurgeTurns waits, with a bounded loop, for a turn to come again.
 //
 // # What the contract leaves to each backend
 //
 // The suite tests nothing about ReadResults on an unknown task (an error or no results),
 // invalid ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a
 // backend cannot represent; what ClaimRequest returns as existing when it claims, the
-// Response given to a claim, a Request whose ExpireTime is not after its CreateTime, and
-// FinishRequest on a record that has expired but is not purged. No consumer depends on
+// Response given to a claim, a Request whose ExpireTime is not after its CreateTime, a
+// request lease of zero, and FinishRequest on a record that has expired but is not purged. No consumer depends on
 // them; a backend documents in its package comment what it does.
 package storagetest
 
@@ -75,6 +80,10 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"GetRequestExpired", testGetRequestExpired},
 		{"ReleaseRequest", testReleaseRequest},
 		{"PurgeRequests", testPurgeRequests},
+		{"RequestLeaseRoundTrip", testRequestLeaseRoundTrip},
+		{"RenewRequestFenced", testRenewRequestFenced},
+		{"ResolveRequest", testResolveRequest},
+		{"RenewRacesResolve", testRenewRacesResolve},
 		{"AmbiguousStarts", testAmbiguousStarts},
 		{"Ping", testPing},
 	}
