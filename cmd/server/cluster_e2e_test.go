@@ -71,7 +71,6 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("request_id", func(t *testing.T) {
-		t.Skip("needs the idemcluster branch: one upstream start, but the replicas that lose the race answer ABORTED (in progress) instead of the winner's answer")
 		req := idempotentStart("3f0c1a52-6b1e-4c55-9d43-5e2b7c1a0d11", "https://www.linkedin.com/in/cluster-idempotent")
 		before := sim.stats(t).Endpoints[fiberfake.EndpointStart].Calls
 		resps := make([]*cdv1.StartBatchResponse, len(clients))
