@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/protodeps.sh
 ./scripts/tools.sh
+./scripts/protodeps.sh
 buf=$PWD/.tools/bin/buf
 
 echo "buf lint"

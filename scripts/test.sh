@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test: vet, the whole suite with the race detector (unit, integration and end-to-end
 # tests against the real server binary and grpcurl, which the tests build themselves from the
-# version pinned in go.mod), then each fuzz target briefly, printing its last progress line
-# (executions and elapsed time). FUZZTIME=30s for a longer local fuzz run. buf is not needed
-# here: scripts/check-contract.sh installs it.
+# version pinned in go.mod), the client examples in other languages against the real server
+# (scripts/clients.sh, which installs their Debian and npm packages), then each fuzz target
+# briefly, printing its last progress line (executions and elapsed time). FUZZTIME=30s for a
+# longer local fuzz run. buf is not needed here: scripts/check-contract.sh installs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 go vet ./...
 go test -race -count=1 -timeout 15m ./...
+./scripts/clients.sh
 
 # A count, not a duration: with a duration, Go 1.26's fuzzing coordinator can fail a target
 # with "context deadline exceeded" at the end of the window on a busy machine

@@ -47,7 +47,7 @@ type config struct {
 	maxQueueWait      time.Duration
 	store             string
 	replicaID         string        // "" until main picks the default
-	leaseTTL          time.Duration // of task leases, with a store that replicas share
+	leaseTTL          time.Duration // of task leases, with a store that replicas share, and of the idempotent starts a replica sends
 	retention         time.Duration
 	logLevel          string
 	logFormat         string
@@ -109,7 +109,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	duration(&c.maxQueueWait, "max-queue-wait", "FIBERGATE_MAX_QUEUE_WAIT", 2*time.Minute, "longest a call waits for a rate-limit slot (its gRPC deadline may be shorter); longer waits fail at once with RESOURCE_EXHAUSTED")
 	str(&c.store, "store", "FIBERGATE_STORE", "sqlite:fibergate.db", "where tasks and results are kept: sqlite:PATH (a local file, created 0600, for one process), or postgres://USER@HOST:PORT/DB?sslmode=... (PostgreSQL, shared by any number of replicas; give the password in PGPASSWORD or ~/.pgpass rather than in the URL, which ps shows)")
 	str(&c.replicaID, "replica-id", "FIBERGATE_REPLICA_ID", "", "this replica's name in logs, metrics and task leases, unique among the replicas sharing a store: letters, digits and . _ : - (default: the host name and a random suffix)")
-	duration(&c.leaseTTL, "lease-ttl", "FIBERGATE_LEASE_TTL", tasks.DefaultLeaseTTL, "with a PostgreSQL store: how long a replica's lease of a task lasts unless renewed (every third of it); a dead replica's tasks are taken over within it and a claim interval (a third of it, at most 2s)")
+	duration(&c.leaseTTL, "lease-ttl", "FIBERGATE_LEASE_TTL", tasks.DefaultLeaseTTL, "with a PostgreSQL store: how long a replica's lease of a task lasts unless renewed (every third of it); a dead replica's tasks are taken over within it and a claim interval (a third of it, at most 2s); also how long after its last renewal a replica that died sending an idempotent start is taken for dead, its duplicates then answering that the outcome is unknown")
 	duration(&c.retention, "retention", "FIBERGATE_RETENTION", 30*24*time.Hour, "finished tasks and their results are deleted this long after they end (0: never)")
 	str(&c.logLevel, "log-level", "FIBERGATE_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.logFormat, "log-format", "FIBERGATE_LOG_FORMAT", "text", "log format: text or json")

@@ -27,8 +27,9 @@ import (
 
 // Binaries built once for the end-to-end tests.
 var (
-	serverBin  string
-	grpcurlBin string
+	serverBin    string
+	grpcurlBin   string
+	fiberfakeBin string // the standalone simulator, cmd/fiberfake
 )
 
 func TestMain(m *testing.M) {
@@ -39,8 +40,10 @@ func TestMain(m *testing.M) {
 	}
 	serverBin = filepath.Join(dir, "fibergate")
 	grpcurlBin = filepath.Join(dir, "grpcurl")
+	fiberfakeBin = filepath.Join(dir, "fiberfake")
 	for _, b := range []struct{ out, pkg string }{
 		{serverBin, "."},
+		{fiberfakeBin, "../fiberfake"},
 		{grpcurlBin, "github.com/fullstorydev/grpcurl/cmd/grpcurl"}, // pinned by go.mod's tool directive
 	} {
 		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)

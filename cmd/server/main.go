@@ -29,6 +29,7 @@ import (
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/metrics"
 	"github.com/fibergate/fibergate/internal/redact"
 	"github.com/fibergate/fibergate/internal/server"
@@ -158,14 +159,20 @@ func run(ctx context.Context, cfg config) error {
 	mets.RegisterBudget(limiter)
 	mets.RegisterReplica(replica)
 	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter, OnAttempt: mets.ObserveFiberAttempt})
+	// Nothing is sent to Fiber that could not be recorded: while the store cannot be reached,
+	// the service is not ready, starts are refused, polls wait and watches end.
+	storeHealth := health.New(health.Config{Store: store, Logger: logger.With("component", "health")})
+	// On PostgreSQL the replicas take turns at the purges; on SQLite this process runs them.
+	turns := purgeTurns(store)
 	// On PostgreSQL the replicas hint each other by LISTEN/NOTIFY (tasks.Signals).
 	signals, _ := store.(tasks.Signals)
 	engine := tasks.New(tasks.Config{
-		Store: store, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger,
-		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, Signals: signals,
+		Store: store, Health: storeHealth, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger,
+		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns, Signals: signals,
 	})
 	svc := service.New(service.Config{
-		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, IdempotencyTTL: cfg.idempotencyTTL,
+		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, Health: storeHealth, IdempotencyTTL: cfg.idempotencyTTL,
+		Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns,
 		DefaultAPIKey: apiKey, AllowRequestAPIKey: cfg.allowReqKey, Logger: logger,
 		MaxWatchStreams: cfg.maxWatchStreams, Secrets: secrets,
 	})
@@ -173,6 +180,7 @@ func run(ctx context.Context, cfg config) error {
 		GRPCAddr:          cfg.grpcAddr,
 		HTTPAddr:          cfg.httpAddr,
 		Service:           svc,
+		Readiness:         storeHealth,
 		Logger:            logger,
 		MaxBodyBytes:      cfg.maxBodyBytes,
 		ShutdownTimeout:   cfg.shutdownTimeout,
@@ -192,6 +200,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 	mets.GRPC.InitializeMetrics(srv)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return storeHealth.Run(gctx) })
 	g.Go(func() error { return engine.Run(gctx) })
 	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error { return reportBudget(gctx, limiter, logger, time.Minute) })

@@ -6,25 +6,40 @@ import (
 	"io"
 	"strings"
 
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/service"
 	"github.com/fibergate/fibergate/internal/storage/postgres"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
 
-// store is what the server needs of a storage backend: the part each consumer uses, and
-// Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
+// store is what the server needs of a storage backend: the part each consumer uses (the
+// health monitor's Ping among them), and Close. Every backend that implements storagetest.Backend (and passes its suite) has it.
 type store interface {
 	tasks.Store
 	service.RequestStore
 	service.ReconcileStore
+	health.Pinger
 	io.Closer
 }
 
 var (
 	_ store = (*sqlite.Store)(nil)
 	_ store = (*postgres.Store)(nil)
+
+	_ service.PurgeTurns = (*postgres.Store)(nil)
+	_ tasks.PurgeTurns   = (*postgres.Store)(nil)
 )
+
+// purgeTurns returns what lets the replicas sharing st take turns at the periodic purges:
+// the store itself when several processes share it (PostgreSQL), nil when it serves this
+// process alone (SQLite), which then runs every purge itself.
+func purgeTurns(st store) service.PurgeTurns {
+	if t, ok := st.(service.PurgeTurns); ok {
+		return t
+	}
+	return nil
+}
 
 // Backends a -store value names.
 const (

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fibergate/fibergate/internal/storage/postgres"
+	"github.com/fibergate/fibergate/internal/storage/sqlite"
 	"github.com/fibergate/fibergate/internal/storage/storagetest"
 )
 
@@ -46,5 +48,16 @@ func TestConfigRefusesUnknownStore(t *testing.T) {
 	}
 	if _, err := parseWith(nil, map[string]string{"FIBERGATE_STORE": "postgres://fg@db/fibergate"}); err != nil {
 		t.Errorf("FIBERGATE_STORE=postgres://...: %v", err)
+	}
+}
+
+// TestPurgeTurnsOnSharedStoresOnly: replicas on PostgreSQL take turns at the purges; a server
+// on SQLite, alone on its file, runs every purge itself.
+func TestPurgeTurnsOnSharedStoresOnly(t *testing.T) {
+	if purgeTurns((*postgres.Store)(nil)) == nil {
+		t.Error("a PostgreSQL store gives no purge turns")
+	}
+	if turns := purgeTurns((*sqlite.Store)(nil)); turns != nil {
+		t.Errorf("a SQLite store gives purge turns %T, want nil", turns)
 	}
 }

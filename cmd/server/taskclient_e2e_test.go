@@ -173,6 +173,9 @@ func watchREST(ctx context.Context, p *proc, id, query string, stop func(*cdv1.W
 	}
 	defer resp.Body.Close()
 	w := restWatch{code: resp.StatusCode}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode == http.StatusOK && ct != "application/x-ndjson" {
+		return w, fmt.Errorf("a watch answered 200 with Content-Type %q, want application/x-ndjson", ct)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {

@@ -37,6 +37,7 @@ const (
 	ReasonFiberAPIKeyUnavailable = "FIBER_API_KEY_UNAVAILABLE"
 	ReasonInvalidToken           = "INVALID_TOKEN"
 	ReasonShuttingDown           = "SHUTTING_DOWN"
+	ReasonStoreUnavailable       = "STORE_UNAVAILABLE"
 	ReasonIdempotencyKeyReused   = "IDEMPOTENCY_KEY_REUSED"
 	ReasonRequestInProgress      = "REQUEST_IN_PROGRESS"
 	ReasonUnauthenticated        = "UNAUTHENTICATED"

@@ -17,8 +17,14 @@ import (
 
 	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
+
+// StoreRetryDelay is the RetryInfo of a STORE_UNAVAILABLE answer: about the time the store's
+// health is checked again (health.DefaultInterval), so that a caller retries once the store
+// may be back. Over REST it is the Retry-After header.
+const StoreRetryDelay = health.DefaultInterval
 
 // ToStatus turns any error into a gRPC status error carrying exactly one google.rpc.ErrorInfo:
 // a domain error into its code and reason, a bare status (from gRPC itself, grpc-gateway or a
@@ -40,6 +46,12 @@ func ToStatus(err error) error {
 	switch {
 	case errors.As(err, &snr):
 		return notRecordedStatus(snr)
+	case errors.Is(err, health.ErrStoreUnavailable):
+		// Before anything else that could match the wrapped error of the failed store call.
+		return New(codes.Unavailable, ReasonStoreUnavailable,
+			"fibergate's store cannot be reached: nothing was sent to Fiber; retry shortly (a WatchTask resumes with its last resume_token)",
+			map[string]string{MetaRetryAfter: StoreRetryDelay.String()},
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(StoreRetryDelay)})
 	case errors.As(err, &we):
 		return budgetStatus(we)
 	case errors.As(err, &fe):

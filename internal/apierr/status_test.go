@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/fibergate/fibergate/internal/fiber"
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/tasks"
 )
 
@@ -56,6 +57,8 @@ func TestToStatusGivesEveryErrorOneErrorInfo(t *testing.T) {
 		{ErrTooManyStreams, codes.ResourceExhausted, ReasonTooManyStreams, "", nil},
 		{ErrRequestInProgress, codes.Aborted, ReasonRequestInProgress, "", nil},
 		{ErrEarlierOutcomeUnknown, codes.Unknown, ReasonUpstreamOutcomeUnknown, "", nil},
+		{fmt.Errorf("claim: %w", health.ErrStoreUnavailable), codes.Unavailable, ReasonStoreUnavailable, "", map[string]string{"retry_after": "1s"}},
+		{ForTask("t-4", fmt.Errorf("%w: %w", health.ErrStoreUnavailable, context.DeadlineExceeded)), codes.Unavailable, ReasonStoreUnavailable, "", nil},
 	}
 	for _, tt := range tests {
 		st := status.Convert(ToStatus(tt.err))
@@ -101,5 +104,23 @@ func TestTaskNotFoundSaysNoMoreThanTheCallerSent(t *testing.T) {
 	b := status.Convert(ToStatus(ForTask("x", fmt.Errorf("owned by bob: %w", tasks.ErrNotFound)))).Proto()
 	if !proto.Equal(a, b) {
 		t.Errorf("the two answers differ:\n%v\n%v", a, b)
+	}
+}
+
+// TestStoreUnavailableSaysWhenToRetry: STORE_UNAVAILABLE carries a RetryInfo (the gateway's
+// Retry-After), and never the failed store call's own error.
+func TestStoreUnavailableSaysWhenToRetry(t *testing.T) {
+	st := status.Convert(ToStatus(fmt.Errorf("claim request id: %w: %w", health.ErrStoreUnavailable, errors.New("dial tcp 10.0.0.7:5432: connection refused"))))
+	var delay time.Duration
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			delay = ri.GetRetryDelay().AsDuration()
+		}
+	}
+	if delay != StoreRetryDelay {
+		t.Errorf("RetryInfo delay %v, want %v", delay, StoreRetryDelay)
+	}
+	if strings.Contains(st.Message(), "10.0.0.7") || strings.Contains(st.Message(), "refused") {
+		t.Errorf("the store's error reached the caller: %q", st.Message())
 	}
 }

@@ -3,7 +3,7 @@
 // own — a body size limit, reporting unknown JSON fields as warnings instead of dropping them,
 // naming the offending field when a body has the wrong JSON shape, and HTTP statuses and
 // headers (408, 413, Retry-After) that REST clients expect, also from a stream that fails
-// before its first message.
+// before its first message, server streams as NDJSON, and the OpenAPI description itself.
 package gateway
 
 import (
@@ -58,7 +58,11 @@ var forwardedHeaders = map[string]bool{
 
 // New returns the REST handler. conn is a client connection to the gRPC server; the gateway
 // calls the service through it, so every gRPC interceptor applies to REST calls too. The
-// handler also serves GET /healthz from the gRPC health service.
+// handler also serves the gRPC health service's answers: GET /healthz is readiness, the
+// status of the ContactDetailsService (503 while it is NOT_SERVING, such as while the store
+// cannot be reached), and GET /livez liveness, the server's own status "". Either takes
+// ?service=NAME to ask about another service. It also serves the OpenAPI
+// description (OpenAPIPath, OpenAPIv2Path). Server streams are served as NDJSON.
 func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
@@ -72,12 +76,12 @@ func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, 
 		return nil, err
 	}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler{&runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
 			},
-		}),
+		}}),
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			h = textproto.CanonicalMIMEHeaderKey(h)
 			return strings.ToLower(h), forwardedHeaders[h]
@@ -94,11 +98,27 @@ func New(ctx context.Context, conn *grpc.ClientConn, cfg Config) (http.Handler, 
 		runtime.WithErrorHandler(errorHandler),
 		runtime.WithStreamErrorHandler(streams.handler),
 		runtime.WithRoutingErrorHandler(routingErrorHandler),
-		runtime.WithHealthzEndpoint(grpc_health_v1.NewHealthClient(conn)),
+		runtime.WithHealthzEndpoint(readinessClient{grpc_health_v1.NewHealthClient(conn)}),
+		runtime.WithHealthEndpointAt(grpc_health_v1.NewHealthClient(conn), "/livez"),
 	)
 	bodies.mux, streams.mux = mux, mux
 	if err := cdv1.RegisterContactDetailsServiceHandler(ctx, mux, conn); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
+	if err := serveOpenAPI(mux); err != nil {
+		return nil, fmt.Errorf("register openapi: %w", err)
+	}
 	return mux, nil
+}
+
+// readinessClient asks about the ContactDetailsService when a health check names no service,
+// so that GET /healthz answers whether the service can do its work, not merely whether the
+// process runs.
+type readinessClient struct{ grpc_health_v1.HealthClient }
+
+func (c readinessClient) Check(ctx context.Context, in *grpc_health_v1.HealthCheckRequest, opts ...grpc.CallOption) (*grpc_health_v1.HealthCheckResponse, error) {
+	if in.GetService() == "" {
+		in = &grpc_health_v1.HealthCheckRequest{Service: cdv1.ContactDetailsService_ServiceDesc.ServiceName}
+	}
+	return c.HealthClient.Check(ctx, in, opts...)
 }

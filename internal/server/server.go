@@ -25,7 +25,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/apierr"
@@ -34,12 +33,25 @@ import (
 	"github.com/fibergate/fibergate/internal/redact"
 )
 
+// Readiness tells whether the service can do its work. *health.Monitor implements it, for
+// the store.
+type Readiness interface {
+	// Up reports whether the service can do its work now, and returns a channel closed when
+	// that changes.
+	Up() (up bool, changed <-chan struct{})
+}
+
 // Config configures a Server.
 type Config struct {
 	// GRPCAddr and HTTPAddr are the listen addresses, e.g. ":9090" or "127.0.0.1:0".
 	GRPCAddr, HTTPAddr string
 	// Service handles the RPCs. Required.
 	Service cdv1.ContactDetailsServiceServer
+	// Readiness, if not nil, is the service's readiness: while it is down, the health status
+	// of the ContactDetailsService (and GET /healthz) is NOT_SERVING, and SERVING again once
+	// it is up. The server's own status, "" (liveness, and GET /livez), stays SERVING until
+	// shutdown either way. Nil means always ready.
+	Readiness Readiness
 	// Logger receives one line per call and the server's lifecycle. Required.
 	Logger *slog.Logger
 	// MaxBodyBytes caps REST bodies and gRPC messages. Zero means gateway.DefaultMaxBodyBytes.
@@ -136,6 +148,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	unary = append(unary, pvinterceptor.UnaryServerInterceptor(validator))
 	stream = append(stream, pvinterceptor.StreamServerInterceptor(validator))
+	contract, err := contractFiles()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, health: health.NewServer()}
 	newServer := func(extra ...grpc.ServerOption) *grpc.Server {
 		opts := append([]grpc.ServerOption{
@@ -149,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 		g := grpc.NewServer(opts...)
 		cdv1.RegisterContactDetailsServiceServer(g, cfg.Service)
 		healthpb.RegisterHealthServer(g, s.health)
-		reflection.Register(g)
+		registerReflection(g, contract)
 		return g
 	}
 	network := transportOptions(cfg)
@@ -200,13 +216,17 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 	httpSrv := newHTTPServer(s.cfg, gw)
 
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	s.health.SetServingStatus(cdv1.ContactDetailsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	readinessChanged := s.setReadiness()
 	s.cfg.Logger.Info("fibergate listening", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String())
 	if ready != nil {
 		ready(grpcLis.Addr(), httpLis.Addr())
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		s.followReadiness(gctx, readinessChanged)
+		return nil
+	})
 	g.Go(func() error { return ignoreClosed(s.grpc.Serve(grpcLis)) })
 	g.Go(func() error { return ignoreClosed(s.internal.Serve(inMem)) })
 	g.Go(func() error {
@@ -228,6 +248,34 @@ func (s *Server) Run(ctx context.Context, ready func(grpcAddr, httpAddr net.Addr
 		return httpErr
 	})
 	return g.Wait()
+}
+
+// setReadiness sets the ContactDetailsService's health status from Config.Readiness and
+// returns the channel closed when that changes (nil without Readiness: never).
+func (s *Server) setReadiness() <-chan struct{} {
+	up, changed := true, (<-chan struct{})(nil)
+	if s.cfg.Readiness != nil {
+		up, changed = s.cfg.Readiness.Up()
+	}
+	st := healthpb.HealthCheckResponse_SERVING
+	if !up {
+		st = healthpb.HealthCheckResponse_NOT_SERVING
+	}
+	s.health.SetServingStatus(cdv1.ContactDetailsService_ServiceDesc.ServiceName, st)
+	return changed
+}
+
+// followReadiness sets the service's health status again whenever changed is closed, until
+// ctx ends. Once the health server has shut down, its statuses stay NOT_SERVING.
+func (s *Server) followReadiness(ctx context.Context, changed <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+			changed = s.setReadiness()
+		}
+	}
 }
 
 // gracefulStop lets in-flight RPCs finish until ctx ends, then cuts them.

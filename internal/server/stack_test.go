@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/server"
 	"github.com/fibergate/fibergate/internal/service"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
@@ -31,14 +32,20 @@ type stackConfig struct {
 	maxWatchStreams int
 	// wrap, if not nil, wraps the SQLite store the engine uses.
 	wrap func(tasks.Store) tasks.Store
+	// wrapRequests, if not nil, wraps the SQLite store of the service's idempotency records.
+	wrapRequests func(service.RequestStore) service.RequestStore
+	// health, if not nil, is run with the stack and given to the engine, the service and the
+	// server (readiness), as cmd/server does.
+	health *health.Monitor
 	// logger, if not nil, receives the stack's logs; nil discards them.
 	logger *slog.Logger
 }
 
 // stack is fibergate wired as cmd/server wires it (SQLite store, task engine, service, gRPC
-// server and REST gateway), running in this process on loopback ports.
+// server and REST gateway, and the store's health monitor if given), running in this process
+// on loopback ports.
 type stack struct {
-	grpcAddr string
+	grpcAddr, httpAddr string
 	// store is the SQLite store, unwrapped: the idempotency and reconcile records' too.
 	store *sqlite.Store
 }
@@ -59,24 +66,42 @@ func startStack(tb testing.TB, cfg stackConfig) *stack {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	engine := tasks.New(tasks.Config{Store: st, Fiber: cfg.upstream, DefaultAPIKey: cfg.apiKey, Policy: cfg.policy, Logger: logger})
+	var requests service.RequestStore = store
+	if cfg.wrapRequests != nil {
+		requests = cfg.wrapRequests(store)
+	}
+	// A nil *health.Monitor must reach the configs as a nil interface.
+	var (
+		storeHealth tasks.StoreHealth
+		svcHealth   service.StoreHealth
+		readiness   server.Readiness
+	)
+	if cfg.health != nil {
+		storeHealth, svcHealth, readiness = cfg.health, cfg.health, cfg.health
+	}
+	engine := tasks.New(tasks.Config{Store: st, Fiber: cfg.upstream, DefaultAPIKey: cfg.apiKey, Policy: cfg.policy, Logger: logger, Health: storeHealth})
 	svc := service.New(service.Config{
-		Fiber: cfg.starter, Tasks: engine, Requests: store, Reconcile: store,
+		Fiber: cfg.starter, Tasks: engine, Requests: requests, Reconcile: store, Health: svcHealth,
 		DefaultAPIKey: cfg.apiKey, MaxWatchStreams: cfg.maxWatchStreams, Logger: logger,
 	})
-	srv, err := server.New(server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Service: svc, Logger: logger, ShutdownTimeout: time.Second})
+	srv, err := server.New(server.Config{GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", Service: svc, Readiness: readiness, Logger: logger, ShutdownTimeout: time.Second})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ready := make(chan string, 1)
-	engineDone, serverDone := make(chan error, 1), make(chan error, 1)
+	ready := make(chan [2]string, 1)
+	engineDone, serverDone, healthDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
 	go func() { engineDone <- engine.Run(ctx) }()
 	go func() {
-		serverDone <- srv.Run(ctx, func(g, _ net.Addr) { ready <- g.String() })
+		serverDone <- srv.Run(ctx, func(g, h net.Addr) { ready <- [2]string{g.String(), h.String()} })
 	}()
+	if cfg.health != nil {
+		go func() { healthDone <- cfg.health.Run(ctx) }()
+	} else {
+		healthDone <- nil
+	}
 	tb.Cleanup(func() {
 		cancel()
-		for _, done := range []chan error{serverDone, engineDone} {
+		for _, done := range []chan error{serverDone, engineDone, healthDone} {
 			select {
 			case err := <-done:
 				if err != nil && !errors.Is(err, context.Canceled) {
@@ -91,8 +116,8 @@ func startStack(tb testing.TB, cfg stackConfig) *stack {
 		}
 	})
 	select {
-	case addr := <-ready:
-		return &stack{grpcAddr: addr, store: store}
+	case addrs := <-ready:
+		return &stack{grpcAddr: addrs[0], httpAddr: addrs[1], store: store}
 	case err := <-serverDone:
 		tb.Fatalf("server stopped before listening: %v", err)
 	case <-time.After(30 * time.Second):

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/gateway"
 	"github.com/fibergate/fibergate/internal/server"
 )
 
@@ -33,8 +34,9 @@ func (failingWatch) WatchTask(req *cdv1.WatchTaskRequest, stream grpc.ServerStre
 }
 
 // TestWatchErrorBeforeTheFirstMessageIsAUnaryAnswer: over REST, a watch that fails before
-// its first message is answered like any unary call (the code's HTTP status, body {"code",
-// "message", "details"}); one that fails later keeps 200 and ends with {"error": {...}}.
+// its first message is answered like any unary call (the code's HTTP status, JSON body
+// {"code", "message", "details"}); one that fails later keeps 200 and NDJSON, and ends with
+// {"error": {...}}.
 func TestWatchErrorBeforeTheFirstMessageIsAUnaryAnswer(t *testing.T) {
 	_, httpAddr := serve(t, server.Config{Service: failingWatch{}})
 
@@ -59,7 +61,10 @@ func TestWatchErrorBeforeTheFirstMessageIsAUnaryAnswer(t *testing.T) {
 		t.Errorf("early failure answered more than once: %s", body)
 	}
 
-	code, _, body = restDo(t, http.MethodGet, "http://"+httpAddr+"/v1/contact-details/batch/late:watch", "", nil)
+	code, header, body = restDo(t, http.MethodGet, "http://"+httpAddr+"/v1/contact-details/batch/late:watch", "", nil)
+	if ct := header.Get("Content-Type"); ct != gateway.NDJSON {
+		t.Errorf("a stream that began: Content-Type %q, want %s", ct, gateway.NDJSON)
+	}
 	lines := bytes.Split(bytes.TrimSpace(body), []byte("\n"))
 	var last struct {
 		Error struct {

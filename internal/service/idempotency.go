@@ -26,17 +26,23 @@ const DefaultIdempotencyTTL = 24 * time.Hour
 
 // RequestStore keeps the records of idempotent StartBatch requests. Every storage backend
 // implements it (storagetest.Backend states the full contract). Its methods must be safe
-// for concurrent use, also by several processes sharing the store.
+// for concurrent use, also by several processes (replicas) sharing the store.
 //
-// What idempotency relies on: ClaimRequest writes a new pending record for r.Key unless a
-// record of the key lives at r.CreateTime (expires after it), which it returns instead
-// (claimed false); of concurrent claims of one key exactly one is claimed, and a claim
-// replaces an expired record entirely. FinishRequest sets a record's state and response,
-// storage.ErrNotFound if it is gone. ReleaseRequest deletes a record (no error if it is
-// gone), so the key can be claimed again. PurgeRequests deletes the records that expired
-// before a time, which nothing reads again, and says how many.
+// What idempotency relies on: ClaimRequest writes a new pending record for r.Key, owned by
+// r.Owner with a lease that runs out lease from now by the store's clock, unless a record of
+// the key lives at r.CreateTime (expires after it), which it returns instead (claimed
+// false); of concurrent claims of one key exactly one is claimed, and a claim replaces an
+// expired record entirely. RenewRequest extends the lease of a pending record that owner
+// owns, and says whether it did. ResolveRequest returns the live record of a key
+// (storage.ErrNotFound if there is none), after turning a pending record whose lease has run
+// out into a RequestUnknown one, atomically with respect to RenewRequest. FinishRequest sets
+// a record's state and response, storage.ErrNotFound if it is gone. ReleaseRequest deletes a
+// record (no error if it is gone), so the key can be claimed again. PurgeRequests deletes the
+// records that expired before a time, which nothing reads again, and says how many.
 type RequestStore interface {
-	ClaimRequest(ctx context.Context, r storage.Request) (existing storage.Request, claimed bool, err error)
+	ClaimRequest(ctx context.Context, r storage.Request, lease time.Duration) (existing storage.Request, claimed bool, err error)
+	RenewRequest(ctx context.Context, key, owner string, lease time.Duration) (bool, error)
+	ResolveRequest(ctx context.Context, key string, now time.Time) (storage.Request, error)
 	FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error
 	ReleaseRequest(ctx context.Context, key string) error
 	PurgeRequests(ctx context.Context, before time.Time) (int, error)
@@ -48,23 +54,37 @@ const requestPurgeInterval = time.Hour
 
 // idempotency makes StartBatch safe to retry: the first request with a (principal, request id)
 // runs; any later one with the same payload gets the stored answer, concurrently or after a
-// restart, and never reaches Fiber. Safe for concurrent use.
+// restart, on this replica or another sharing the store, and never reaches Fiber. Safe for
+// concurrent use.
+//
+// The replica sending a request holds a lease on its record, renewed while the start runs
+// (see heartbeat). A duplicate that finds the request pending waits for it (see await): for
+// the answer, or, once the sender's lease has run out (it died mid-request), the unknown
+// outcome.
 type idempotency struct {
 	store   RequestStore
-	ttl     time.Duration
+	health  StoreHealth   // nil: always up
+	ttl     time.Duration // of a record
+	replica string        // owner of the records this process claims
+	lease   time.Duration // of a pending record, from its last renewal
 	now     func() time.Time
-	started time.Time // records left pending by an earlier process are orphans
 	log     *slog.Logger
 
 	mu       sync.Mutex // guards inflight
 	inflight map[string]chan struct{}
 }
 
-func newIdempotency(store RequestStore, ttl time.Duration, log *slog.Logger) *idempotency {
+func newIdempotency(store RequestStore, ttl time.Duration, health StoreHealth, replica string, lease time.Duration, log *slog.Logger) *idempotency {
 	if ttl <= 0 {
 		ttl = DefaultIdempotencyTTL
 	}
-	return &idempotency{store: store, ttl: ttl, now: time.Now, started: time.Now(), log: log, inflight: map[string]chan struct{}{}}
+	if replica == "" {
+		replica = uuid.NewString()
+	}
+	if lease <= 0 {
+		lease = DefaultLeaseTTL
+	}
+	return &idempotency{store: store, health: health, ttl: ttl, replica: replica, lease: lease, now: time.Now, log: log, inflight: map[string]chan struct{}{}}
 }
 
 // purge deletes the records that have expired.
@@ -113,8 +133,11 @@ func payloadHash(req *cdv1.StartBatchRequest, apiKey string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// do runs start once per key. Later calls with the same key and hash get the stored answer;
-// another hash gets apierr.ErrIdempotencyKeyReused.
+// do runs start once per key across the replicas sharing the store. Later calls with the
+// same key and hash get the stored answer, or the unknown outcome (apierr.ErrEarlierOutcomeUnknown);
+// while the first runs, they wait for it, in this process or another, and give up with
+// apierr.ErrRequestInProgress just before ctx's deadline. Another hash gets
+// apierr.ErrIdempotencyKeyReused at once.
 func (i *idempotency) do(ctx context.Context, key, hash string, start func() (*cdv1.StartBatchResponse, error)) (*cdv1.StartBatchResponse, error) {
 	for {
 		// One request per key at a time in this process; duplicates wait for it.
@@ -142,20 +165,38 @@ func (i *idempotency) do(ctx context.Context, key, hash string, start func() (*c
 	}
 }
 
-// attempt claims key and runs start, or answers from the existing record.
+// attempt claims key and runs start, or answers from the existing record. retry: the record
+// went away while this call waited for it; the key may be claimed again.
 func (i *idempotency) attempt(ctx context.Context, key, hash string, start func() (*cdv1.StartBatchResponse, error)) (_ *cdv1.StartBatchResponse, _ error, retry bool) {
 	now := i.now()
 	existing, claimed, err := i.store.ClaimRequest(ctx, storage.Request{
-		Key: key, PayloadHash: hash, State: storage.RequestPending, CreateTime: now, ExpireTime: now.Add(i.ttl),
-	})
+		Key: key, PayloadHash: hash, State: storage.RequestPending, CreateTime: now, ExpireTime: now.Add(i.ttl), Owner: i.replica,
+	}, i.lease)
 	if err != nil {
+		if i.health != nil {
+			err = i.health.Failed(ctx, err) // a store found down: nothing was sent, retry
+		}
 		return nil, fmt.Errorf("claim request id: %w", err), false
 	}
 	if !claimed {
-		resp, err := i.replay(ctx, existing, hash)
+		if existing.PayloadHash != hash {
+			return nil, apierr.ErrIdempotencyKeyReused, false
+		}
+		if existing.State == storage.RequestPending {
+			existing, err = i.await(ctx, key)
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil, nil, true
+			}
+			if err != nil {
+				return nil, err, false
+			}
+		}
+		resp, err := replay(existing)
 		return resp, err, false
 	}
+	stop := i.heartbeat(ctx, key)
 	resp, err := start()
+	stop()
 	// The outcome is recorded even if the caller went away meanwhile.
 	rctx := context.WithoutCancel(ctx)
 	snr, notRecorded := errors.AsType[*apierr.StartNotRecordedError](err)
@@ -189,27 +230,15 @@ func (i *idempotency) finish(ctx context.Context, key string, resp *cdv1.StartBa
 	}
 }
 
-// replay answers a duplicate from the record of the first request.
-func (i *idempotency) replay(ctx context.Context, r storage.Request, hash string) (*cdv1.StartBatchResponse, error) {
-	if r.PayloadHash != hash {
-		return nil, apierr.ErrIdempotencyKeyReused
+// replay answers a duplicate from the finished record r of the first request, which has the
+// duplicate's payload.
+func replay(r storage.Request) (*cdv1.StartBatchResponse, error) {
+	if r.State != storage.RequestDone {
+		return nil, apierr.ErrEarlierOutcomeUnknown
 	}
-	switch r.State {
-	case storage.RequestDone:
-		resp := &cdv1.StartBatchResponse{}
-		if err := proto.Unmarshal(r.Response, resp); err != nil {
-			return nil, fmt.Errorf("decode stored response: %w", err)
-		}
-		return resp, nil
-	case storage.RequestPending:
-		if r.CreateTime.Before(i.started) {
-			// Left pending by a process that died mid-request: the outcome is unknown.
-			if err := i.store.FinishRequest(ctx, r.Key, storage.RequestUnknown, nil); err != nil {
-				return nil, err
-			}
-			return nil, apierr.ErrEarlierOutcomeUnknown
-		}
-		return nil, apierr.ErrRequestInProgress
+	resp := &cdv1.StartBatchResponse{}
+	if err := proto.Unmarshal(r.Response, resp); err != nil {
+		return nil, fmt.Errorf("decode stored response: %w", err)
 	}
-	return nil, apierr.ErrEarlierOutcomeUnknown
+	return resp, nil
 }

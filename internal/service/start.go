@@ -29,6 +29,10 @@ func (s *Service) StartBatch(ctx context.Context, req *cdv1.StartBatchRequest) (
 	if err != nil {
 		return nil, err
 	}
+	// Nothing goes to Fiber that could not be recorded.
+	if err := s.storeUp(); err != nil {
+		return nil, err
+	}
 	var reqKey string
 	if id != "" {
 		reqKey = principal(ctx) + "/" + id
@@ -59,6 +63,11 @@ func (s *Service) start(ctx context.Context, key, reqKey string, req *cdv1.Start
 		s.log.WarnContext(ctx, "fiber start failed", "key_id", fiber.KeyID(key), "people", len(req.GetPersonDetails()), "err", err)
 		if fiber.KindOf(err) == fiber.KindOutcomeUnknown {
 			s.recordAmbiguousStart(ctx, key, reqKey, freq.LinkedInURLs, err)
+		}
+		if _, wait := errors.AsType[*budget.WaitError](err); fiber.KindOf(err) == 0 && !wait && s.health != nil {
+			// Neither Fiber nor the budget's queue refused it: the budget could not book the
+			// start in the store (a budget shared by replicas), and nothing was sent.
+			err = s.health.Failed(ctx, err)
 		}
 		return nil, err
 	}

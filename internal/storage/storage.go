@@ -147,7 +147,9 @@ type RequestState int
 
 // Request states.
 const (
-	// RequestPending: a process is sending the request upstream.
+	// RequestPending: a replica (Owner) is sending the request upstream, and says it is alive
+	// by renewing its lease (LeaseExpiry). Once the lease has run out, the replica is taken
+	// for dead mid-request and the record becomes RequestUnknown.
 	RequestPending RequestState = 1
 	// RequestDone: the request succeeded; Response holds the answer to replay.
 	RequestDone RequestState = 2
@@ -167,8 +169,15 @@ type Request struct {
 	State RequestState
 	// Response is the encoded answer once State is RequestDone.
 	Response []byte
-	// CreateTime is when it was claimed; ExpireTime when the record may be forgotten.
+	// CreateTime is when it was claimed; ExpireTime when the record may be forgotten. Both
+	// are the claiming replica's times.
 	CreateTime, ExpireTime time.Time
+	// Owner names the replica that claimed the request and sends it while it is pending.
+	Owner string
+	// LeaseExpiry is when the owner's lease on a pending request runs out unless renewed,
+	// by the store's own clock (never a replica's: their clocks differ), so the store
+	// sets it. The zero time is a lease that has run out.
+	LeaseExpiry time.Time
 }
 
 // AmbiguousStart is the record of a start an operator must reconcile with Fiber's records of

@@ -104,6 +104,12 @@
 // from the store and polls again, so a running poller only stops when its task is finished
 // or deleted, or the engine stops.
 //
+// While the store cannot be reached (Config.Health says so), nothing is polled, since the
+// answer could not be stored: pollers wait, and go on from their task's stored cursor once it
+// answers again. Watches end with an error matching health.ErrStoreUnavailable, and so do
+// calls whose store call fails then; a client resumes its watch from its last position later,
+// with no gap and no duplicate.
+//
 // # Polls under one key's budget
 //
 // The rate limiter orders the polls of many tasks under one key's budget. It queues them by

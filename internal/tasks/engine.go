@@ -30,9 +30,17 @@ type Config struct {
 	DefaultAPIKey string
 	// Policy tunes polling; the zero value means the defaults.
 	Policy Policy
+	// Health tells whether the store can be reached. While it cannot, no poll is sent (its
+	// answer could not be stored), pollers wait until it can, watches end with an error
+	// matching health.ErrStoreUnavailable, and so do calls whose store call fails. Nil means
+	// the store is taken to be always up: its errors are returned as they are.
+	Health StoreHealth
 	// Retention: finished tasks and their results are purged this long after they end. Zero
 	// (or negative) means never.
 	Retention time.Duration
+	// PurgeTurns, if not nil, is shared by every replica on Store: the purge of finished
+	// tasks then runs on one of them per period. Nil means this engine purges every period.
+	PurgeTurns PurgeTurns
 	// Logger receives operational events. Nil means slog.Default().
 	Logger *slog.Logger
 	// Leases, if not nil, makes the engine one of the replicas sharing Store: it follows
@@ -60,6 +68,7 @@ type Config struct {
 // returned, no task is followed any more and watches end with ErrShuttingDown.
 type Engine struct {
 	store     Store
+	health    StoreHealth // nil: always up
 	fiber     Upstream
 	keys      *keyring
 	policy    Policy
@@ -72,6 +81,8 @@ type Engine struct {
 	fence     string        // Update.Fence of the pollers' writes: replica with leases, else ""
 	signals   Signals       // with leases; nil: none
 	out       *outbox       // what publishLoop is to publish, with signals
+
+	purgeTurns PurgeTurns // nil: no other replica purges
 
 	wake chan struct{}  // buffered(1): a task was queued for Run to start its poller
 	stop chan struct{}  // closed when Run stops: watches end with ErrShuttingDown
@@ -93,6 +104,7 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{
 		store:     cfg.Store,
+		health:    cfg.Health,
 		fiber:     cfg.Fiber,
 		keys:      newKeyring(cfg.DefaultAPIKey),
 		policy:    cfg.Policy.withDefaults(),
@@ -104,6 +116,7 @@ func New(cfg Config) *Engine {
 		pollers:   map[string]bool{},
 
 		unrecorded: map[string]storage.Task{},
+		purgeTurns: cfg.PurgeTurns,
 		held:       map[string]*lease{},
 	}
 	if e.log == nil {
@@ -164,7 +177,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		if !e.startPollers(ctx, wait) {
 			return nil
 		}
-		e.purge(ctx)
+		e.purge(ctx, every)
 	}
 }
 
@@ -211,9 +224,14 @@ func (e *Engine) startPollers(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (e *Engine) purge(ctx context.Context) {
+// purge removes the tasks finished longer than the retention ago, every being how often it
+// is called, unless it is another replica's turn.
+func (e *Engine) purge(ctx context.Context, every time.Duration) {
 	if e.retention <= 0 {
 		return // finished tasks are kept
+	}
+	if !e.takePurgeTurn(ctx, every) {
+		return
 	}
 	n, err := e.store.PurgeFinished(ctx, time.Now().Add(-e.retention))
 	switch {

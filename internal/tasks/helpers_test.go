@@ -42,6 +42,8 @@ type env struct {
 	retention time.Duration
 	// logger, if set, is the engine's Config.Logger.
 	logger *slog.Logger
+	// health, if set, is the engine's Config.Health.
+	health StoreHealth
 	stop   func() // stops the engine and waits for Run to return
 }
 
@@ -97,7 +99,7 @@ func (e *env) startEngine(p Policy) {
 	if e.wrapStore != nil {
 		engineStore = e.wrapStore(store)
 	}
-	cfg := Config{Store: engineStore, Fiber: up, DefaultAPIKey: testKey, Policy: p, Retention: e.retention, Logger: e.logger}
+	cfg := Config{Store: engineStore, Fiber: up, DefaultAPIKey: testKey, Policy: p, Retention: e.retention, Logger: e.logger, Health: e.health}
 	e.engine = New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

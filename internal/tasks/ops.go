@@ -27,7 +27,7 @@ func (e *Engine) Get(ctx context.Context, owner, id, apiKey string) (storage.Tas
 		}
 		return e.adopt(ctx, owner, id, apiKey)
 	case err != nil:
-		return storage.Task{}, err
+		return storage.Task{}, e.storeFailed(ctx, err)
 	case t.Owner != owner:
 		return storage.Task{}, ErrNotFound
 	}
@@ -69,7 +69,8 @@ func (e *Engine) adopt(ctx context.Context, owner, id, apiKey string) (storage.T
 
 // List returns a page of f.Owner's tasks, newest first.
 func (e *Engine) List(ctx context.Context, f storage.ListFilter) ([]storage.Task, *storage.PageKey, error) {
-	return e.store.ListTasks(ctx, f)
+	ts, next, err := e.store.ListTasks(ctx, f)
+	return ts, next, e.storeFailed(ctx, err)
 }
 
 // Results returns up to limit of the task's results after afterSeq, and the task as read
@@ -81,7 +82,7 @@ func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq
 	}
 	rs, err := e.store.ReadResults(ctx, id, afterSeq, limit)
 	if err != nil {
-		return t, nil, err
+		return t, nil, e.storeFailed(ctx, err)
 	}
 	out, err := decodeResults(rs)
 	return t, out, err
@@ -146,7 +147,7 @@ func (e *Engine) Delete(ctx context.Context, owner, id string) error {
 		if errors.Is(err, storage.ErrNotFound) {
 			return ErrNotFound
 		}
-		return err
+		return e.storeFailed(ctx, err)
 	}
 	e.hub.notify(id, nil) // watchers see it gone
 	e.hub.forget(id)

@@ -76,6 +76,9 @@ func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks, pollNow) {
 			return ctx.Err()
 		}
+		if !e.awaitStore(ctx) { // an answer that cannot be stored is not asked for
+			return ctx.Err()
+		}
 		if l != nil && !e.live(l) {
 			return fmt.Errorf("poll task %s: %w", id, storage.ErrLeaseLost)
 		}
@@ -95,10 +98,13 @@ func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 				e.log.Warn("fiber refuses to report on the task: it ends FAILED", "task_id", id, "err", err)
 				return e.finishFailed(ctx, &task)
 			}
+			var fe *fiber.Error
+			if !errors.As(err, &fe) {
+				err = e.storeFailed(ctx, err) // not Fiber's: the budget's store may be down
+			}
 			failures++
 			wait = e.policy.backoff(failures)
-			var fe *fiber.Error
-			if errors.As(err, &fe) && fe.RetryAfter > wait {
+			if fe != nil && fe.RetryAfter > wait {
 				wait = fe.RetryAfter
 			}
 			e.log.Warn("poll failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
@@ -117,6 +123,7 @@ func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 			}
 			// The answer is dropped and the task polled again from what the store holds: after
 			// ErrConflict another writer moved it; after any other error nothing was written.
+			err = e.storeFailed(ctx, err) // a store found down holds the next poll back
 			failures++
 			wait = e.policy.backoff(failures)
 			e.log.Warn("storing a poll answer failed; polling again", "task_id", id, "attempt", failures, "wait", wait, "err", err)
@@ -148,6 +155,7 @@ func (e *Engine) load(ctx context.Context, id string, failures int) (storage.Tas
 		if err == nil || errors.Is(err, storage.ErrNotFound) || ctx.Err() != nil {
 			return t, err
 		}
+		err = e.storeFailed(ctx, err)
 		failures++
 		wait := e.policy.backoff(failures)
 		e.log.Warn("loading a task failed; retrying", "task_id", id, "attempt", failures, "wait", wait, "err", err)
@@ -157,16 +165,22 @@ func (e *Engine) load(ctx context.Context, id string, failures int) (storage.Tas
 	}
 }
 
-// sleep waits d; it returns false if ctx ended first.
+// sleep waits d, or less if the store is down and comes back meanwhile (the wait after a
+// failed store call need not outlast the failure); it returns false if ctx ended first.
 func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+	up, storeChanged := e.storeState()
+	if up {
+		storeChanged = nil
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
+	case <-storeChanged:
 	}
+	return true
 }
 
 // apply stores what one poll answer adds to task and updates task in place.
@@ -249,6 +263,7 @@ func (e *Engine) finishFailed(ctx context.Context, task *storage.Task) error {
 		if errors.Is(err, storage.ErrLeaseLost) {
 			return fmt.Errorf("store the failure of task %s: %w", task.ID, err)
 		}
+		err = e.storeFailed(ctx, err)
 		failures++
 		wait := e.policy.backoff(failures)
 		e.log.Warn("storing a task's failure failed; retrying", "task_id", task.ID, "attempt", failures, "wait", wait, "err", err)

@@ -3,9 +3,11 @@ package tasks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/health"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
@@ -39,9 +41,11 @@ func (u Update) Final() bool { return u.Task.State.Terminal() && u.Position >= u
 
 // Watch calls send with the task's progress and results after position afterSeq until the
 // task ends and every result was sent (then it returns nil), ctx ends, the engine stops
-// (ErrShuttingDown), send fails, or the task is deleted (ErrNotFound). The first update comes
-// at once; later ones when something changed. send runs on the caller's goroutine and may
-// block: the poller is never held up by it.
+// (ErrShuttingDown), the store is found down (an error matching health.ErrStoreUnavailable:
+// the task's poller waits for it, and the client resumes later with its last position), send
+// fails, or the task is deleted (ErrNotFound). The first update comes at once; later ones
+// when something changed. send runs on the caller's goroutine and may block: the poller is
+// never held up by it.
 func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq int, progressOnly bool, send func(Update) error) error {
 	t, err := e.Get(ctx, owner, id, apiKey)
 	if err != nil {
@@ -106,22 +110,31 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 
 // await waits for a change of the watched task (changed) or the time to read the store again
 // (reread, if not nil). It returns ctx's error if ctx ends first, ErrShuttingDown if the
-// engine stops first.
+// engine stops first, and an error matching health.ErrStoreUnavailable if the store is, or
+// goes, down first.
 func (e *Engine) await(ctx context.Context, changed <-chan struct{}, reread *time.Timer) error {
 	var due <-chan time.Time
 	if reread != nil {
 		defer reread.Stop()
 		due = reread.C
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-e.stop:
-		return ErrShuttingDown
-	case <-changed:
-	case <-due:
+	for {
+		up, storeChanged := e.storeState()
+		if !up {
+			return fmt.Errorf("watch: %w", health.ErrStoreUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.stop:
+			return ErrShuttingDown
+		case <-changed:
+			return nil
+		case <-due:
+			return nil
+		case <-storeChanged:
+		}
 	}
-	return nil
 }
 
 // read returns the watch update after position afterSeq. A watcher that is caught up with the
@@ -139,7 +152,7 @@ func (e *Engine) read(ctx context.Context, id string, afterSeq int, progressOnly
 		return Update{}, ErrNotFound
 	}
 	if err != nil {
-		return Update{}, err
+		return Update{}, e.storeFailed(ctx, err)
 	}
 	u := Update{Task: t, Position: afterSeq}
 	if progressOnly {
@@ -147,7 +160,7 @@ func (e *Engine) read(ctx context.Context, id string, afterSeq int, progressOnly
 	} else if t.NumResults > afterSeq {
 		rs, err := e.store.ReadResults(ctx, id, afterSeq, MaxResultsPerUpdate)
 		if err != nil {
-			return Update{}, err
+			return Update{}, e.storeFailed(ctx, err)
 		}
 		if u.Results, err = decodeResults(rs); err != nil {
 			return Update{}, err

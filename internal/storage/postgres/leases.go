@@ -10,9 +10,10 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// dbNow is the database's clock in unix nanoseconds, as lease_expiry keeps it: the start of
-// the statement, so that it is one value throughout a statement and may bound an index scan.
-// Leases are timed by it alone, never by a replica's clock.
+// dbNow is the database's clock in unix nanoseconds, as lease_expiry keeps it (of tasks and
+// of requests) and purge_runs.last_run: the start of the statement, so that it is one value
+// throughout a statement and may bound an index scan. Leases and purge turns are timed by it
+// alone, never by a replica's clock.
 const dbNow = `(extract(epoch FROM statement_timestamp()) * 1000000000)::bigint`
 
 // liveLease is the SQL condition for a task whose lease replica $1 holds.

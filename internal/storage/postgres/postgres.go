@@ -12,6 +12,10 @@
 // others, once it commits, find the count moved and are refused. ClaimRequest is one INSERT
 // ... ON CONFLICT that replaces only an expired record, so of concurrent claims one inserts
 // and the others find its record. These hold across processes: they are the database's.
+// A pending request's lease is timed by the database's clock (statement_timestamp), never a
+// replica's; RenewRequest and ResolveRequest are each one UPDATE of the record's row, so the
+// row lock orders them. The store is a storagetest.PurgeTurnBackend: a purge's turns are one
+// row of purge_runs, taken by one INSERT ... ON CONFLICT, with no session state.
 //
 // # Leases
 //
@@ -42,7 +46,7 @@
 // any cutoff, so any PurgeFinished purges it. ListTasks refuses a filter without an owner or a
 // positive page size, CreateTask a task with results. ClaimRequest refuses a request whose
 // ExpireTime is not after its CreateTime, and a claimed record starts without a response
-// whatever the Request says. FinishRequest still finishes a record that has expired but is not
+// whatever the Request says. A request lease of zero has run out as soon as it is granted. FinishRequest still finishes a record that has expired but is not
 // purged yet. Strings are PostgreSQL text: one holding a NUL byte or invalid UTF-8 is refused
 // with the server's error.
 //
@@ -131,6 +135,24 @@ func connect(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	return &Store{pool: pool}, nil
+}
+
+// Ping reports whether the database answers: it runs an empty statement on a pooled
+// connection. When that fails and ctx has not ended, the pool's connections are closed (those
+// in use once they are returned: a server that cut one, by pg_terminate_backend or a restart,
+// most likely cut them all) and Ping tries once more on a new one. So an error means that no
+// connection could be had or used (the server unreachable or refusing connections, ctx
+// ended), not that an old one was cut.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.pool.Ping(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.pool.Reset()
+		err = s.pool.Ping(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("ping postgres store: %w", err)
+	}
+	return nil
 }
 
 // Close closes every connection of the pool. It always returns nil.

@@ -16,7 +16,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-var _ storagetest.LeaseBackend = (*postgres.Store)(nil)
+var (
+	_ storagetest.LeaseBackend     = (*postgres.Store)(nil)
+	_ storagetest.PurgeTurnBackend = (*postgres.Store)(nil)
+)
 
 // TestContract runs the suite in a database of its own, each subtest in a schema of its own.
 func TestContract(t *testing.T) {
@@ -34,6 +37,18 @@ func TestContract(t *testing.T) {
 func TestLeases(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	storagetest.RunLeases(t, func(t *testing.T) storagetest.LeaseBackend {
+		s, err := postgres.Open(testContext(t), pgtest.NewSchema(t, db))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
+
+// TestPurgeTurns runs the purge-turn part of the contract, as TestContract runs the rest.
+func TestPurgeTurns(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	storagetest.RunPurgeTurns(t, func(t *testing.T) storagetest.PurgeTurnBackend {
 		s, err := postgres.Open(testContext(t), pgtest.NewSchema(t, db))
 		if err != nil {
 			t.Fatalf("Open: %v", err)

@@ -31,6 +31,8 @@ func TestMigrateAmbiguousKinds(t *testing.T) {
 		"ALTER TABLE ambiguous_starts DROP COLUMN kind",
 		"ALTER TABLE ambiguous_starts DROP COLUMN task_id",
 		"ALTER TABLE ambiguous_starts DROP COLUMN response",
+		"ALTER TABLE requests DROP COLUMN owner", // and what later versions add
+		"ALTER TABLE requests DROP COLUMN lease_expiry",
 		"PRAGMA user_version = 4",
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -39,8 +41,8 @@ func TestMigrateAmbiguousKinds(t *testing.T) {
 	}
 
 	s = openStore(t, path)
-	if v := queryInt(t, db, "PRAGMA user_version"); v != 5 {
-		t.Errorf("user_version = %d, want 5", v)
+	if v := queryInt(t, db, "PRAGMA user_version"); v != 6 {
+		t.Errorf("user_version = %d, want 6", v)
 	}
 	added := storage.AmbiguousStart{ID: "amb-new", Time: at.Add(time.Second), Kind: storage.AmbiguousNotRecorded,
 		Owner: "bob", KeyID: "k2", TaskID: "task-1", Response: []byte{0, 1, 0xff}, Error: "store task task-1: disk full"}

@@ -58,8 +58,8 @@ func TestPersistsAcrossReopen(t *testing.T) {
 			t.Fatalf("Close: %v", err)
 		}
 	}
-	if v := queryInt(t, rawDB(t, path), "PRAGMA user_version"); v != 5 {
-		t.Errorf("user_version = %d, want 5", v)
+	if v := queryInt(t, rawDB(t, path), "PRAGMA user_version"); v != 6 {
+		t.Errorf("user_version = %d, want 6", v)
 	}
 }
 

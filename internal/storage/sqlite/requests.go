@@ -11,15 +11,16 @@ import (
 )
 
 // requestColumns are the requests columns in the order scanRequest reads them.
-const requestColumns = `key, payload_hash, state, response, create_time, expire_time`
+const requestColumns = `key, payload_hash, state, response, create_time, expire_time, owner, lease_expiry`
 
 // ClaimRequest records r as a new request in state storage.RequestPending, without a
-// response (r.State and r.Response are ignored), unless a record of r.Key lives at
-// r.CreateTime, i.e. expires after it: then it returns that record and claimed false, and
-// writes nothing. existing is the zero Request when claimed is true. It fails if r.ExpireTime
-// is not after r.CreateTime: such a record would be expired as soon as written, and a second
-// claim of the key would succeed too.
-func (s *Store) ClaimRequest(ctx context.Context, r storage.Request) (storage.Request, bool, error) {
+// response (r.State and r.Response are ignored), owned by r.Owner with a lease that runs out
+// lease from now by this process's clock (r.LeaseExpiry is ignored), unless a record of r.Key
+// lives at r.CreateTime, i.e. expires after it: then it returns that record and claimed
+// false, and writes nothing. existing is the zero Request when claimed is true. It fails if
+// r.ExpireTime is not after r.CreateTime: such a record would be expired as soon as written,
+// and a second claim of the key would succeed too.
+func (s *Store) ClaimRequest(ctx context.Context, r storage.Request, lease time.Duration) (storage.Request, bool, error) {
 	if !r.ExpireTime.After(r.CreateTime) {
 		return storage.Request{}, false, fmt.Errorf("claim request %s: expire time %v is not after create time %v", r.Key, r.ExpireTime, r.CreateTime)
 	}
@@ -45,7 +46,8 @@ func (s *Store) ClaimRequest(ctx context.Context, r storage.Request) (storage.Re
 		}
 		// Replaces an expired record of the key, if there is one.
 		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO requests (`+requestColumns+`)
-			VALUES (?, ?, ?, NULL, ?, ?)`, r.Key, r.PayloadHash, storage.RequestPending, ns[0], ns[1])
+			VALUES (?, ?, ?, NULL, ?, ?, ?, ?)`, r.Key, r.PayloadHash, storage.RequestPending, ns[0], ns[1],
+			r.Owner, leaseExpiry(lease))
 		if err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
@@ -73,6 +75,41 @@ func (s *Store) GetRequest(ctx context.Context, key string, now time.Time) (stor
 	}
 	return r, nil
 }
+
+// RenewRequest extends owner's lease on key's pending record to lease from now.
+func (s *Store) RenewRequest(ctx context.Context, key, owner string, lease time.Duration) (bool, error) {
+	res, err := s.write.ExecContext(ctx, `UPDATE requests SET lease_expiry = ?
+		WHERE key = ? AND owner = ? AND state = ?`, leaseExpiry(lease), key, owner, storage.RequestPending)
+	if err != nil {
+		return false, fmt.Errorf("renew request %s: %w", key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("renew request %s: %w", key, err)
+	}
+	return n == 1, nil
+}
+
+// ResolveRequest returns the record of key if it lives at now, after giving it up (state
+// storage.RequestUnknown) if it is pending and its lease has run out by this process's
+// clock. The check and the change are one UPDATE, which the writer serializes with
+// RenewRequest.
+func (s *Store) ResolveRequest(ctx context.Context, key string, now time.Time) (storage.Request, error) {
+	n, err := nanos(now)
+	if err != nil {
+		return storage.Request{}, fmt.Errorf("resolve request %s: %w", key, err)
+	}
+	_, err = s.write.ExecContext(ctx, `UPDATE requests SET state = ?
+		WHERE key = ? AND state = ? AND lease_expiry <= ? AND expire_time > ?`,
+		storage.RequestUnknown, key, storage.RequestPending, time.Now().UnixNano(), n)
+	if err != nil {
+		return storage.Request{}, fmt.Errorf("resolve request %s: %w", key, err)
+	}
+	return s.GetRequest(ctx, key, now)
+}
+
+// leaseExpiry is when a lease granted now for d runs out, in unix nanoseconds.
+func leaseExpiry(d time.Duration) int64 { return time.Now().Add(d).UnixNano() }
 
 // FinishRequest sets the state and response of key's record, expired or not.
 // storage.ErrNotFound if there is none.
@@ -111,12 +148,12 @@ func (s *Store) PurgeRequests(ctx context.Context, before time.Time) (int, error
 // scanRequest reads a row of requestColumns.
 func scanRequest(row interface{ Scan(dest ...any) error }) (storage.Request, error) {
 	var (
-		r              storage.Request
-		create, expire int64
+		r                     storage.Request
+		create, expire, lease int64
 	)
-	if err := row.Scan(&r.Key, &r.PayloadHash, &r.State, &r.Response, &create, &expire); err != nil {
+	if err := row.Scan(&r.Key, &r.PayloadHash, &r.State, &r.Response, &create, &expire, &r.Owner, &lease); err != nil {
 		return storage.Request{}, err
 	}
-	r.CreateTime, r.ExpireTime = fromNanos(create), fromNanos(expire)
+	r.CreateTime, r.ExpireTime, r.LeaseExpiry = fromNanos(create), fromNanos(expire), fromNanos(lease)
 	return r, nil
 }

@@ -79,6 +79,10 @@ func migrations() []string {
 		`ALTER TABLE ambiguous_starts ADD COLUMN kind TEXT NOT NULL DEFAULT 'outcome_unknown';
 		ALTER TABLE ambiguous_starts ADD COLUMN task_id TEXT NOT NULL DEFAULT '';
 		ALTER TABLE ambiguous_starts ADD COLUMN response BLOB;`,
+		// 6: the replica sending a pending request, and until when its lease runs (by the
+		// process's clock). A record from before has none: its lease has run out.
+		`ALTER TABLE requests ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+		ALTER TABLE requests ADD COLUMN lease_expiry INTEGER NOT NULL DEFAULT 0;`,
 	}
 }
 

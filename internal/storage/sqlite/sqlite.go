@@ -38,7 +38,9 @@
 // without a FinishTime is purged by any PurgeFinished cutoff after 1970. ListTasks refuses a
 // filter without an owner or a positive page size, CreateTask a task with results.
 // ClaimRequest refuses a request whose ExpireTime is not after its CreateTime, and a claimed
-// record starts without a response whatever the Request says. FinishRequest still finishes a
+// record starts without a response whatever the Request says. Request leases are timed by
+// the clock of the process that calls the store (one process uses the file); a lease of zero
+// has run out as soon as it is granted. FinishRequest still finishes a
 // record that has expired but is not purged yet.
 //
 // # Files
@@ -160,6 +162,18 @@ func checkWAL(ctx context.Context, db *sql.DB) error {
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+	return nil
+}
+
+// Ping reports whether the database file can be read: it reads the schema through the
+// read pool, so it waits for no write and needs no lock that a reader does not. An error
+// (the file unreadable, the disk failing, ctx ended) means reads fail; a write may still
+// fail where Ping succeeds (a full disk, another process holding the write lock).
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	if err := s.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return fmt.Errorf("ping sqlite store: %w", err)
 	}
 	return nil
 }

@@ -78,14 +78,29 @@ type Backend interface {
 	// ClaimRequest claims r.Key for a new idempotent request. If a record of r.Key lives
 	// at r.CreateTime (its ExpireTime is after r.CreateTime), it writes nothing and returns
 	// that record, claimed false. Otherwise it stores r as a new record in state
-	// storage.RequestPending with no response, replacing an expired record of the key and
-	// everything in it, and returns claimed true. Of concurrent claims of one key, exactly
-	// one is claimed; the others return its record.
-	ClaimRequest(ctx context.Context, r storage.Request) (existing storage.Request, claimed bool, err error)
+	// storage.RequestPending with no response, owned by r.Owner with a lease that runs out
+	// lease from now by the store's clock (r.LeaseExpiry is ignored), replacing an expired
+	// record of the key and everything in it, and returns claimed true. Of concurrent claims
+	// of one key, exactly one is claimed; the others return its record.
+	ClaimRequest(ctx context.Context, r storage.Request, lease time.Duration) (existing storage.Request, claimed bool, err error)
 	// GetRequest returns the record of key if it lives at now (its ExpireTime is after
 	// now), as ClaimRequest decides. storage.ErrNotFound if there is none or it has
 	// expired. No server code calls it; the suite observes records through it.
 	GetRequest(ctx context.Context, key string, now time.Time) (storage.Request, error)
+	// RenewRequest extends owner's lease on key's record to lease from now, by the store's
+	// clock, if the record is pending and owned by owner, and reports whether it did; it
+	// changes nothing else. A lease that has run out is extended too as long as the record
+	// is pending: nobody has taken the owner for dead until ResolveRequest does. false, and
+	// no error, when there is no record of key or it is not pending or not owner's.
+	RenewRequest(ctx context.Context, key, owner string, lease time.Duration) (bool, error)
+	// ResolveRequest returns the record of key if it lives at now, as GetRequest does, but
+	// first gives up a pending record whose lease has run out by the store's clock: its
+	// owner is taken for dead mid-request, and its State set to storage.RequestUnknown
+	// (nothing else changes). The check and the change are one atomic step: a RenewRequest
+	// of the record comes before it (and the lease is live again) or after it (and renews
+	// nothing). storage.ErrNotFound if there is no record or it has expired; an expired
+	// record is not changed.
+	ResolveRequest(ctx context.Context, key string, now time.Time) (storage.Request, error)
 	// FinishRequest sets the State and Response of key's record, changing nothing else.
 	// storage.ErrNotFound if there is no record of key.
 	FinishRequest(ctx context.Context, key string, state storage.RequestState, response []byte) error
@@ -102,6 +117,11 @@ type Backend interface {
 	// ListAmbiguousStarts returns the records whose Time is at or after since, oldest
 	// first: by Time, then by ID ascending compared byte by byte.
 	ListAmbiguousStarts(ctx context.Context, since time.Time) ([]storage.AmbiguousStart, error)
+
+	// Ping reports whether the store can be reached now: nil once a call that writes nothing
+	// reached it, an error if it could not (unreachable, refusing connections, the context
+	// ended). It never waits for a write in progress. The server calls it every second.
+	Ping(ctx context.Context) error
 
 	// Close releases the backend's resources. It is called once, after every other call
 	// has returned; no method is called after it.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fibergate/fibergate/internal/storage"
 )
@@ -14,7 +15,14 @@ import (
 // claimers is how many goroutines race to claim one key.
 const claimers = 16
 
-// request is a pending record of key claimed at at(sec) that lives for ttl seconds.
+// owner is the replica that claims the suite's requests, unless a test says otherwise.
+const owner = "replica-a"
+
+// lease is the lease the suite's claims take: it outlives every test.
+const lease = time.Hour
+
+// request is a pending record of key claimed by owner at at(sec) that lives for ttl
+// seconds.
 func request(key, hash string, sec, ttl int) storage.Request {
 	return storage.Request{
 		Key:         key,
@@ -22,7 +30,14 @@ func request(key, hash string, sec, ttl int) storage.Request {
 		State:       storage.RequestPending,
 		CreateTime:  at(sec),
 		ExpireTime:  at(sec + ttl),
+		Owner:       owner,
 	}
+}
+
+// sameRequest compares records but for their LeaseExpiry, which the store sets by its own
+// clock: the lease tests check it.
+func sameRequest() cmp.Option {
+	return cmp.Options{equateEmpty(), cmpopts.IgnoreFields(storage.Request{}, "LeaseExpiry")}
 }
 
 // allBytes is every byte value once, as a binary response.
@@ -37,7 +52,7 @@ func allBytes() []byte {
 // mustClaim claims r and fails the test unless it was claimed.
 func mustClaim(ctx context.Context, t *testing.T, s Backend, r storage.Request) {
 	t.Helper()
-	existing, claimed, err := s.ClaimRequest(ctx, r)
+	existing, claimed, err := s.ClaimRequest(ctx, r, lease)
 	if err != nil {
 		t.Fatalf("ClaimRequest(%s at %v): %v", r.Key, r.CreateTime, err)
 	}
@@ -49,14 +64,14 @@ func mustClaim(ctx context.Context, t *testing.T, s Backend, r storage.Request) 
 // mustNotClaim claims r and fails the test unless it was refused in favour of want.
 func mustNotClaim(ctx context.Context, t *testing.T, s Backend, r, want storage.Request) {
 	t.Helper()
-	existing, claimed, err := s.ClaimRequest(ctx, r)
+	existing, claimed, err := s.ClaimRequest(ctx, r, lease)
 	if err != nil {
 		t.Fatalf("ClaimRequest(%s at %v): %v", r.Key, r.CreateTime, err)
 	}
 	if claimed {
 		t.Errorf("ClaimRequest(%s at %v) claimed a live key", r.Key, r.CreateTime)
 	}
-	if diff := cmp.Diff(want, existing, equateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, existing, sameRequest()); diff != "" {
 		t.Errorf("ClaimRequest(%s at %v) existing record (-want +got):\n%s", r.Key, r.CreateTime, diff)
 	}
 }
@@ -91,6 +106,12 @@ func testClaimGetRoundTrip(t *testing.T, s Backend) {
 	noState.State = 0
 	doneState := request("bob/req-done-state", "h", 0, 60)
 	doneState.State = storage.RequestDone
+	oddOwner := request("bob/req-odd-owner", "h", 0, 60)
+	oddOwner.Owner = "ü/ host-7?=1&x"
+	noOwner := request("bob/req-no-owner", "h", 0, 60)
+	noOwner.Owner = ""
+	givenLease := request("bob/req-given-lease", "h", 0, 60)
+	givenLease.LeaseExpiry = at(-3600) // the store sets it
 
 	tests := []struct {
 		name string
@@ -102,6 +123,9 @@ func testClaimGetRoundTrip(t *testing.T, s Backend) {
 		// A claim records a pending request whatever state it is given.
 		{"no state", noState},
 		{"another state", doneState},
+		{"odd owner", oddOwner},
+		{"no owner", noOwner},
+		{"a lease expiry given", givenLease},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +134,7 @@ func testClaimGetRoundTrip(t *testing.T, s Backend) {
 			want.State = storage.RequestPending
 			for _, now := range []time.Time{tt.r.CreateTime, tt.r.ExpireTime.Add(-1)} {
 				got := mustGetRequest(ctx, t, s, tt.r.Key, now)
-				if diff := cmp.Diff(want, got, equateEmpty()); diff != "" {
+				if diff := cmp.Diff(want, got, sameRequest()); diff != "" {
 					t.Errorf("GetRequest(%s at %v) mismatch (-claimed +got):\n%s", tt.r.Key, now, diff)
 				}
 			}
@@ -132,7 +156,7 @@ func testClaimExisting(t *testing.T, s Backend) {
 	} {
 		mustNotClaim(ctx, t, s, again, orig)
 	}
-	if diff := cmp.Diff(orig, mustGetRequest(ctx, t, s, "alice/req-1", at(50)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(orig, mustGetRequest(ctx, t, s, "alice/req-1", at(50)), sameRequest()); diff != "" {
 		t.Errorf("record changed by refused claims (-want +got):\n%s", diff)
 	}
 
@@ -145,7 +169,7 @@ func testClaimExisting(t *testing.T, s Backend) {
 	for _, key := range []string{"ALICE/req-1", "alice/req-1 ", "alice/req-"} {
 		mustClaim(ctx, t, s, request(key, "hash-1", 10, 100))
 	}
-	if diff := cmp.Diff(done, mustGetRequest(ctx, t, s, "alice/req-1", at(50)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(done, mustGetRequest(ctx, t, s, "alice/req-1", at(50)), sameRequest()); diff != "" {
 		t.Errorf("record changed by claims of other keys (-want +got):\n%s", diff)
 	}
 }
@@ -166,7 +190,9 @@ func testClaimExpired(t *testing.T, s Backend) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := fmt.Sprintf("alice/req-%d", i)
-			mustClaim(ctx, t, s, request(key, "old", 0, 100))
+			old := request(key, "old", 0, 100)
+			old.Owner = "replica-old"
+			mustClaim(ctx, t, s, old)
 			if tt.state != 0 {
 				mustFinish(ctx, t, s, key, tt.state, tt.response)
 			}
@@ -175,7 +201,7 @@ func testClaimExpired(t *testing.T, s Backend) {
 			// response, is left.
 			fresh := request(key, "new", tt.claimSec, 100)
 			mustClaim(ctx, t, s, fresh)
-			if diff := cmp.Diff(fresh, mustGetRequest(ctx, t, s, key, at(tt.claimSec)), equateEmpty()); diff != "" {
+			if diff := cmp.Diff(fresh, mustGetRequest(ctx, t, s, key, at(tt.claimSec)), sameRequest()); diff != "" {
 				t.Errorf("GetRequest after replacing an expired record (-want +got):\n%s", diff)
 			}
 			mustNotClaim(ctx, t, s, request(key, "newer", tt.claimSec+1, 100), fresh)
@@ -198,7 +224,7 @@ func testConcurrentClaims(t *testing.T, s Backend) {
 		claimed := make([]bool, claimers)
 		errs := race(claimers, func(g int) error {
 			var err error
-			existing[g], claimed[g], err = s.ClaimRequest(ctx, claim(g))
+			existing[g], claimed[g], err = s.ClaimRequest(ctx, claim(g), lease)
 			return err
 		})
 
@@ -220,11 +246,11 @@ func testConcurrentClaims(t *testing.T, s Backend) {
 			if errs[g] != nil || claimed[g] {
 				continue
 			}
-			if diff := cmp.Diff(claim(winner), existing[g], equateEmpty()); diff != "" {
+			if diff := cmp.Diff(claim(winner), existing[g], sameRequest()); diff != "" {
 				t.Errorf("%s: claimer %d did not get the winner's record (-want +got):\n%s", key, g, diff)
 			}
 		}
-		if diff := cmp.Diff(claim(winner), mustGetRequest(ctx, t, s, key, at(20)), equateEmpty()); diff != "" {
+		if diff := cmp.Diff(claim(winner), mustGetRequest(ctx, t, s, key, at(20)), sameRequest()); diff != "" {
 			t.Errorf("%s: stored record is not the winner's (-want +got):\n%s", key, diff)
 		}
 	}
@@ -247,7 +273,7 @@ func testFinishRequest(t *testing.T, s Backend) {
 			mustClaim(ctx, t, s, r)
 			mustFinish(ctx, t, s, r.Key, tt.state, tt.response)
 			want := finishedRequest(r, tt.state, tt.response)
-			if diff := cmp.Diff(want, mustGetRequest(ctx, t, s, r.Key, at(i)), equateEmpty()); diff != "" {
+			if diff := cmp.Diff(want, mustGetRequest(ctx, t, s, r.Key, at(i)), sameRequest()); diff != "" {
 				t.Errorf("GetRequest after FinishRequest (-want +got):\n%s", diff)
 			}
 		})
@@ -260,10 +286,10 @@ func testFinishRequest(t *testing.T, s Backend) {
 	mustClaim(ctx, t, s, other)
 	mustFinish(ctx, t, s, r.Key, storage.RequestDone, []byte("answer"))
 	mustFinish(ctx, t, s, r.Key, storage.RequestUnknown, nil)
-	if diff := cmp.Diff(finishedRequest(r, storage.RequestUnknown, nil), mustGetRequest(ctx, t, s, r.Key, at(1)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(finishedRequest(r, storage.RequestUnknown, nil), mustGetRequest(ctx, t, s, r.Key, at(1)), sameRequest()); diff != "" {
 		t.Errorf("GetRequest after a second FinishRequest (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(other, mustGetRequest(ctx, t, s, other.Key, at(1)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(other, mustGetRequest(ctx, t, s, other.Key, at(1)), sameRequest()); diff != "" {
 		t.Errorf("another record changed (-want +got):\n%s", diff)
 	}
 }
@@ -278,7 +304,7 @@ func testRequestNotFound(t *testing.T, s Backend) {
 		wantErr(t, "FinishRequest("+key+")", err, storage.ErrNotFound)
 	}
 	want := request("alice/req-1", "hash", 0, 100)
-	if diff := cmp.Diff(want, mustGetRequest(ctx, t, s, "alice/req-1", at(1)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, mustGetRequest(ctx, t, s, "alice/req-1", at(1)), sameRequest()); diff != "" {
 		t.Errorf("record changed (-want +got):\n%s", diff)
 	}
 }
@@ -290,7 +316,7 @@ func testGetRequestExpired(t *testing.T, s Backend) {
 	mustFinish(ctx, t, s, r.Key, storage.RequestDone, []byte("answer"))
 
 	want := finishedRequest(r, storage.RequestDone, []byte("answer"))
-	if diff := cmp.Diff(want, mustGetRequest(ctx, t, s, r.Key, at(100).Add(-1)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(want, mustGetRequest(ctx, t, s, r.Key, at(100).Add(-1)), sameRequest()); diff != "" {
 		t.Errorf("GetRequest just before expiry (-want +got):\n%s", diff)
 	}
 	// Expired at its ExpireTime, as for ClaimRequest.
@@ -322,10 +348,10 @@ func testReleaseRequest(t *testing.T, s Backend) {
 	// The key is free again, long before the released record would have expired.
 	again := request("alice/req-1", "hash-2", 1, 100)
 	mustClaim(ctx, t, s, again)
-	if diff := cmp.Diff(again, mustGetRequest(ctx, t, s, "alice/req-1", at(1)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(again, mustGetRequest(ctx, t, s, "alice/req-1", at(1)), sameRequest()); diff != "" {
 		t.Errorf("GetRequest after a new claim (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(kept, mustGetRequest(ctx, t, s, kept.Key, at(1)), equateEmpty()); diff != "" {
+	if diff := cmp.Diff(kept, mustGetRequest(ctx, t, s, kept.Key, at(1)), sameRequest()); diff != "" {
 		t.Errorf("another record changed (-want +got):\n%s", diff)
 	}
 }
@@ -368,7 +394,7 @@ func testPurgeRequests(t *testing.T, s Backend) {
 		case err != nil:
 			t.Errorf("GetRequest(%s): %v; it should not have been purged", rec.r.Key, err)
 		default:
-			if diff := cmp.Diff(rec.r, got, equateEmpty()); diff != "" {
+			if diff := cmp.Diff(rec.r, got, sameRequest()); diff != "" {
 				t.Errorf("%s changed by the purge (-want +got):\n%s", rec.r.Key, diff)
 			}
 		}

@@ -4,20 +4,25 @@
 // var _ storagetest.Backend = (*Store)(nil).
 //
 // A backend that several processes share leases tasks to them (LeaseBackend): its tests also
-// call RunLeases, and declare var _ storagetest.LeaseBackend = (*Store)(nil).
+// call RunLeases, and declare var _ storagetest.LeaseBackend = (*Store)(nil). Such a backend
+// also lets them take turns at the periodic purges (PurgeTurnBackend): its tests also call
+// RunPurgeTurns.
 //
 // The suite uses nothing but the Backend interface. It is deterministic: times are
 // fixed, and the concurrency tests assert what must hold under any interleaving rather than
 // relying on timing. Leases expire by the backend's own clock: RunLeases waits for one to run
-// out, with a bounded loop, and asserts no upper bound on time.
+// out, with a bounded loop, and asserts no upper bound on time. Request leases, too, run by
+// the backend's clock, which the suite does not set: it grants leases that outlive the test
+// or have run out when granted, and bounds a lease's expiry only relative to another; and
+// RunPurgeTurns waits, with a bounded loop, for a turn to come again.
 //
 // # What the contract leaves to each backend
 //
 // The suite tests nothing about ReadResults on an unknown task (an error or no results),
 // invalid ListFilters, PurgeFinished on terminal tasks without a FinishTime, and times a
 // backend cannot represent; what ClaimRequest returns as existing when it claims, the
-// Response given to a claim, a Request whose ExpireTime is not after its CreateTime, and
-// FinishRequest on a record that has expired but is not purged. No consumer depends on
+// Response given to a claim, a Request whose ExpireTime is not after its CreateTime, a
+// request lease of zero, and FinishRequest on a record that has expired but is not purged. No consumer depends on
 // them; a backend documents in its package comment what it does.
 package storagetest
 
@@ -75,7 +80,12 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"GetRequestExpired", testGetRequestExpired},
 		{"ReleaseRequest", testReleaseRequest},
 		{"PurgeRequests", testPurgeRequests},
+		{"RequestLeaseRoundTrip", testRequestLeaseRoundTrip},
+		{"RenewRequestFenced", testRenewRequestFenced},
+		{"ResolveRequest", testResolveRequest},
+		{"RenewRacesResolve", testRenewRacesResolve},
 		{"AmbiguousStarts", testAmbiguousStarts},
+		{"Ping", testPing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,5 +219,23 @@ func wantErr(t *testing.T, call string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Errorf("%s = %v, want %v", call, err, target)
+	}
+}
+
+// testPing: an open store answers a ping, empty or not; a ping
+// whose context has ended fails.
+func testPing(t *testing.T, s Backend) {
+	ctx := testContext(t)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping on an open store: %v", err)
+	}
+	mustCreate(ctx, t, s, running("pinged", "alice", 0))
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping on a store holding a task: %v", err)
+	}
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Ping(ended); err == nil {
+		t.Error("Ping with an ended context: nil, want an error")
 	}
 }

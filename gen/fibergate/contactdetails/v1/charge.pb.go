@@ -7,6 +7,8 @@
 package contactdetailsv1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -176,7 +178,7 @@ type ChargedNow struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Credits charged.
 	CreditsCharged float64 `protobuf:"fixed64,1,opt,name=credits_charged,json=creditsCharged,proto3" json:"credits_charged,omitempty"`
-	// Present when the account is running low on credits.
+	// Present when the account is running low on credits; null over REST otherwise.
 	LowCreditAlert *LowCreditAlert `protobuf:"bytes,2,opt,name=low_credit_alert,json=lowCreditAlert,proto3" json:"low_credit_alert,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -231,7 +233,7 @@ type ChargingLater struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Fiber's explanation.
 	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	// Present when the account is running low on credits.
+	// Present when the account is running low on credits; null over REST otherwise.
 	LowCreditAlert *LowCreditAlert `protobuf:"bytes,2,opt,name=low_credit_alert,json=lowCreditAlert,proto3" json:"low_credit_alert,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -288,7 +290,7 @@ type ChargedForAsyncProcess struct {
 	CreditsCharged float64 `protobuf:"fixed64,1,opt,name=credits_charged,json=creditsCharged,proto3" json:"credits_charged,omitempty"`
 	// Fiber's explanation.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	// Present when the account is running low on credits.
+	// Present when the account is running low on credits; null over REST otherwise.
 	LowCreditAlert *LowCreditAlert `protobuf:"bytes,3,opt,name=low_credit_alert,json=lowCreditAlert,proto3" json:"low_credit_alert,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -350,7 +352,7 @@ type Free struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Fiber's explanation.
 	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
-	// Present when the account is running low on credits.
+	// Present when the account is running low on credits; null over REST otherwise.
 	LowCreditAlert *LowCreditAlert `protobuf:"bytes,2,opt,name=low_credit_alert,json=lowCreditAlert,proto3" json:"low_credit_alert,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -407,7 +409,7 @@ type CreditsRefunded struct {
 	CreditsRefunded float64 `protobuf:"fixed64,1,opt,name=credits_refunded,json=creditsRefunded,proto3" json:"credits_refunded,omitempty"`
 	// Fiber's explanation.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	// Present when the account is running low on credits.
+	// Present when the account is running low on credits; null over REST otherwise.
 	LowCreditAlert *LowCreditAlert `protobuf:"bytes,3,opt,name=low_credit_alert,json=lowCreditAlert,proto3" json:"low_credit_alert,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -532,7 +534,7 @@ var File_fibergate_contactdetails_v1_charge_proto protoreflect.FileDescriptor
 
 const file_fibergate_contactdetails_v1_charge_proto_rawDesc = "" +
 	"\n" +
-	"(fibergate/contactdetails/v1/charge.proto\x12\x1bfibergate.contactdetails.v1\"\xe0\x03\n" +
+	"(fibergate/contactdetails/v1/charge.proto\x12\x1bfibergate.contactdetails.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe5\x03\n" +
 	"\n" +
 	"ChargeInfo\x12J\n" +
 	"\vcharged_now\x18\x01 \x01(\v2'.fibergate.contactdetails.v1.ChargedNowH\x00R\n" +
@@ -540,27 +542,37 @@ const file_fibergate_contactdetails_v1_charge_proto_rawDesc = "" +
 	"\x0echarging_later\x18\x02 \x01(\v2*.fibergate.contactdetails.v1.ChargingLaterH\x00R\rchargingLater\x12p\n" +
 	"\x19charged_for_async_process\x18\x03 \x01(\v23.fibergate.contactdetails.v1.ChargedForAsyncProcessH\x00R\x16chargedForAsyncProcess\x127\n" +
 	"\x04free\x18\x04 \x01(\v2!.fibergate.contactdetails.v1.FreeH\x00R\x04free\x12Y\n" +
-	"\x10credits_refunded\x18\x05 \x01(\v2,.fibergate.contactdetails.v1.CreditsRefundedH\x00R\x0fcreditsRefunded\x12!\n" +
-	"\ffiber_method\x18\x06 \x01(\tR\vfiberMethodB\b\n" +
-	"\x06method\"\x8c\x01\n" +
+	"\x10credits_refunded\x18\x05 \x01(\v2,.fibergate.contactdetails.v1.CreditsRefundedH\x00R\x0fcreditsRefunded\x12&\n" +
+	"\ffiber_method\x18\x06 \x01(\tB\x03\xe0A\x02R\vfiberMethodB\b\n" +
+	"\x06method\"\xa4\x01\n" +
 	"\n" +
 	"ChargedNow\x12'\n" +
-	"\x0fcredits_charged\x18\x01 \x01(\x01R\x0ecreditsCharged\x12U\n" +
-	"\x10low_credit_alert\x18\x02 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\x80\x01\n" +
+	"\x0fcredits_charged\x18\x01 \x01(\x01R\x0ecreditsCharged\x12m\n" +
+	"\x10low_credit_alert\x18\x02 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\x0elowCreditAlert\"\x98\x01\n" +
 	"\rChargingLater\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\x12U\n" +
-	"\x10low_credit_alert\x18\x02 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\xb2\x01\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12m\n" +
+	"\x10low_credit_alert\x18\x02 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\x0elowCreditAlert\"\xca\x01\n" +
 	"\x16ChargedForAsyncProcess\x12'\n" +
 	"\x0fcredits_charged\x18\x01 \x01(\x01R\x0ecreditsCharged\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\x12U\n" +
-	"\x10low_credit_alert\x18\x03 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"w\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12m\n" +
+	"\x10low_credit_alert\x18\x03 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\x0elowCreditAlert\"\x8f\x01\n" +
 	"\x04Free\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\x12U\n" +
-	"\x10low_credit_alert\x18\x02 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\xad\x01\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12m\n" +
+	"\x10low_credit_alert\x18\x02 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\x0elowCreditAlert\"\xc5\x01\n" +
 	"\x0fCreditsRefunded\x12)\n" +
 	"\x10credits_refunded\x18\x01 \x01(\x01R\x0fcreditsRefunded\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\x12U\n" +
-	"\x10low_credit_alert\x18\x03 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertR\x0elowCreditAlert\"\x88\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12m\n" +
+	"\x10low_credit_alert\x18\x03 \x01(\v2+.fibergate.contactdetails.v1.LowCreditAlertB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\x0elowCreditAlert\"\x88\x01\n" +
 	"\x0eLowCreditAlert\x12/\n" +
 	"\x14get_more_credits_url\x18\x01 \x01(\tR\x11getMoreCreditsUrl\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12+\n" +

@@ -989,7 +989,8 @@ type WatchTaskResponse struct {
 	// Opaque token: pass it to WatchTask to continue right after this message.
 	ResumeToken string `protobuf:"bytes,5,opt,name=resume_token,json=resumeToken,proto3" json:"resume_token,omitempty"`
 	// On the last message of a task cancelled through fibergate (state CANCELED): Fiber's answer
-	// to the cancel, with the credits refunded, so that every watcher sees the refund.
+	// to the cancel, with the credits refunded, so that every watcher sees the refund. Unset (null
+	// over REST) on every other message.
 	Cancellation  *Cancellation `protobuf:"bytes,6,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1190,18 +1191,18 @@ var File_fibergate_contactdetails_v1_contact_details_proto protoreflect.FileDesc
 
 const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\n" +
-	"1fibergate/contactdetails/v1/contact_details.proto\x12\x1bfibergate.contactdetails.v1\x1a\x1bbuf/validate/validate.proto\x1a(fibergate/contactdetails/v1/charge.proto\x1a&fibergate/contactdetails/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xa7\x05\n" +
-	"\x11StartBatchRequest\x12!\n" +
-	"\aapi_key\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\x12^\n" +
-	"\x0eperson_details\x18\x02 \x03(\v2*.fibergate.contactdetails.v1.PersonDetailsB\v\xbaH\b\x92\x01\x05\b\x01\x10\xd0\x0fR\rpersonDetails\x12W\n" +
-	"\x10enrichment_types\x18\x03 \x01(\v2,.fibergate.contactdetails.v1.EnrichmentTypesR\x0fenrichmentTypes\x12*\n" +
+	"1fibergate/contactdetails/v1/contact_details.proto\x12\x1bfibergate.contactdetails.v1\x1a\x1bbuf/validate/validate.proto\x1a(fibergate/contactdetails/v1/charge.proto\x1a&fibergate/contactdetails/v1/task.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xc4\x05\n" +
+	"\x11StartBatchRequest\x12'\n" +
+	"\aapi_key\x18\x01 \x01(\tB\x0e\x92A\x03x\x80\x04\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\x12k\n" +
+	"\x0eperson_details\x18\x02 \x03(\v2*.fibergate.contactdetails.v1.PersonDetailsB\x18\x92A\a\xa0\x01\xd0\x0f\xa8\x01\x01\xe0A\x02\xbaH\b\x92\x01\x05\b\x01\x10\xd0\x0fR\rpersonDetails\x12W\n" +
+	"\x10enrichment_types\x18\x03 \x01(\v2,.fibergate.contactdetails.v1.EnrichmentTypesR\x0fenrichmentTypes\x124\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\x89\x03\xbaH\x85\x03\x1a\x82\x03\n" +
-	"\x1eenrichment_types.not_all_false\x12.at least one enrichment type must be requested\x1a\xaf\x02!has(this.enrichment_types) || !has(this.enrichment_types.get_work_emails) || this.enrichment_types.get_work_emails || !has(this.enrichment_types.get_personal_emails) || this.enrichment_types.get_personal_emails || !has(this.enrichment_types.get_phone_numbers) || this.enrichment_types.get_phone_numbers\"d\n" +
-	"\rPersonDetails\x12S\n" +
-	"\flinkedin_url\x18\x01 \x01(\v2(.fibergate.contactdetails.v1.LinkedInUrlB\x06\xbaH\x03\xc8\x01\x01R\vlinkedinUrl\"\xff\x03\n" +
-	"\vLinkedInUrl\x12\xef\x03\n" +
-	"\x05value\x18\x01 \x01(\tB\xd8\x03\xbaH\xd4\x03\xba\x01\x91\x01\n" +
+	"request_id\x18\x04 \x01(\tB\x15\x92A\a\xa2\x02\x04uuid\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId:\x89\x03\xbaH\x85\x03\x1a\x82\x03\n" +
+	"\x1eenrichment_types.not_all_false\x12.at least one enrichment type must be requested\x1a\xaf\x02!has(this.enrichment_types) || !has(this.enrichment_types.get_work_emails) || this.enrichment_types.get_work_emails || !has(this.enrichment_types.get_personal_emails) || this.enrichment_types.get_personal_emails || !has(this.enrichment_types.get_phone_numbers) || this.enrichment_types.get_phone_numbers\"g\n" +
+	"\rPersonDetails\x12V\n" +
+	"\flinkedin_url\x18\x01 \x01(\v2(.fibergate.contactdetails.v1.LinkedInUrlB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vlinkedinUrl\"\x81\x05\n" +
+	"\vLinkedInUrl\x12\xf1\x04\n" +
+	"\x05value\x18\x01 \x01(\tB\xda\x04\x92A|x\x80\x10\x80\x01\x01\x8a\x01s^(?:https?:\\/\\/)?(?:[a-z]+\\.)?linkedin\\.[a-z]{2,}\\/(?:in|sales\\/lead|talent\\/profile)\\/([^/\\\\?,#]+)\\/?(?:[\\?,#].*)?\xe0A\x02\xbaH\xd4\x03\xba\x01\x91\x01\n" +
 	"\x17linkedin_url.no_control\x121must not contain whitespace or control characters\x1aC!this.matches('[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]')\xba\x01\xb4\x02\n" +
 	"\x14linkedin_url.pattern\x12\x82\x01must be a lower-case LinkedIn profile URL such as https://www.linkedin.com/in/jake (an /in/, /sales/lead/ or /talent/profile/ URL)\x1a\x96\x01this.matches('^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?')r\x05\x10\x01(\x80\x10R\x05value\"\xe6\x01\n" +
 	"\x0fEnrichmentTypes\x12+\n" +
@@ -1216,22 +1217,22 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\vcharge_info\x18\x02 \x01(\v2'.fibergate.contactdetails.v1.ChargeInfoR\n" +
 	"chargeInfo\x12@\n" +
 	"\bwarnings\x18\x03 \x03(\v2$.fibergate.contactdetails.v1.WarningR\bwarnings\x12\x16\n" +
-	"\x06advice\x18\x04 \x03(\tR\x06advice\"\xb1\x01\n" +
-	"\x10StartBatchOutput\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12.\n" +
+	"\x06advice\x18\x04 \x03(\tR\x06advice\"\xb6\x01\n" +
+	"\x10StartBatchOutput\x12\x1c\n" +
+	"\atask_id\x18\x01 \x01(\tB\x03\xe0A\x02R\x06taskId\x12.\n" +
 	"\x13num_people_enqueued\x18\x02 \x01(\x05R\x11numPeopleEnqueued\x129\n" +
 	"\x16num_duplicates_skipped\x18\x03 \x01(\x05H\x00R\x14numDuplicatesSkipped\x88\x01\x01B\x19\n" +
 	"\x17_num_duplicates_skipped\"9\n" +
 	"\aWarning\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"k\n" +
-	"\x0eGetTaskRequest\x126\n" +
-	"\atask_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x8b\x01\n" +
+	"\x0eGetTaskRequest\x12V\n" +
+	"\atask_id\x18\x01 \x01(\tB=\x92A\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0A\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n" +
 	"\aapi_key\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"H\n" +
 	"\x0fGetTaskResponse\x125\n" +
-	"\x04task\x18\x01 \x01(\v2!.fibergate.contactdetails.v1.TaskR\x04task\"K\n" +
-	"\x11DeleteTaskRequest\x126\n" +
-	"\atask_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\"\x14\n" +
+	"\x04task\x18\x01 \x01(\v2!.fibergate.contactdetails.v1.TaskR\x04task\"k\n" +
+	"\x11DeleteTaskRequest\x12V\n" +
+	"\atask_id\x18\x01 \x01(\tB=\x92A\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0A\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\"\x14\n" +
 	"\x12DeleteTaskResponse\"\xab\x01\n" +
 	"\x10ListTasksRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
@@ -1240,37 +1241,39 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\x05state\x18\x03 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05state\"t\n" +
 	"\x11ListTasksResponse\x127\n" +
 	"\x05tasks\x18\x01 \x03(\v2!.fibergate.contactdetails.v1.TaskR\x05tasks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc5\x01\n" +
-	"\x16ListTaskResultsRequest\x126\n" +
-	"\atask_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12'\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe5\x01\n" +
+	"\x16ListTaskResultsRequest\x12V\n" +
+	"\atask_id\x18\x01 \x01(\tB=\x92A\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0A\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12!\n" +
-	"\aapi_key\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\xc4\x01\n" +
+	"\aapi_key\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\xc9\x01\n" +
 	"\x17ListTaskResultsResponse\x12C\n" +
 	"\aresults\x18\x01 \x03(\v2).fibergate.contactdetails.v1.PersonResultR\aresults\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12<\n" +
-	"\x05state\x18\x03 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateR\x05state\"\xbf\x01\n" +
-	"\x10WatchTaskRequest\x126\n" +
-	"\atask_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12+\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12A\n" +
+	"\x05state\x18\x03 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateB\x03\xe0A\x02R\x05state\"\xdf\x01\n" +
+	"\x10WatchTaskRequest\x12V\n" +
+	"\atask_id\x18\x01 \x01(\tB=\x92A\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0A\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12+\n" +
 	"\fresume_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\vresumeToken\x12#\n" +
 	"\rprogress_only\x18\x03 \x01(\bR\fprogressOnly\x12!\n" +
-	"\aapi_key\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\xf1\x02\n" +
-	"\x11WatchTaskResponse\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12<\n" +
-	"\x05state\x18\x02 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateR\x05state\x12N\n" +
+	"\aapi_key\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\x98\x03\n" +
+	"\x11WatchTaskResponse\x12\x1c\n" +
+	"\atask_id\x18\x01 \x01(\tB\x03\xe0A\x02R\x06taskId\x12A\n" +
+	"\x05state\x18\x02 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateB\x03\xe0A\x02R\x05state\x12N\n" +
 	"\roverall_stats\x18\x03 \x01(\v2).fibergate.contactdetails.v1.OverallStatsR\foverallStats\x12C\n" +
-	"\aresults\x18\x04 \x03(\v2).fibergate.contactdetails.v1.PersonResultR\aresults\x12!\n" +
-	"\fresume_token\x18\x05 \x01(\tR\vresumeToken\x12M\n" +
-	"\fcancellation\x18\x06 \x01(\v2).fibergate.contactdetails.v1.CancellationR\fcancellation\"n\n" +
-	"\x11CancelTaskRequest\x126\n" +
-	"\atask_id\x18\x01 \x01(\tB\x1d\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n" +
+	"\aresults\x18\x04 \x03(\v2).fibergate.contactdetails.v1.PersonResultR\aresults\x12&\n" +
+	"\fresume_token\x18\x05 \x01(\tB\x03\xe0A\x02R\vresumeToken\x12e\n" +
+	"\fcancellation\x18\x06 \x01(\v2).fibergate.contactdetails.v1.CancellationB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\fcancellation\"\x8e\x01\n" +
+	"\x11CancelTaskRequest\x12V\n" +
+	"\atask_id\x18\x01 \x01(\tB=\x92A\x1ax\x80\x01\x80\x01\x01\x8a\x01\x11^[A-Za-z0-9_.-]+$\xe0A\x02\xbaH\x1ar\x18\x10\x01\x18\x80\x012\x11^[A-Za-z0-9_.-]+$R\x06taskId\x12!\n" +
 	"\aapi_key\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\x06apiKey\"\x82\x01\n" +
 	"\x12CancelTaskResponse\x12'\n" +
 	"\x0fcancelled_count\x18\x01 \x01(\x05R\x0ecancelledCount\x12)\n" +
 	"\x10credits_refunded\x18\x02 \x01(\x01R\x0fcreditsRefunded\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage2\xba\f\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage2\xe2\x0e\n" +
 	"\x15ContactDetailsService\x12\xe2\x04\n" +
 	"\n" +
 	"StartBatch\x12..fibergate.contactdetails.v1.StartBatchRequest\x1a/.fibergate.contactdetails.v1.StartBatchResponse\"\xf2\x03\x92A\xc4\x03r\xc1\x03\n" +
@@ -1280,10 +1283,11 @@ const file_fibergate_contactdetails_v1_contact_details_proto_rawDesc = "" +
 	"\n" +
 	"DeleteTask\x12..fibergate.contactdetails.v1.DeleteTaskRequest\x1a/.fibergate.contactdetails.v1.DeleteTaskResponse\"+\x82\xd3\xe4\x93\x02%*#/v1/contact-details/batch/{task_id}\x12\x8d\x01\n" +
 	"\tListTasks\x12-.fibergate.contactdetails.v1.ListTasksRequest\x1a..fibergate.contactdetails.v1.ListTasksResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/contact-details/batch\x12\xb1\x01\n" +
-	"\x0fListTaskResults\x123.fibergate.contactdetails.v1.ListTaskResultsRequest\x1a4.fibergate.contactdetails.v1.ListTaskResultsResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/contact-details/batch/{task_id}/results\x12\x9f\x01\n" +
-	"\tWatchTask\x12-.fibergate.contactdetails.v1.WatchTaskRequest\x1a..fibergate.contactdetails.v1.WatchTaskResponse\"1\x82\xd3\xe4\x93\x02+\x12)/v1/contact-details/batch/{task_id}:watch0\x01\x12\xa4\x01\n" +
+	"\x0fListTaskResults\x123.fibergate.contactdetails.v1.ListTaskResultsRequest\x1a4.fibergate.contactdetails.v1.ListTaskResultsResponse\"3\x82\xd3\xe4\x93\x02-\x12+/v1/contact-details/batch/{task_id}/results\x12\xc7\x03\n" +
+	"\tWatchTask\x12-.fibergate.contactdetails.v1.WatchTaskRequest\x1a..fibergate.contactdetails.v1.WatchTaskResponse\"\xd8\x02\x92A\xa3\x02\x1a\x8a\x02Over REST: newline-delimited JSON (application/x-ndjson), one {\"result\": WatchTaskResponse} object per line; an error after the first line arrives as a last {\"error\": Status} line. An error before the first line is an ordinary JSON error answer with its HTTP status.:\x14application/x-ndjson\x82\xd3\xe4\x93\x02+\x12)/v1/contact-details/batch/{task_id}:watch0\x01\x12\xa4\x01\n" +
 	"\n" +
-	"CancelTask\x12..fibergate.contactdetails.v1.CancelTaskRequest\x1a/.fibergate.contactdetails.v1.CancelTaskResponse\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/contact-details/batch/{task_id}:cancelBQZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1b\x06proto3"
+	"CancelTask\x12..fibergate.contactdetails.v1.CancelTaskRequest\x1a/.fibergate.contactdetails.v1.CancelTaskResponse\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/v1/contact-details/batch/{task_id}:cancelB\xf7\x03\x92A\xa2\x03\x12\xfb\x02\n" +
+	"\tfibergate\x12\xe9\x02fibergate's REST view of the gRPC service fibergate.contactdetails.v1.ContactDetailsService: start Fiber AI contact-details batches, then watch or page through the emails and phone numbers found. Authenticate with Authorization: Bearer TOKEN. Errors are {code, message, details} with one google.rpc.ErrorInfo. Fields of message type that are unset come as null.2\x02v12\x10application/json:\x10application/jsonZOgithub.com/fibergate/fibergate/gen/fibergate/contactdetails/v1;contactdetailsv1b\x06proto3"
 
 var (
 	file_fibergate_contactdetails_v1_contact_details_proto_rawDescOnce sync.Once

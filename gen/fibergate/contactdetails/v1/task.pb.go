@@ -7,6 +7,8 @@
 package contactdetailsv1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -368,7 +370,7 @@ type Task struct {
 	OverallStats *OverallStats `protobuf:"bytes,3,opt,name=overall_stats,json=overallStats,proto3" json:"overall_stats,omitempty"`
 	// The enrichment types the batch was started with, defaults filled in.
 	EnrichmentTypes *EnrichmentTypesUsed `protobuf:"bytes,4,opt,name=enrichment_types,json=enrichmentTypes,proto3" json:"enrichment_types,omitempty"`
-	// How the start was charged. Unset for a task adopted by id.
+	// How the start was charged. Unset (null over REST) for a task adopted by id.
 	ChargeInfo *ChargeInfo `protobuf:"bytes,5,opt,name=charge_info,json=chargeInfo,proto3" json:"charge_info,omitempty"`
 	// Results stored so far.
 	NumResults int32 `protobuf:"varint,6,opt,name=num_results,json=numResults,proto3" json:"num_results,omitempty"`
@@ -376,10 +378,10 @@ type Task struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the task last changed.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	// When the task reached a terminal state; unset while running.
+	// When the task reached a terminal state; unset (null over REST) while running.
 	FinishTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=finish_time,json=finishTime,proto3" json:"finish_time,omitempty"`
 	// Fiber's answer to the cancel of this task made through fibergate (CancelTask), with the
-	// credits refunded; unset when it was not cancelled through fibergate.
+	// credits refunded; unset (null over REST) when it was not cancelled through fibergate.
 	Cancellation  *Cancellation `protobuf:"bytes,10,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -867,7 +869,7 @@ var File_fibergate_contactdetails_v1_task_proto protoreflect.FileDescriptor
 
 const file_fibergate_contactdetails_v1_task_proto_rawDesc = "" +
 	"\n" +
-	"&fibergate/contactdetails/v1/task.proto\x12\x1bfibergate.contactdetails.v1\x1a(fibergate/contactdetails/v1/charge.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n" +
+	"&fibergate/contactdetails/v1/task.proto\x12\x1bfibergate.contactdetails.v1\x1a(fibergate/contactdetails/v1/charge.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xf4\x01\n" +
 	"\fOverallStats\x121\n" +
 	"\x15total_people_to_fetch\x18\x01 \x01(\x05R\x12totalPeopleToFetch\x12#\n" +
 	"\rnum_completed\x18\x02 \x01(\x05R\fnumCompleted\x12\x1d\n" +
@@ -875,24 +877,30 @@ const file_fibergate_contactdetails_v1_task_proto_rawDesc = "" +
 	"num_failed\x18\x03 \x01(\x05R\tnumFailed\x12#\n" +
 	"\rnum_remaining\x18\x04 \x01(\x05R\fnumRemaining\x12!\n" +
 	"\fnum_rejected\x18\x05 \x01(\x05R\vnumRejected\x12%\n" +
-	"\x0enum_duplicates\x18\x06 \x01(\x05R\rnumDuplicates\"\xfb\x04\n" +
-	"\x04Task\x12\x17\n" +
-	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12<\n" +
-	"\x05state\x18\x02 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateR\x05state\x12N\n" +
+	"\x0enum_duplicates\x18\x06 \x01(\x05R\rnumDuplicates\"\xcd\x05\n" +
+	"\x04Task\x12\x1c\n" +
+	"\atask_id\x18\x01 \x01(\tB\x03\xe0A\x02R\x06taskId\x12A\n" +
+	"\x05state\x18\x02 \x01(\x0e2&.fibergate.contactdetails.v1.TaskStateB\x03\xe0A\x02R\x05state\x12N\n" +
 	"\roverall_stats\x18\x03 \x01(\v2).fibergate.contactdetails.v1.OverallStatsR\foverallStats\x12[\n" +
-	"\x10enrichment_types\x18\x04 \x01(\v20.fibergate.contactdetails.v1.EnrichmentTypesUsedR\x0fenrichmentTypes\x12H\n" +
-	"\vcharge_info\x18\x05 \x01(\v2'.fibergate.contactdetails.v1.ChargeInfoR\n" +
+	"\x10enrichment_types\x18\x04 \x01(\v20.fibergate.contactdetails.v1.EnrichmentTypesUsedR\x0fenrichmentTypes\x12`\n" +
+	"\vcharge_info\x18\x05 \x01(\v2'.fibergate.contactdetails.v1.ChargeInfoB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\n" +
 	"chargeInfo\x12\x1f\n" +
 	"\vnum_results\x18\x06 \x01(\x05R\n" +
 	"numResults\x12;\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vfinish_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"finishTime\x12M\n" +
+	"updateTime\x12S\n" +
+	"\vfinish_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\n" +
+	"finishTime\x12e\n" +
 	"\fcancellation\x18\n" +
-	" \x01(\v2).fibergate.contactdetails.v1.CancellationR\fcancellation\"\xb9\x01\n" +
+	" \x01(\v2).fibergate.contactdetails.v1.CancellationB\x16\x92A\x13\x82\x03\x10\n" +
+	"\n" +
+	"x-nullable\x12\x02 \x01R\fcancellation\"\xb9\x01\n" +
 	"\fCancellation\x12'\n" +
 	"\x0fcancelled_count\x18\x01 \x01(\x05R\x0ecancelledCount\x12)\n" +
 	"\x10credits_refunded\x18\x02 \x01(\x01R\x0fcreditsRefunded\x12\x18\n" +
@@ -902,16 +910,16 @@ const file_fibergate_contactdetails_v1_task_proto_rawDesc = "" +
 	"\x13EnrichmentTypesUsed\x12&\n" +
 	"\x0fget_work_emails\x18\x01 \x01(\bR\rgetWorkEmails\x12.\n" +
 	"\x13get_personal_emails\x18\x02 \x01(\bR\x11getPersonalEmails\x12*\n" +
-	"\x11get_phone_numbers\x18\x03 \x01(\bR\x0fgetPhoneNumbers\"\xb0\x02\n" +
-	"\fPersonResult\x12!\n" +
-	"\flinkedin_url\x18\x01 \x01(\tR\vlinkedinUrl\x12\"\n" +
+	"\x11get_phone_numbers\x18\x03 \x01(\bR\x0fgetPhoneNumbers\"\xba\x02\n" +
+	"\fPersonResult\x12&\n" +
+	"\flinkedin_url\x18\x01 \x01(\tB\x03\xe0A\x02R\vlinkedinUrl\x12\"\n" +
 	"\rno_data_found\x18\x02 \x01(\bR\vnoDataFound\x12:\n" +
 	"\x06emails\x18\x03 \x03(\v2\".fibergate.contactdetails.v1.EmailR\x06emails\x12M\n" +
 	"\rphone_numbers\x18\x04 \x03(\v2(.fibergate.contactdetails.v1.PhoneNumberR\fphoneNumbers\x12#\n" +
 	"\n" +
 	"exhaustive\x18\x05 \x01(\bH\x00R\n" +
-	"exhaustive\x88\x01\x01\x12\x1a\n" +
-	"\bsequence\x18\x06 \x01(\x05R\bsequenceB\r\n" +
+	"exhaustive\x88\x01\x01\x12\x1f\n" +
+	"\bsequence\x18\x06 \x01(\x05B\x03\xe0A\x02R\bsequenceB\r\n" +
 	"\v_exhaustive\"\xdd\x01\n" +
 	"\x05Email\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12:\n" +
