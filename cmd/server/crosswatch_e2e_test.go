@@ -51,43 +51,53 @@ func watchTimed(ctx context.Context, name string, client cdv1.ContactDetailsServ
 }
 
 // TestWatchFromAnyReplica runs two server binaries on one fresh PostgreSQL database and one
-// simulator. Three tasks are started on replica A, which polls them: one watched by one
-// watcher on A (the reference), one by 10 watchers spread over A and B, one by a single
-// watcher on B. Every watcher gets every result once; each task costs the upstream polls of
-// the reference (±1): watchers on B add none, and a task watched only on B is polled as
-// watched. A watch resumed on B with a token from A continues with no gap and no duplicate.
-// The delay of B's watchers behind A's (the cross-replica delivery latency) is logged, and
-// must stay well under the 2s periodic re-read: the signals deliver, not the re-read.
+// simulator. Three tasks are started on replica A; the replica polling each (usually A) is its
+// poller, the other its elsewhere. One task is watched by one watcher on its poller (the
+// reference), one by 10 watchers spread over both replicas, one by a single watcher
+// elsewhere. Every watcher gets every result once; each task costs the upstream polls of the
+// reference (±1): watchers elsewhere add none, and a task watched only elsewhere is polled as
+// watched. A watch cut on A and resumed on B with its token continues with no gap and no
+// duplicate. The delay of the watchers elsewhere behind those on the poller (the
+// cross-replica delivery latency) is logged, and must stay well under the 2s periodic
+// re-read: the signals deliver, not the re-read.
 func TestWatchFromAnyReplica(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	sim, url := newUpstreamWith(t, fiberfake.Config{PeoplePerSecond: 30})
 	args := []string{"-store", dsn, "-log-level", "debug"}
 	a := startOn(t, url, append(args, "-replica-id", "replica-a")...)
 	b := startOn(t, url, append(args, "-replica-id", "replica-b")...)
-	ca, cb := a.dial(t), b.dial(t)
+	clients := map[string]cdv1.ContactDetailsServiceClient{"replica-a": a.dial(t), "replica-b": b.dial(t)}
+	other := map[string]string{"replica-a": "replica-b", "replica-b": "replica-a"}
 
-	ref, spread, onB := runBatch(300, 300), runBatch(301, 300), runBatch(302, 300) // 10s of work each
-	refID, spreadID, onBID := ref.start(t, ca), spread.start(t, ca), onB.start(t, ca)
+	ref, spread, elsewhere := runBatch(300, 300), runBatch(301, 300), runBatch(302, 300) // 10s of work each
+	ca := clients["replica-a"]
+	refID, spreadID, elsewhereID := ref.start(t, ca), spread.start(t, ca), elsewhere.start(t, ca)
+	poller := map[string]string{}
+	for _, id := range []string{refID, spreadID, elsewhereID} {
+		watchUntil(t, ca, &cdv1.WatchTaskRequest{TaskId: id}, hasResults)
+		poller[id] = pollerOf(t, id, a, b)
+	}
+	t.Logf("pollers: the reference %s, the spread task %s, the task watched elsewhere %s", poller[refID], poller[spreadID], poller[elsewhereID])
 
 	ctx := testContext(t)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var watches []timedWatch
-	watch := func(name string, c cdv1.ContactDetailsServiceClient, req *cdv1.WatchTaskRequest) {
+	watch := func(name, replica, id string) {
 		wg.Go(func() {
-			w := watchTimed(ctx, name, c, req)
+			w := watchTimed(ctx, name, clients[replica], &cdv1.WatchTaskRequest{TaskId: id})
 			mu.Lock()
 			watches = append(watches, w)
 			mu.Unlock()
 		})
 	}
-	watch("ref on A", ca, &cdv1.WatchTaskRequest{TaskId: refID})
-	watch("only on B", cb, &cdv1.WatchTaskRequest{TaskId: onBID})
+	watch("ref on its poller", poller[refID], refID)
+	watch("only elsewhere", other[poller[elsewhereID]], elsewhereID)
 	for i := range 10 {
 		if i%2 == 0 {
-			watch("spread on A", ca, &cdv1.WatchTaskRequest{TaskId: spreadID})
+			watch("spread on its poller", poller[spreadID], spreadID)
 		} else {
-			watch("spread on B", cb, &cdv1.WatchTaskRequest{TaskId: spreadID})
+			watch("spread elsewhere", other[poller[spreadID]], spreadID)
 		}
 	}
 	// A watch of the spread task on A, cut after its first results and resumed on B.
@@ -96,11 +106,11 @@ func TestWatchFromAnyReplica(t *testing.T) {
 	if cut.GetState() != cdv1.TaskState_TASK_STATE_RUNNING {
 		t.Fatalf("the first results came with state %v: the task is too fast to test resuming", cut.GetState())
 	}
-	resumed := watchTimed(ctx, "resumed on B", cb, &cdv1.WatchTaskRequest{TaskId: spreadID, ResumeToken: cut.GetResumeToken()})
+	resumed := watchTimed(ctx, "resumed on B", clients["replica-b"], &cdv1.WatchTaskRequest{TaskId: spreadID, ResumeToken: cut.GetResumeToken()})
 	wg.Wait()
 
-	want := map[string]batch{refID: ref, spreadID: spread, onBID: onB}
-	ids := map[string]string{"ref on A": refID, "only on B": onBID, "spread on A": spreadID, "spread on B": spreadID}
+	want := map[string]batch{refID: ref, spreadID: spread, elsewhereID: elsewhere}
+	ids := map[string]string{"ref on its poller": refID, "only elsewhere": elsewhereID, "spread on its poller": spreadID, "spread elsewhere": spreadID}
 	for _, w := range watches {
 		if w.err != nil {
 			t.Fatalf("%s: %v", w.name, w.err)
@@ -124,48 +134,48 @@ func TestWatchFromAnyReplica(t *testing.T) {
 
 	// Upstream polls: one replica polls each task, as often as the reference.
 	polls := loggedPolls(t, a, b)
-	refPolls := len(sim.Polls(refID))
-	for _, id := range []string{refID, spreadID, onBID} {
+	for _, id := range []string{refID, spreadID, elsewhereID} {
 		for _, p := range polls[id] {
-			if p.replica != "replica-a" {
-				t.Errorf("task %s polled by %s, want replica-a alone", id, p.replica)
+			if p.replica != poller[id] {
+				t.Errorf("task %s polled by %s and %s, want one replica", id, poller[id], p.replica)
 				break
 			}
 		}
 	}
-	for name, id := range map[string]string{"10 watchers over A and B": spreadID, "1 watcher on B": onBID} {
+	refPolls := len(sim.Polls(refID))
+	for name, id := range map[string]string{"10 watchers over both replicas": spreadID, "1 watcher elsewhere": elsewhereID} {
 		n := len(sim.Polls(id))
-		t.Logf("upstream polls: %d for the task with %s, %d for the reference (1 watcher on A)", n, name, refPolls)
+		t.Logf("upstream polls: %d for the task with %s, %d for the reference (1 watcher on its poller)", n, name, refPolls)
 		if n < refPolls-1 || n > refPolls+1 {
-			t.Errorf("the task with %s cost %d upstream polls, want those of 1 watcher on A (%d) ±1", name, n, refPolls)
+			t.Errorf("the task with %s cost %d upstream polls, want those of 1 watcher on its poller (%d) ±1", name, n, refPolls)
 		}
 	}
 
-	// Cross-replica delivery latency: when a result reached a watcher on B, after it first
-	// reached one on A (woken by the poller's write in A's process).
-	onA := map[int]time.Time{}
+	// Cross-replica delivery latency: when a result reached a watcher elsewhere, after it
+	// first reached one on the poller (woken by the poller's write in its own process).
+	onPoller := map[int]time.Time{}
 	for _, w := range watches {
-		if w.name != "spread on A" {
+		if w.name != "spread on its poller" {
 			continue
 		}
 		for i, at := range w.arrived {
-			if first, ok := onA[i]; !ok || at.Before(first) {
-				onA[i] = at
+			if first, ok := onPoller[i]; !ok || at.Before(first) {
+				onPoller[i] = at
 			}
 		}
 	}
 	var lat []time.Duration
 	for _, w := range watches {
-		if w.name != "spread on B" {
+		if w.name != "spread elsewhere" {
 			continue
 		}
 		for i, at := range w.arrived {
-			lat = append(lat, at.Sub(onA[i]))
+			lat = append(lat, at.Sub(onPoller[i]))
 		}
 	}
 	slices.Sort(lat)
 	p50, p99, worst := lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
-	t.Logf("cross-replica delivery latency (a result on B's watchers after A's), %d deliveries: p50 %v, p99 %v, max %v", len(lat), p50, p99, worst)
+	t.Logf("cross-replica delivery latency (a result on the watchers elsewhere after the poller's), %d deliveries: p50 %v, p99 %v, max %v", len(lat), p50, p99, worst)
 	if p99 > time.Second {
 		t.Errorf("cross-replica delivery latency p99 %v, want well under the 2s re-read (the signals deliver)", p99)
 	}
