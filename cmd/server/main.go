@@ -164,9 +164,11 @@ func run(ctx context.Context, cfg config) error {
 	storeHealth := health.New(health.Config{Store: store, Logger: logger.With("component", "health")})
 	// On PostgreSQL the replicas take turns at the purges; on SQLite this process runs them.
 	turns := purgeTurns(store)
+	// On PostgreSQL the replicas hint each other by LISTEN/NOTIFY (tasks.Signals).
+	signals, _ := store.(tasks.Signals)
 	engine := tasks.New(tasks.Config{
 		Store: store, Health: storeHealth, Fiber: upstream, DefaultAPIKey: apiKey, Retention: cfg.retention, Logger: logger,
-		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns,
+		Leases: leases, Replica: replica, LeaseTTL: cfg.leaseTTL, PurgeTurns: turns, Signals: signals,
 	})
 	svc := service.New(service.Config{
 		Fiber: upstream, Tasks: engine, Requests: store, Reconcile: store, Health: storeHealth, IdempotencyTTL: cfg.idempotencyTTL,

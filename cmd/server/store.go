@@ -68,7 +68,10 @@ func parseStore(spec string) (backend, where string, err error) {
 // password masked.
 func redactStore(spec string) string { return postgres.Redact(spec) }
 
-var _ tasks.Leases = (*postgres.Store)(nil)
+var (
+	_ tasks.Leases  = (*postgres.Store)(nil)
+	_ tasks.Signals = (*postgres.Store)(nil)
+)
 
 // openStore opens the store named by spec (see parseStore). A SQLite store is opened for this
 // process alone: another server on the same file is refused (sqlite.OpenLocked), and leases

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/fibergate/fibergate/internal/budget"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
 	"github.com/fibergate/fibergate/internal/storage"
@@ -27,11 +28,12 @@ import (
 // for concurrent use; every method is atomic with respect to the others.
 type fakeLeases struct {
 	Store
-	mu      sync.Mutex // guards leases, refuse and maxTook
-	leases  map[string]fakeLease
-	refuse  bool // every fenced write fails with storage.ErrLeaseLost
-	maxTook int  // the most tasks one ClaimTasks call returned
-	refused chan string
+	mu       sync.Mutex // guards leases, refuse, maxTook and appended
+	leases   map[string]fakeLease
+	refuse   bool // every fenced write fails with storage.ErrLeaseLost
+	maxTook  int  // the most tasks one ClaimTasks call returned
+	refused  chan string
+	appended map[string][]time.Time // by task: when each result was stored, by Seq-1
 }
 
 // fakeLease is one task's lease: its owner and when it expires.
@@ -41,7 +43,7 @@ type fakeLease struct {
 }
 
 func newFakeLeases(s Store) *fakeLeases {
-	return &fakeLeases{Store: s, leases: map[string]fakeLease{}, refused: make(chan string, 16)}
+	return &fakeLeases{Store: s, leases: map[string]fakeLease{}, refused: make(chan string, 16), appended: map[string][]time.Time{}}
 }
 
 // heldBy reports whether replica holds a live lease on id. Callers hold f.mu.
@@ -127,7 +129,20 @@ func (f *fakeLeases) AppendResults(ctx context.Context, id string, fromSeq int, 
 		}
 		return fmt.Errorf("append results to task %s: %w", id, storage.ErrLeaseLost)
 	}
-	return f.Store.AppendResults(ctx, id, fromSeq, results, u)
+	if err := f.Store.AppendResults(ctx, id, fromSeq, results, u); err != nil {
+		return err
+	}
+	for range results {
+		f.appended[id] = append(f.appended[id], time.Now())
+	}
+	return nil
+}
+
+// storedAt returns when each of the task's results was stored, by Seq-1.
+func (f *fakeLeases) storedAt(id string) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.appended[id])
 }
 
 // lease returns the task's lease: its owner ("" for none) and expiry.
@@ -205,16 +220,18 @@ func (r *replicaLeases) ReleaseLeases(ctx context.Context, replica string, ids .
 	return r.fakeLeases.ReleaseLeases(ctx, replica, ids...)
 }
 
-// pollRecorder records when each task was polled.
+// pollRecorder records when each task was polled, and whether in the urgent lane.
 type pollRecorder struct {
 	Upstream
-	mu sync.Mutex // guards at
-	at map[string][]time.Time
+	mu     sync.Mutex // guards at and urgent
+	at     map[string][]time.Time
+	urgent map[string][]bool
 }
 
 func (p *pollRecorder) Poll(ctx context.Context, key string, req fiber.PollRequest) (*fiber.PollResponse, error) {
 	p.mu.Lock()
 	p.at[req.TaskID] = append(p.at[req.TaskID], time.Now())
+	p.urgent[req.TaskID] = append(p.urgent[req.TaskID], budget.Urgent(ctx))
 	p.mu.Unlock()
 	return p.Upstream.Poll(ctx, key, req)
 }
@@ -224,6 +241,13 @@ func (p *pollRecorder) times(id string) []time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.at[id])
+}
+
+// urgency returns whether each of the task's polls was urgent, in order.
+func (p *pollRecorder) urgency(id string) []bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.urgent[id])
 }
 
 // clusterPolicy polls often in the bubble's time, but less than fastPolicy: the lease tests
@@ -236,6 +260,10 @@ type cluster struct {
 	env    *env // the simulator and its client; its own engine is stopped
 	store  *sqlite.Store
 	leases *fakeLeases
+	// policy is the replicas' poll policy (clusterPolicy unless changed before start).
+	policy Policy
+	// signals, if set before start, carries the replicas' signals.
+	signals Signals
 }
 
 // replica is one engine of a cluster.
@@ -259,7 +287,7 @@ func newCluster(t *testing.T, cfg fiberfake.Config) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() }) // after every replica's stop
-	return &cluster{t: t, env: e, store: store, leases: newFakeLeases(store)}
+	return &cluster{t: t, env: e, store: store, leases: newFakeLeases(store), policy: clusterPolicy}
 }
 
 // start runs a replica with leases of ttl until its stop or the test's end.
@@ -268,13 +296,13 @@ func (c *cluster) start(name string, ttl time.Duration) *replica {
 	r := &replica{
 		name:   name,
 		leases: &replicaLeases{fakeLeases: c.leases},
-		polls:  &pollRecorder{Upstream: c.env.client, at: map[string][]time.Time{}},
+		polls:  &pollRecorder{Upstream: c.env.client, at: map[string][]time.Time{}, urgent: map[string][]bool{}},
 		logs:   &logBuffer{},
 	}
 	log := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("replica", name)
 	r.engine = New(Config{
-		Store: c.leases, Fiber: r.polls, DefaultAPIKey: testKey, Policy: clusterPolicy, Logger: log,
-		Leases: r.leases, Replica: name, LeaseTTL: ttl,
+		Store: c.leases, Fiber: r.polls, DefaultAPIKey: testKey, Policy: c.policy, Logger: log,
+		Leases: r.leases, Replica: name, LeaseTTL: ttl, Signals: c.signals,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

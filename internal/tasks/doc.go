@@ -33,9 +33,27 @@
 //   - releases a task's lease when its poller ends, and every lease it holds when Run stops,
 //     so that the others take them over at once.
 //
-// Watchers are served by any replica from the store. A watch on a replica that does not poll
-// the task reads the store every RereadInterval, since the poller's writes wake only the
-// watchers of its own replica.
+// Watchers are served by any replica from the store, and resume with their token on any.
+// A poller's writes wake the watchers of its own replica directly; with Signals
+// (Config.Signals), the replicas also send each other hints, which make them read the store
+// sooner and never stand for it:
+//
+//   - after each write, the poller signals that the task changed: a watch of it on another
+//     replica reads the store at once. A watch of a task this replica does not poll also
+//     reads the store every RereadInterval, so a lost signal costs at most that long, and
+//     every watcher reads the store when its replica's subscription starts again after a
+//     gap (SignalResync);
+//   - a replica with watchers of a task it does not poll signals that the task is watched
+//     when the first comes and every watchBeat (2s) while it has any; the task's poller
+//     then polls it as a watched task (WatchedMaxInterval, urgent), for a few beats after the
+//     last such signal, and shortens its wait when the first comes, as for a first watcher
+//     of its own;
+//   - a cancel made on a replica that does not poll the task signals its poller to poll at
+//     once.
+//
+// Without Signals, a watch of a task another replica polls reads the store every
+// RereadInterval, the poller knows only its own replica's watchers, and a cancel made
+// elsewhere shows at the poller's next poll.
 //
 // # One poller per task, many watchers
 //

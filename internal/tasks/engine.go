@@ -50,6 +50,13 @@ type Config struct {
 	Leases Leases
 	// Replica names this engine among the replicas sharing the store; required with Leases.
 	Replica string
+	// Signals, if not nil, carries hints between the replicas (see Signals); it is used only
+	// with Leases. With it, a watch of a task polled by another replica is woken by that
+	// poller's writes, a task watched only elsewhere is polled as watched, and a cancel
+	// made elsewhere has the poller poll at once. Nil: such a watch reads the store every
+	// RereadInterval, the poller knows only its own replica's watchers, and a cancel made
+	// elsewhere shows at the poller's next poll.
+	Signals Signals
 	// LeaseTTL is how long a lease lasts unless renewed; zero (or negative) means
 	// DefaultLeaseTTL. A dead replica's tasks are taken over within LeaseTTL and one claim
 	// interval (LeaseTTL/3, at most 2s).
@@ -72,12 +79,14 @@ type Engine struct {
 	replica   string        // with leases
 	ttl       time.Duration // of leases
 	fence     string        // Update.Fence of the pollers' writes: replica with leases, else ""
+	signals   Signals       // with leases; nil: none
+	out       *outbox       // what publishLoop is to publish, with signals
 
 	purgeTurns PurgeTurns // nil: no other replica purges
 
 	wake chan struct{}  // buffered(1): a task was queued for Run to start its poller
 	stop chan struct{}  // closed when Run stops: watches end with ErrShuttingDown
-	wg   sync.WaitGroup // counts pollers and Run's lease loops; only Run adds to it and waits on it
+	wg   sync.WaitGroup // counts pollers and Run's lease and signal loops; only Run adds to it and waits on it
 
 	mu         sync.Mutex              // guards pollers, queued, unrecorded, held and stopped
 	pollers    map[string]bool         // tasks whose poller runs or is queued
@@ -115,6 +124,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.Leases != nil {
 		e.leases, e.replica, e.fence, e.ttl = cfg.Leases, cfg.Replica, cfg.Replica, cfg.LeaseTTL
+		if cfg.Signals != nil {
+			e.signals, e.out = cfg.Signals, newOutbox()
+		}
 		if e.ttl <= 0 {
 			e.ttl = DefaultLeaseTTL
 		}
@@ -125,7 +137,8 @@ func New(cfg Config) *Engine {
 // Run follows every unfinished stored task whose Fiber key is known, and every task tracked or
 // adopted before or during it, each in a poller goroutine under ctx; it purges expired tasks
 // periodically. With Leases, it follows only the tasks whose lease it holds: it claims free
-// ones periodically, renews its leases by heartbeat, and releases them when it stops. It
+// ones periodically, renews its leases by heartbeat, and releases them when it stops; with
+// Signals too, it listens for the other replicas' signals and publishes its own. It
 // blocks until ctx ends; then it ends every watch and returns once all pollers have returned.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.shutdown()
@@ -139,6 +152,17 @@ func (e *Engine) Run(ctx context.Context) error {
 			defer e.wg.Done()
 			e.heartbeat(ctx)
 		}()
+		if e.signals != nil {
+			e.wg.Add(2)
+			go func() {
+				defer e.wg.Done()
+				e.listenLoop(ctx)
+			}()
+			go func() {
+				defer e.wg.Done()
+				e.publishLoop(ctx)
+			}()
+		}
 	} else if err := e.resume(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil

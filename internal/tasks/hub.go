@@ -2,26 +2,28 @@ package tasks
 
 import (
 	"sync"
+	"time"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
 // hub wakes the watchers of tasks when their stored state changes, and tells pollers whether
-// anybody watches. It never blocks a producer: a change closes a channel that waiters select
-// on. Safe for concurrent use.
+// anybody watches, here or (as signals say) on another replica. It never blocks a producer:
+// a change closes a channel that waiters select on. Safe for concurrent use.
 type hub struct {
 	mu    sync.Mutex // guards tasks
 	tasks map[string]*taskHub
 }
 
 type taskHub struct {
-	changed  chan struct{} // closed and replaced on every change
-	watchers int
-	kick     chan struct{} // buffered(1): the first watcher came; shorten the wait
-	pollNow  chan struct{} // buffered(1): poll at once (after a cancel)
-	finished bool          // the poller is done: drop the entry with the last watcher
-	last     *snapshot     // the latest write, for watchers that are caught up
+	changed   chan struct{}        // closed and replaced on every change
+	watchers  int                  // here
+	elsewhere map[string]time.Time // replica -> until when its watchers make the task watched
+	kick      chan struct{}        // buffered(1): the first watcher came (here or elsewhere); shorten the wait
+	pollNow   chan struct{}        // buffered(1): poll at once (after a cancel)
+	finished  bool                 // the poller is done: drop the entry with the last watcher
+	last      *snapshot            // the latest write, for watchers that are caught up
 }
 
 // snapshot is what one store write added: the task after it and the results it appended
@@ -62,6 +64,17 @@ func (h *hub) invalidate(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if t := h.tasks[id]; t != nil {
+		t.last = nil
+		close(t.changed)
+		t.changed = make(chan struct{})
+	}
+}
+
+// invalidateAll invalidates every task's entry (see invalidate).
+func (h *hub) invalidateAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.tasks {
 		t.last = nil
 		close(t.changed)
 		t.changed = make(chan struct{})
@@ -122,12 +135,59 @@ func (h *hub) watch(id string) (release func()) {
 	}
 }
 
-// watched reports whether anybody watches the task.
+// watched reports whether anybody watches the task, here or on another replica.
 func (h *hub) watched(id string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.tasks[id]
-	return t != nil && t.watchers > 0
+	return t != nil && t.watchedLocked(time.Now())
+}
+
+// watchedLocked reports whether anybody watches the task at now, forgetting the other
+// replicas' watchers that expired. Callers hold the hub's mu.
+func (t *taskHub) watchedLocked(now time.Time) bool {
+	if t.watchers > 0 {
+		return true
+	}
+	for r, until := range t.elsewhere {
+		if until.After(now) {
+			return true
+		}
+		delete(t.elsewhere, r)
+	}
+	return false
+}
+
+// watchedElsewhere records that replica has watchers of the task until until (unless it
+// says so again). A task nobody watched before kicks its poller, as a first watcher here does.
+func (h *hub) watchedElsewhere(id, replica string, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.get(id)
+	was := t.watchedLocked(time.Now())
+	if t.elsewhere == nil {
+		t.elsewhere = map[string]time.Time{}
+	}
+	t.elsewhere[replica] = until
+	if !was {
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// watchedHere returns the tasks that have watchers in this process.
+func (h *hub) watchedHere() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var ids []string
+	for id, t := range h.tasks {
+		if t.watchers > 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // forget drops a task's entry once nobody needs it: the task is finished or deleted.

@@ -90,7 +90,7 @@ func (e *Engine) Results(ctx context.Context, owner, id, apiKey string, afterSeq
 
 // Cancel asks Fiber to cancel the task's unclaimed people, keeps Fiber's answer with the task
 // and returns it, and has the poller poll at once, so it sees the task end CANCELED and drains
-// its last pages. A finished task, or one Fiber finished before fibergate noticed (Fiber
+// its last pages (the poller on another replica too, with Signals). A finished task, or one Fiber finished before fibergate noticed (Fiber
 // answers 422), gives ErrFinished; a task whose Fiber key is not known, ErrKeyUnavailable.
 func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Cancellation, error) {
 	t, err := e.Get(ctx, owner, id, apiKey)
@@ -107,7 +107,7 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 	resp, err := e.fiber.Cancel(budget.WithCaller(ctx, t.Owner), key, id) // queued fairly by owner
 	// Either way the poller should see the outcome now; after the cancellation is stored, so
 	// that its final snapshot carries it.
-	defer e.hub.pollSoon(id)
+	defer e.pollSoon(id)
 	if err != nil {
 		var fe *fiber.Error
 		if errors.As(err, &fe) && fe.Kind == fiber.KindBadRequest && fe.StatusCode == 422 {
@@ -123,6 +123,15 @@ func (e *Engine) Cancel(ctx context.Context, owner, id, apiKey string) (*cdv1.Ca
 		e.log.ErrorContext(ctx, "store cancellation", "task_id", id, "err", serr)
 	}
 	return c, nil
+}
+
+// pollSoon has the task's poller poll at once, on this replica or (with signals) on the one
+// that polls it. It never blocks.
+func (e *Engine) pollSoon(id string) {
+	e.hub.pollSoon(id)
+	if !e.polling(id) {
+		e.signal(storage.SignalPollNow, id)
+	}
 }
 
 // Delete forgets a finished task and its results.

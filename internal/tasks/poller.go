@@ -241,6 +241,7 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		}
 	}
 	e.hub.notify(task.ID, &snapshot{task: *task, from: from, results: decoded})
+	e.signal(storage.SignalResults, task.ID) // the watchers on other replicas
 	return nil
 }
 
@@ -280,6 +281,7 @@ func (e *Engine) finishFailed(ctx context.Context, task *storage.Task) error {
 	}
 	task.State = storage.StateFailed
 	e.hub.notify(task.ID, nil)
+	e.signal(storage.SignalResults, task.ID)
 	e.hub.forget(task.ID)
 	return nil
 }
@@ -300,7 +302,7 @@ func cursorArg(c string) *string {
 	return &c
 }
 
-// pause waits d. A kick (the task's first watcher) shortens the wait to
+// pause waits d. A kick (the task's first watcher, here or on another replica) shortens the wait to
 // WatchedMaxInterval after lastPoll; pollNow ends it. It returns false if ctx ended.
 func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration, kick, pollNow <-chan struct{}) bool {
 	deadline := time.Now().Add(d)

@@ -15,7 +15,7 @@ import (
 const MaxResultsPerUpdate = 500
 
 // RereadInterval is how often, with leases, a watch reads the store for a task that another
-// replica polls.
+// replica polls, besides when a signal says the task changed.
 const RereadInterval = 2 * time.Second
 
 // ErrShuttingDown ends watches when the engine stops; clients resume elsewhere with their
@@ -55,6 +55,9 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		return ErrBadToken
 	}
 	release := e.hub.watch(id)
+	if !e.polling(id) {
+		e.signal(storage.SignalWatched, id) // to its poller, and again every watchBeat (publishLoop)
+	}
 	finished := false
 	defer func() {
 		release()
@@ -67,9 +70,10 @@ func (e *Engine) Watch(ctx context.Context, owner, id, apiKey string, afterSeq i
 		changed, snap := e.hub.latest(id)
 		var reread *time.Timer
 		if e.leases != nil && !e.polling(id) {
-			// Another replica may poll the task: its writes wake nobody here, and a
-			// snapshot left by this one's poller may be stale. Read the store, and again
-			// every RereadInterval. (A poller that stops here wakes the watch: see poll.)
+			// Another replica may poll the task: a snapshot left by this one's poller may be
+			// stale, so read the store. Its poller's writes wake the watch by a signal
+			// (onSignal), if any; one may be lost, so read the store every RereadInterval
+			// too. (A poller that stops here wakes the watch: see poll.)
 			snap = nil
 			reread = time.NewTimer(RereadInterval)
 		}

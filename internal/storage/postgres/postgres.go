@@ -26,6 +26,13 @@
 // Every step is one statement: no session state (advisory locks), so leases work through a
 // transaction-pooling proxy and do not vanish with a connection.
 //
+// # Signals
+//
+// The Store carries the replicas' signals (tasks.Signals) with LISTEN/NOTIFY on a channel of
+// its schema: Publish is one pg_notify through the pool; Listen holds a connection of its own
+// outside the pool (application_name fibergate/signals), since LISTEN belongs to a session.
+// They are hints: a notification sent while a listener is disconnected is lost to it.
+//
 // # Durability
 //
 // A method returns once PostgreSQL has committed, with the durability the server is
@@ -50,7 +57,9 @@
 // name the database with its password masked (Redact). Statements are prepared and cached per
 // connection (pgx's default); behind a transaction-pooling PgBouncer that does not track
 // prepared statements (before 1.21, or max_prepared_statements 0), add
-// default_query_exec_mode=exec to the DSN.
+// default_query_exec_mode=exec to the DSN. Listen needs a session: through a
+// transaction-pooling proxy no notification arrives, and replicas rely on their periodic
+// reads of the store.
 package postgres
 
 import (
