@@ -312,7 +312,9 @@ func TestStartOfAnIDAnotherPrincipalHoldsIsAConflict(t *testing.T) {
 	s := startRefusingStack(t, seed)
 	ctx := callContext(t)
 	then := time.Now().Add(-time.Hour)
-	held := storage.Task{ID: id, Owner: "another-principal", KeyID: fiber.KeyID(notRecordedKey), State: storage.StateRunning, CreateTime: then, UpdateTime: then}
+	// Stored finished from the first write: a running task would be the engine's to follow
+	// (its start-up read of unfinished tasks may see it).
+	held := storage.Task{ID: id, Owner: "another-principal", KeyID: fiber.KeyID(notRecordedKey), State: storage.StateSucceeded, CreateTime: then, UpdateTime: then, FinishTime: then}
 	if err := s.store.CreateTask(ctx, held); err != nil {
 		t.Fatal(err)
 	}
