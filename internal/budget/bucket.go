@@ -25,8 +25,9 @@ type bucket struct {
 
 	log departures
 
-	pausedUntil time.Time // no slot is granted before it (a 429 pause)
-	streak      int       // 429 pauses in a row, for the backoff
+	pausedUntil time.Time   // no slot is granted before it (a 429 pause)
+	streak      int         // 429 pauses in a row, for the backoff
+	claim       urgentClaim // with a Ledger: the record's urgent claim, in the ledger's clock
 
 	// lanes hold the waiters: lanes[urgentLane] are served before lanes[normalLane], each
 	// round-robin across its callers.

@@ -33,6 +33,31 @@ const (
 // DefaultMaxInFlight is Config.MaxInFlight when zero.
 const DefaultMaxInFlight = 2 * time.Minute
 
+// urgentClaim is the part of a ledger's record that carries the urgent lane across replicas:
+// the Limiter by (its id) has urgent Waits queued, and until then, by the ledger's clock, no
+// other Limiter books a slot for a Wait that is not urgent. The claimer renews it in each
+// transaction while it has urgent Waits queued and clears it when it has none; a claim whose
+// time has passed counts as none, so a replica that dies holds the others back no longer than
+// claimHold after the slot it was waiting for. The zero value is no claim.
+type urgentClaim struct {
+	until time.Time
+	by    uint64
+}
+
+// claimHold is how long past its urgent head's slot a claim lasts: time for the claimer to
+// book that slot (one transaction) with room to spare, and the longest a replica that died
+// with urgent Waits queued delays the others' slots: one slot interval (window/N), within
+// [minClaimHold, maxClaimHold].
+func (b *bucket) claimHold() time.Duration {
+	return min(max(b.window/time.Duration(b.limit.N), minClaimHold), maxClaimHold)
+}
+
+// Bounds of claimHold.
+const (
+	minClaimHold = 100 * time.Millisecond
+	maxClaimHold = 2 * time.Second
+)
+
 // shared is what a bucket of a Limiter with a Ledger keeps besides its queue. The bucket's
 // window (log, pausedUntil, streak) is then a view of the ledger's record as of the last
 // transaction, in the ledger's clock: it places slots no earlier than the record would (other
