@@ -274,11 +274,12 @@ func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int) (
 			v.log.push(now)
 			res.booked, changed = true, true
 		}
-		if res.booked && urgent > 0 {
-			urgent-- // the slot goes to the urgent head
+		left := urgent // urgent waiters queued after the booking (fn may run again: urgent stays)
+		if res.booked && left > 0 {
+			left-- // the slot goes to the urgent head
 		}
 		switch {
-		case urgent > 0:
+		case left > 0:
 			v.claim = urgentClaim{until: v.slotTime(now, 0).Add(v.claimHold()), by: l.id}
 			res.claimed = true
 		case v.claim.by == l.id:

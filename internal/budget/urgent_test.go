@@ -220,3 +220,53 @@ func TestSharedUrgentClaimExpires(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedUrgentClaimCleared: a replica whose urgent Wait gives up clears its claim at once,
+// so the other replica's ordinary Wait gets the next free slot with no hold.
+func TestSharedUrgentClaimCleared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testContext(t)
+		lim := mustLimit(t, "1/1s")
+		w := lim.Per + budget.DefaultMargin(lim)
+		m := newMemLedger(time.Hour, time.Millisecond)
+		a := newLimiter(t, budget.Config{Limits: budget.Limits{Start: lim}, Ledger: &replicaLedger{memLedger: m}})
+		b := newLimiter(t, budget.Config{Limits: budget.Limits{Start: lim}, Ledger: &replicaLedger{memLedger: m}})
+		t0 := time.Now()
+		if err := a.Wait(ctx, testKey, fiber.EndpointStart); err != nil {
+			t.Fatal(err)
+		}
+		out := make(chan outcome, 2)
+		urgent, cancel := context.WithCancel(budget.WithUrgent(ctx))
+		defer cancel()
+		time.AfterFunc(500*time.Millisecond, cancel)
+		go func() {
+			err := b.Wait(urgent, testKey, fiber.EndpointStart)
+			out <- outcome{id: "u", err: err, at: time.Now()}
+		}()
+		time.Sleep(10 * time.Millisecond) // B has claimed the urgent lane
+		if rec := m.record(fiber.EndpointStart); len(rec) == 0 || rec[0] != 2 {
+			t.Fatalf("record with B's urgent Wait = %x, want format 2 (a claim)", rec)
+		}
+		waitAsync(ctx, a, testKey, fiber.EndpointStart, "a", "a1", out)
+		var got outcome
+		for range 2 {
+			if o := <-out; o.id == "u" {
+				if !errors.Is(o.err, context.Canceled) {
+					t.Errorf("B's urgent Wait: %v, want context.Canceled", o.err)
+				}
+			} else {
+				got = o
+			}
+		}
+		if got.err != nil {
+			t.Fatal(got.err)
+		}
+		if d := got.at.Sub(t0); d < w || d > w+10*time.Millisecond {
+			t.Errorf("a1 granted at +%v, want at +%v and a round trip", d, w)
+		}
+		flush(t, ctx, b)
+		if rec := m.record(fiber.EndpointStart); len(rec) == 0 || rec[0] != 1 {
+			t.Errorf("record = %x, want format 1 (no claim left)", rec)
+		}
+	})
+}
