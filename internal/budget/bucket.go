@@ -25,8 +25,9 @@ type bucket struct {
 
 	log departures
 
-	pausedUntil time.Time // no slot is granted before it (a 429 pause)
-	streak      int       // 429 pauses in a row, for the backoff
+	pausedUntil time.Time   // no slot is granted before it (a 429 pause)
+	streak      int         // 429 pauses in a row, for the backoff
+	claim       urgentClaim // with a Ledger: the record's urgent claim, in the ledger's clock
 
 	// lanes hold the waiters: lanes[urgentLane] are served before lanes[normalLane], each
 	// round-robin across its callers.
@@ -318,11 +319,11 @@ func backoff(base, limit time.Duration, n int) time.Duration {
 // idle reports whether the bucket can be forgotten at now without changing any outcome: no
 // waiter, no slot in hand, no request in flight, no departure within the window and no pause
 // within the last window. With a Ledger, whose record keeps the window: no waiter, no slot in
-// hand and nothing left to tell the ledger.
+// hand, nothing left to tell the ledger and no urgent claim of its own in it.
 func (b *bucket) idle(now time.Time) bool {
 	if b.sh != nil {
 		// The window is the ledger's: only what is local matters.
-		return b.waiting == 0 && b.pending == 0 && !b.sh.running && len(b.sh.reports) == 0 && b.timer == nil
+		return b.waiting == 0 && b.pending == 0 && !b.sh.running && len(b.sh.reports) == 0 && !b.sh.claimed && b.timer == nil
 	}
 	return b.waiting == 0 && b.pending == 0 && b.log.inFlight == 0 &&
 		now.Sub(b.log.last()) >= b.window && now.Sub(b.pausedUntil) > b.window

@@ -77,7 +77,8 @@
 // pause) lives in the ledger, one record per key and endpoint that every Limiter on the ledger
 // reads and writes; internal/storage/postgres keeps it in PostgreSQL. What stays local is the
 // queue: the callers of each replica queue there, round-robin and urgent lane as above, and
-// when the turn of one has come the replica books its slot in the ledger.
+// when the turn of one has come the replica books its slot in the ledger. The urgent lane also
+// spans the replicas, through a claim in the record (below).
 //
 // A booking is one transaction: it reads the record at the ledger's clock (the replicas'
 // clocks differ; only the ledger's places slots), applies the rules above to it, takes the
@@ -98,8 +99,20 @@
 // transaction, and the record's lock serves them in turn. Each replica with waiters thus gets
 // about an equal share of the slots that free up, whatever the number of its waiters, and a
 // caller's share is fair within its replica's. A caller whose requests are spread over the
-// replicas gets its turn on each. Likewise the urgent lane is each replica's: its urgent Waits
-// go before its other Waits, not before those of other replicas.
+// replicas gets its turn on each.
+//
+// The urgent lane holds across replicas. A replica with urgent Waits queued records a claim in
+// the record, in the same transactions: its identity, and a time by the ledger's clock, that
+// of the next slot plus a hold of one slot interval (Per/N, within 100ms and 2s). It renews the
+// claim in each transaction while urgent Waits remain queued and clears it when none do. While
+// another replica's claim is live, a replica does not book a free slot for a Wait that is not
+// urgent: it looks again when the claim ends, and the slot goes to the claimer. Urgent Waits
+// book free slots whatever the claim, so the urgent Waits of several replicas share the slots
+// among themselves as ordinary Waits do, and go before every ordinary Wait of the cluster. The
+// record holds one claim, the latest; a replica whose claim was replaced records it again in
+// its next transaction. A claim ends on its own: a replica that dies with urgent Waits queued
+// holds the others back by at most the hold after the slot it was waiting for. The window is
+// written in format 2 only while it carries a claim; older fibergates read format 1 only.
 //
 // The view does not see the other replicas' queues, so the estimate a Wait makes on arrival is
 // a lower bound: a fast failure is certain, but a Wait may queue and then find its slot too

@@ -33,6 +33,31 @@ const (
 // DefaultMaxInFlight is Config.MaxInFlight when zero.
 const DefaultMaxInFlight = 2 * time.Minute
 
+// urgentClaim is the part of a ledger's record that carries the urgent lane across replicas:
+// the Limiter by (its id) has urgent Waits queued, and until then, by the ledger's clock, no
+// other Limiter books a slot for a Wait that is not urgent. The claimer renews it in each
+// transaction while it has urgent Waits queued and clears it when it has none; a claim whose
+// time has passed counts as none, so a replica that dies holds the others back no longer than
+// claimHold after the slot it was waiting for. The zero value is no claim.
+type urgentClaim struct {
+	until time.Time
+	by    uint64
+}
+
+// claimHold is how long past its urgent head's slot a claim lasts: time for the claimer to
+// book that slot (one transaction) with room to spare, and the longest a replica that died
+// with urgent Waits queued delays the others' slots: one slot interval (window/N), within
+// [minClaimHold, maxClaimHold].
+func (b *bucket) claimHold() time.Duration {
+	return min(max(b.window/time.Duration(b.limit.N), minClaimHold), maxClaimHold)
+}
+
+// Bounds of claimHold.
+const (
+	minClaimHold = 100 * time.Millisecond
+	maxClaimHold = 2 * time.Second
+)
+
 // shared is what a bucket of a Limiter with a Ledger keeps besides its queue. The bucket's
 // window (log, pausedUntil, streak) is then a view of the ledger's record as of the last
 // transaction, in the ledger's clock: it places slots no earlier than the record would (other
@@ -46,6 +71,9 @@ type shared struct {
 	failures int           // transactions failed in a row
 	refused  uint64        // transactions that tried to book and found no free slot
 	retryAt  time.Time     // no report-only transaction before it, after a failure
+
+	claimed   bool      // the last transaction left an urgent claim of this Limiter in the record
+	heldUntil time.Time // another Limiter's urgent claim, by the ledger's clock, as of the last transaction
 }
 
 // report is a change to apply to the ledger's record in the next transaction.
@@ -71,6 +99,9 @@ type txResult struct {
 	now    time.Time // the ledger's time of the transaction
 	booked bool      // a slot was booked at now
 	pauses []time.Time
+
+	claimed   bool      // the record holds this Limiter's urgent claim
+	heldUntil time.Time // the end of another Limiter's urgent claim in the record; zero when none
 }
 
 // viewNow returns the time by the ledger's clock at now by the process's, for a bucket of a
@@ -92,9 +123,29 @@ func (b *bucket) slotAt(now time.Time, p int) time.Time {
 	return b.slotTime(now.Add(-b.sh.offset), p).Add(b.sh.offset)
 }
 
+// nextAt returns when, by the process's clock, the view says the head waiter of a bucket of a
+// Limiter with a Ledger may book its slot: slotAt(now, 0), and not before another Limiter's
+// urgent claim ends unless the head is urgent.
+func (b *bucket) nextAt(now time.Time) time.Time {
+	t := b.slotAt(now, 0)
+	if b.lanes[urgentLane].waiting == 0 {
+		if held := b.sh.heldUntil.Add(b.sh.offset); held.After(t) {
+			t = held
+		}
+	}
+	return t
+}
+
+// claimStale reports whether the urgent claim the record holds for this Limiter, as of the
+// last transaction, no longer matches its queue: urgent waiters and no claim, or the reverse.
+func (b *bucket) claimStale() bool {
+	return (b.lanes[urgentLane].waiting > 0) != b.sh.claimed
+}
+
 // scheduleShared is schedule for a bucket of a Limiter with a Ledger: it starts the bucket's
 // transactions when there is something to do now (a waiter whose slot the view says is free,
-// a report to apply), else arms the timer for when there will be. The caller holds l.mu.
+// a report to apply, an urgent claim to make or clear), else arms the timer for when there
+// will be. The caller holds l.mu.
 func (l *Limiter) scheduleShared(b *bucket, now time.Time) {
 	sh := b.sh
 	if sh.running {
@@ -104,10 +155,10 @@ func (l *Limiter) scheduleShared(b *bucket, now time.Time) {
 	if b.waiting > 0 {
 		at = now
 		if !sh.due {
-			at = b.slotAt(now, 0)
+			at = b.nextAt(now)
 		}
 	}
-	if len(sh.reports) > 0 && (at.IsZero() || sh.retryAt.Before(at)) {
+	if (len(sh.reports) > 0 || b.claimStale()) && (at.IsZero() || sh.retryAt.Before(at)) {
 		at = sh.retryAt
 		if at.Before(now) {
 			at = now
@@ -136,16 +187,17 @@ func (l *Limiter) sync(b *bucket) {
 	sh := b.sh
 	for {
 		now := time.Now()
-		book := b.waiting > 0 && (sh.due || !b.slotAt(now, 0).After(now))
-		if !book && (len(sh.reports) == 0 || now.Before(sh.retryAt)) {
+		book := b.waiting > 0 && (sh.due || !b.nextAt(now).After(now))
+		if !book && ((len(sh.reports) == 0 && !b.claimStale()) || now.Before(sh.retryAt)) {
 			break
 		}
 		sh.due = false
 		reports := sh.reports
 		sh.reports = nil
+		urgent := b.lanes[urgentLane].waiting
 		scratch := b.fresh()
 		l.mu.Unlock()
-		res, err := l.transact(scratch, reports, book)
+		res, err := l.transact(scratch, reports, book, urgent)
 		after := time.Now()
 		l.mu.Lock()
 		if err != nil {
@@ -155,6 +207,7 @@ func (l *Limiter) sync(b *bucket) {
 		sh.failures, sh.retryAt = 0, time.Time{}
 		sh.offset = after.Sub(res.now)
 		b.log, b.pausedUntil, b.streak = res.view.log, res.view.pausedUntil, res.view.streak
+		sh.claimed, sh.heldUntil = res.claimed, res.heldUntil
 		if book && !res.booked {
 			sh.refused++
 		}
@@ -183,9 +236,12 @@ func (l *Limiter) sync(b *bucket) {
 }
 
 // transact runs one transaction on the ledger's record of bucket s (fresh, of the bucket's
-// limits): it applies reports in order and, when book is set, books a slot if one is free.
-// The caller does not hold l.mu.
-func (l *Limiter) transact(s *bucket, reports []report, book bool) (txResult, error) {
+// limits): it applies reports in order and, when book is set, books a slot if one is free and,
+// unless the slot is for one of the urgent waiters queued, no other Limiter's urgent claim is
+// live. It then claims the urgent lane until the next slot (plus claimHold) while urgent
+// waiters remain queued after the booking, and clears its own claim when none do. The caller
+// does not hold l.mu.
+func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int) (txResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ledgerTimeout)
 	defer cancel()
 	var res txResult
@@ -209,9 +265,31 @@ func (l *Limiter) transact(s *bucket, reports []report, book bool) (txResult, er
 				res.pauses = append(res.pauses, v.pause(now, r.retryAfter))
 			}
 		}
-		if book && !v.slotTime(now, 0).After(now) {
+		old := v.claim
+		if !v.claim.until.After(now) {
+			v.claim = urgentClaim{} // expired: no claim
+		}
+		held := !v.claim.until.IsZero() && v.claim.by != l.id
+		if book && !v.slotTime(now, 0).After(now) && (urgent > 0 || !held) {
 			v.log.push(now)
 			res.booked, changed = true, true
+		}
+		left := urgent // urgent waiters queued after the booking (fn may run again: urgent stays)
+		if res.booked && left > 0 {
+			left-- // the slot goes to the urgent head
+		}
+		switch {
+		case left > 0:
+			v.claim = urgentClaim{until: v.slotTime(now, 0).Add(v.claimHold()), by: l.id}
+			res.claimed = true
+		case v.claim.by == l.id:
+			v.claim = urgentClaim{}
+		}
+		if v.claim.by != l.id {
+			res.heldUntil = v.claim.until
+		}
+		if !v.claim.until.Equal(old.until) || v.claim.by != old.by {
+			changed = true
 		}
 		if !changed {
 			return nil, nil
@@ -251,7 +329,7 @@ func (l *Limiter) Flush(ctx context.Context) error {
 		l.mu.Lock()
 		busy := false
 		for _, b := range l.buckets {
-			if b.sh != nil && (b.sh.running || len(b.sh.reports) > 0) {
+			if b.sh != nil && (b.sh.running || len(b.sh.reports) > 0 || b.sh.claimed && b.lanes[urgentLane].waiting == 0) {
 				busy = true
 				break
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -81,6 +82,7 @@ type Limiter struct {
 
 	ledger      Ledger // nil: the windows are in the buckets
 	maxInFlight time.Duration
+	id          uint64 // names this Limiter in the urgent claims it leaves in the ledger; random, not 0
 
 	mu        sync.Mutex // guards the fields below and every bucket
 	buckets   map[bucketKey]*bucket
@@ -114,6 +116,9 @@ func New(cfg Config) (*Limiter, error) {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	l.maxInFlight = cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight)
+	for l.id == 0 {
+		l.id = rand.Uint64()
+	}
 	l.sweep = max(ls.Start.Per, ls.Poll.Per, ls.Cancel.Per)
 	l.nextSweep = time.Now().Add(l.sweep)
 	return l, nil

@@ -9,11 +9,18 @@ import (
 
 // A bucket's window is its departure log, its 429 pause and the streak of 429s that sizes the
 // next pause: the state the slots are placed by. A Limiter with a Ledger keeps it there, in the
-// record of the bucket, encoded by marshalWindow, and each transaction decodes it, applies the
-// same rules as a Limiter of its own (at the ledger's clock), and encodes it again.
+// record of the bucket, encoded by marshalWindow, together with the urgent claim (see
+// urgentClaim), and each transaction decodes it, applies the same rules as a Limiter of its own
+// (at the ledger's clock), and encodes it again.
 
-// windowFormat is the first byte of an encoded window: the version of the encoding.
-const windowFormat = 1
+// The first byte of an encoded window is the version of the encoding. Format 1 has no urgent
+// claim; format 2 adds one after the streak. A window without a claim is written in format 1,
+// which a fibergate that knows only format 1 still reads.
+const (
+	windowFormat1 = 1
+	windowFormat2 = 2
+	windowFormat  = windowFormat2 // the newest format
+)
 
 // maxEncodedEntries bounds the entries a decoded window may claim, so that a corrupt record
 // cannot make the decoder allocate without end.
@@ -28,16 +35,25 @@ func (b *bucket) fresh() *bucket {
 	return &bucket{key: b.key, limit: b.limit, window: b.window, base: b.base, cap: b.cap, log: departures{max: b.limit.N}}
 }
 
-// marshalWindow encodes b's window: the format byte; the end of the pause and the streak; the
-// number of entries, the time of the oldest; then each entry as its distance from the one
-// before, in nanoseconds, shifted left 2 bits and ored with its state (uvarint). Times are Unix
-// nanoseconds, 0 standing for the zero time.
+// marshalWindow encodes b's window: the format byte; the end of the pause and the streak; in
+// format 2, the end of the urgent claim (varint) and its claimer (uvarint); the number of
+// entries, the time of the oldest; then each entry as its distance from the one before, in
+// nanoseconds, shifted left 2 bits and ored with its state (uvarint). Times are Unix
+// nanoseconds, 0 standing for the zero time. Format 2 is written only when there is a claim.
 func (b *bucket) marshalWindow() []byte {
 	n := b.log.len()
-	buf := make([]byte, 0, 32+6*n)
-	buf = append(buf, windowFormat)
+	buf := make([]byte, 0, 48+6*n)
+	if b.claim.until.IsZero() {
+		buf = append(buf, windowFormat1)
+	} else {
+		buf = append(buf, windowFormat2)
+	}
 	buf = binary.AppendVarint(buf, unixNano(b.pausedUntil))
 	buf = binary.AppendUvarint(buf, uint64(b.streak))
+	if !b.claim.until.IsZero() {
+		buf = binary.AppendVarint(buf, unixNano(b.claim.until))
+		buf = binary.AppendUvarint(buf, b.claim.by)
+	}
 	buf = binary.AppendUvarint(buf, uint64(n))
 	if n == 0 {
 		return buf
@@ -60,17 +76,26 @@ func (b *bucket) unmarshalWindow(data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	if data[0] != windowFormat {
-		return fmt.Errorf("budget window of format %d: a newer fibergate wrote it", data[0])
+	format := data[0]
+	if format != windowFormat1 && format != windowFormat2 {
+		return fmt.Errorf("budget window of format %d: a newer fibergate wrote it", format)
 	}
 	r := windowReader{data: data[1:]}
 	paused := r.varint()
 	streak := r.uvarint()
+	var claim urgentClaim
+	if format == windowFormat2 {
+		claim.until = fromUnixNano(r.varint())
+		claim.by = r.uvarint()
+		if claim.until.IsZero() {
+			return errCorruptWindow // format 2 is written for a claim only
+		}
+	}
 	n := r.uvarint()
 	if r.err != nil || n > maxEncodedEntries || streak > 1<<30 {
 		return errCorruptWindow
 	}
-	b.pausedUntil, b.streak = fromUnixNano(paused), int(streak)
+	b.pausedUntil, b.streak, b.claim = fromUnixNano(paused), int(streak), claim
 	if n == 0 {
 		return r.end()
 	}

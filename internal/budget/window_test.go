@@ -30,11 +30,21 @@ func TestWindowRoundTrip(t *testing.T) {
 			b.streak = rng.IntN(5)
 			b.pausedUntil = now.Add(time.Duration(rng.IntN(1e9)))
 		}
+		format := byte(windowFormat1)
+		if rng.IntN(2) == 0 {
+			b.claim = urgentClaim{until: now.Add(time.Duration(rng.IntN(1e9))), by: rng.Uint64()}
+			format = windowFormat2
+		}
+		data := b.marshalWindow()
+		if data[0] != format {
+			t.Fatalf("seed %d: format %d, want %d (claim %+v)", seed, data[0], format, b.claim)
+		}
 		got := b.fresh()
-		if err := got.unmarshalWindow(b.marshalWindow()); err != nil {
+		if err := got.unmarshalWindow(data); err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		if !got.pausedUntil.Equal(b.pausedUntil) || got.streak != b.streak || got.log.len() != b.log.len() ||
+			!got.claim.until.Equal(b.claim.until) || got.claim.by != b.claim.by ||
 			got.log.granted != b.log.granted || got.log.inFlight != b.log.inFlight {
 			t.Fatalf("seed %d: decoded %+v, want %+v", seed, got, b)
 		}
@@ -68,6 +78,19 @@ func TestWindowDecodeErrors(t *testing.T) {
 	}
 	if err := b.fresh().unmarshalWindow(append([]byte{windowFormat + 1}, data[1:]...)); err == nil {
 		t.Error("a newer format decoded")
+	}
+	// With a claim, format 2; truncated or padded it is refused too, and a format 2 record
+	// without a claim is not one fibergate writes.
+	b.claim = urgentClaim{until: now.Add(time.Second), by: 7}
+	claimed := b.marshalWindow()
+	for name, bad := range map[string][]byte{
+		"truncated claimed":  claimed[:len(claimed)-1],
+		"padded claimed":     append(append([]byte{}, claimed...), 0),
+		"format 2, no claim": append([]byte{windowFormat2}, append([]byte{data[1], data[2], 0, 0}, data[3:]...)...),
+	} {
+		if err := b.fresh().unmarshalWindow(bad); !errors.Is(err, errCorruptWindow) {
+			t.Errorf("%s: %v, want errCorruptWindow", name, err)
+		}
 	}
 	// A log longer than the limit keeps the newest entries.
 	small := &bucket{limit: Limit{N: 1, Per: time.Second}, log: departures{max: 1}}
