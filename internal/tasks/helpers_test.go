@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/fiberfake"
+	"github.com/fibergate/fibergate/internal/fiberfake/fiberfaketest"
 	"github.com/fibergate/fibergate/internal/storage"
 	"github.com/fibergate/fibergate/internal/storage/sqlite"
 )
@@ -59,22 +59,8 @@ func newEnv(t *testing.T, cfg fiberfake.Config) *env {
 	if cfg.Limits.Poll.N == 0 {
 		cfg.Limits.Poll = fiberfake.Rate{N: 1 << 30, Per: time.Minute}
 	}
-	sim := fiberfake.New(cfg)
-	l := newMemListener()
-	srv := &http.Server{Handler: sim.Handler()}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(l)
-	}()
-	tr := &http.Transport{DialContext: l.dial}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		srv.Close()
-		<-served
-		sim.Close()
-	})
-	client, err := fiber.New("http://fiberfake.invalid", fiber.WithHTTPClient(&http.Client{Transport: tr}), fiber.WithTimeout(10*time.Second))
+	sim, hc := fiberfaketest.NewPipeServer(t, cfg)
+	client, err := fiber.New(fiberfaketest.PipeURL, fiber.WithHTTPClient(hc), fiber.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
