@@ -36,10 +36,7 @@ const (
 // Leases expire by the backend's clock, which the suite cannot fix: one subtest waits for a
 // lease of expiryTTL to run out, polling, and no test asserts an upper bound on time.
 func RunLeases(t *testing.T, open func(t *testing.T) LeaseBackend) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s LeaseBackend)
-	}{
+	tests := []testCase[LeaseBackend]{
 		{"ClaimTasks", testClaimTasks},
 		{"ConcurrentClaimTasks", testConcurrentClaimTasks},
 		{"ClaimTask", testClaimTask},
@@ -48,18 +45,7 @@ func RunLeases(t *testing.T, open func(t *testing.T) LeaseBackend) {
 		{"ReleaseLeases", testReleaseLeases},
 		{"FencedAppend", testFencedAppend},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.run(t, s)
-		})
-	}
+	runCases(t, open, tests)
 }
 
 func testClaimTasks(t *testing.T, s LeaseBackend) {

@@ -24,26 +24,12 @@ type PurgeTurnBackend interface {
 // RunPurgeTurns runs the purge-turn part of the contract, each subtest in parallel on its own
 // store; open is as for Run.
 func RunPurgeTurns(t *testing.T, open func(t *testing.T) PurgeTurnBackend) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s PurgeTurnBackend)
-	}{
+	tests := []testCase[PurgeTurnBackend]{
 		{"Spacing", testPurgeTurnSpacing},
 		{"Concurrent", testPurgeTurnConcurrent},
 		{"Again", testPurgeTurnAgain},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.run(t, s)
-		})
-	}
+	runCases(t, open, tests)
 }
 
 func mustTakeTurn(ctx context.Context, t *testing.T, s PurgeTurnBackend, name string, every time.Duration, want bool) {

@@ -30,6 +30,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -49,10 +50,7 @@ const timeout = 20 * time.Second
 // register further clean-up with t.Cleanup (removing files, flushing a server), which then
 // runs after Close.
 func Run(t *testing.T, open func(t *testing.T) Backend) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s Backend)
-	}{
+	tests := []testCase[Backend]{
 		{"CreateGetRoundTrip", testCreateGetRoundTrip},
 		{"CreateExists", testCreateExists},
 		{"NotFound", testNotFound},
@@ -87,18 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		{"AmbiguousStarts", testAmbiguousStarts},
 		{"Ping", testPing},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.run(t, s)
-		})
-	}
+	runCases(t, open, tests)
 }
 
 // testContext returns a context that ends with the test, or after timeout.
@@ -237,5 +224,28 @@ func testPing(t *testing.T, s Backend) {
 	cancel()
 	if err := s.Ping(ended); err == nil {
 		t.Error("Ping with an ended context: nil, want an error")
+	}
+}
+
+// testCase is one subtest of a suite run against backends of type B.
+type testCase[B io.Closer] struct {
+	name string
+	run  func(t *testing.T, s B)
+}
+
+// runCases runs each case as a parallel subtest on a store of its own from open, closed when
+// the subtest ends.
+func runCases[B io.Closer](t *testing.T, open func(t *testing.T) B, tests []testCase[B]) {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.run(t, s)
+		})
 	}
 }
