@@ -42,6 +42,7 @@ type bench struct {
 	serverBin, fakeBin string
 	dir                string    // scratch directory, removed at the end
 	log                io.Writer // progress lines, stderr
+	runs               int       // stacks started, to name their stores
 }
 
 // logf writes a progress line.
