@@ -37,7 +37,6 @@ func (b *bench) startStack(fakeArgs, serverArgs []string) (*stack, error) {
 		"-fiber-url", "http://" + s.fake.Addr,
 		"-store", "sqlite:" + filepath.Join(b.dir, fmt.Sprintf("run-%d.db", b.runs)),
 		"-insecure-no-auth",
-		"-log-level", "warn",
 	}, serverArgs...)
 	s.server, err = launch.StartServer(b.serverBin, []string{"FIBER_API_KEY=" + fiberfake.DemoAPIKey}, args...)
 	if err != nil {
