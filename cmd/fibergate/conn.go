@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -21,6 +23,9 @@ const defaultAddr = "localhost:9090"
 
 // maxRecvMsgSize bounds one answer: a results page or watch message of up to 1000 results.
 const maxRecvMsgSize = 64 << 20
+
+// cliBackoff paces reconnection to a server that went away: grpc's default with a cap of 5s.
+var cliBackoff = backoff.Config{BaseDelay: time.Second, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second}
 
 // connFlags are the connection flags every command takes.
 type connFlags struct {
@@ -82,6 +87,9 @@ func (c *connFlags) dial() (*grpc.ClientConn, cdv1.ContactDetailsServiceClient, 
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 		grpc.WithUserAgent("fibergate-cli"),
+		// After a lost connection, try again within seconds, not the two minutes a
+		// long-running service may wait: a person waits for the answer.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: cliBackoff, MinConnectTimeout: 20 * time.Second}),
 	}
 	if c.token != "" {
 		if plaintext && !isLoopback(host) {

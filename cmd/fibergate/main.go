@@ -2,8 +2,8 @@
 // gRPC API exactly as any other client does.
 //
 //	fibergate enrich INPUT -o OUTPUT   contact details for a file of LinkedIn URLs
-//	fibergate get|watch|cancel|results TASK_ID
-//	fibergate list
+//	fibergate get|watch|results|cancel|delete TASK_ID
+//	fibergate list [-state STATE] [-limit N]
 //
 // The server is -addr or FIBERGATE_ADDR (default localhost:9090). The caller's bearer token
 // is read from FIBERGATE_TOKEN only: a flag's value would show in ps. Run a command with -h
@@ -52,7 +52,7 @@ type command struct {
 
 // commands is the list usage prints, in its order.
 func commands() []command {
-	return []command{}
+	return append([]command{}, taskCommands()...)
 }
 
 func main() {
