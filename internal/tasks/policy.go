@@ -3,6 +3,7 @@ package tasks
 import (
 	"time"
 
+	"github.com/fibergate/fibergate/internal/fiber"
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
@@ -66,6 +67,9 @@ type pacer struct {
 	// full: the last page was full and moved the cursor, so the next one is waiting;
 	// followed: the last wait was 0 for that reason.
 	full, followed bool
+	// undercounted: an answer counted fewer people finished than results were stored, so
+	// Fiber's counts do not match its pages and cannot end the task (see fetchedAll).
+	undercounted bool
 }
 
 // newPacer starts a pacer. For a task just started (fresh), created is the start time: Fiber's
@@ -84,6 +88,9 @@ func newPacer(p Policy, created time.Time, fresh bool) *pacer {
 // its nextCursor moved the task's cursor.
 func (p *pacer) observe(at time.Time, t storage.Task, page int, moved bool) {
 	done := t.Stats.NumCompleted + t.Stats.NumFailed
+	if done < t.NumResults {
+		p.undercounted = true
+	}
 	if page < PageSize || !moved { // caught up: every finished person Fiber shows is stored
 		p.phantom = max(0, done-t.NumResults)
 	}
@@ -112,12 +119,32 @@ func (p *pacer) observe(at time.Time, t storage.Task, page int, moved bool) {
 	}
 }
 
+// countsTrusted reports whether Fiber's counts have matched its pages so far: no answer this
+// pacer observed counted fewer people finished than results were stored.
+func (p *pacer) countsTrusted() bool {
+	return !p.undercounted
+}
+
+// fetchedAll reports whether an answer proves by its own counts that, once its page is
+// stored, stored results are every result the task will have: Fiber said done, the task was
+// not cancelled (cancelled people may stay in numRemaining), nobody remains, and every person
+// of the task is counted completed or failed and stored, since Fiber pages each of them once,
+// failed ones with null outputs (rejected people and duplicates are never queued, so neither
+// counted nor paged). Counts that are missing, or that disagree with the pages (people counted
+// that its pages never show), fail the test: the task is then polled until a page comes back
+// short, as without counts.
+func fetchedAll(resp *fiber.PollResponse, stored int) bool {
+	s := resp.Stats
+	return resp.Done && !resp.Canceled && s.NumRemaining == 0 &&
+		s.TotalPeopleToFetch == stored && s.NumCompleted+s.NumFailed == stored
+}
+
 // next returns how long to wait after the poll last observed. t is the task after the poll;
 // watched says whether anybody watches it.
 //
 // A full page that moved the cursor is followed at once when another full page is waiting
 // by Fiber's stats, or when Fiber said done (this is how the last pages are drained: the task
-// stays running only while they come back full). After a full page with fewer than PageSize
+// stays running only while they come back full, and the counts did not prove it finished). After a full page with fewer than PageSize
 // more finished, following at once would fetch a part page: the wait is timed like any other.
 // Otherwise the wait is at least MinInterval: a page pays off when it comes back full with a
 // new cursor, which needs PageSize+1 results beyond the cursor (a caught-up page may carry a

@@ -112,7 +112,7 @@ func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 		}
 		e.log.Debug("polled a task", "task_id", id, "results", len(resp.Results), "done", resp.Done)
 		cursor := task.Progress.Cursor
-		if err := e.apply(ctx, &task, resp); err != nil {
+		if err := e.apply(ctx, &task, resp, p.countsTrusted()); err != nil {
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
 				return nil // deleted meanwhile
@@ -183,8 +183,9 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
 	return true
 }
 
-// apply stores what one poll answer adds to task and updates task in place.
-func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.PollResponse) error {
+// apply stores what one poll answer adds to task and updates task in place. countsTrusted
+// says whether the answer's counts may end the task after a full page (see fetchedAll).
+func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.PollResponse, countsTrusted bool) error {
 	prog := task.Progress
 	skip := min(prog.Skip, len(resp.Results))
 	fresh := resp.Results[skip:]
@@ -195,10 +196,10 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		prog.Skip = skip + len(fresh)
 	}
 	prog.FiberDone = resp.Done
-	full := moved && len(resp.Results) >= PageSize // more pages may follow
+	full := moved && len(resp.Results) >= PageSize // more pages may follow, unless the counts say none
 
 	state := storage.StateRunning
-	if resp.Done && !full { // done, and this page was the last
+	if resp.Done && (!full || countsTrusted && fetchedAll(resp, task.NumResults+len(fresh))) { // this page was the last
 		switch {
 		case resp.Canceled:
 			state = storage.StateCanceled
