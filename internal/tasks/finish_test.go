@@ -221,7 +221,7 @@ func TestFetchedAll(t *testing.T) {
 // results are stored, the counts do not end the task.
 func TestCountsBelowThePagesAreNotTrusted(t *testing.T) {
 	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	p := newPacer(Policy{}.withDefaults(), start, true)
+	p := newPacer(Policy{}.withDefaults(), start, true, &keyPace{})
 	observe := func(counted, stored int) {
 		task := storage.Task{Stats: storage.Stats{NumCompleted: counted, NumRemaining: 500 - counted}, NumResults: stored}
 		start = start.Add(time.Second)
