@@ -71,6 +71,7 @@ func parseOptions(args []string, getenv func(string) string, usage io.Writer) (o
 	noData := fs.Float64("no-data-rate", fiberfake.DefaultNoDataRate, "share of people with no data")
 	fs.Float64Var(&o.cfg.RejectRate, "reject-rate", 0, "share of people rejected before queueing")
 	fs.Float64Var(&o.cfg.FailRate, "fail-rate", 0, "share of people whose fetch fails")
+	fs.BoolVar(&o.cfg.FailedUnpaged, "failed-unpaged", false, "count failed people in numFailed but leave them out of pageResults")
 	low := fs.Float64("low-credit-threshold", fiberfake.DefaultLowCreditThreshold, "balance under which answers carry a lowCreditAlert (0: never)")
 	fs.Func("start-rate", "start rate limit per key, N/duration (default 30/1m)", rateSetter(&o.cfg.Limits.Start))
 	fs.Func("poll-rate", "poll rate limit per key, N/duration (default 240/1m)", rateSetter(&o.cfg.Limits.Poll))

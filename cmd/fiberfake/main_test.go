@@ -33,13 +33,13 @@ func TestParseOptions(t *testing.T) {
 			if o.addr != "127.0.0.1:8081" || o.cfg.Keys != nil || o.cfg.PeoplePerSecond != 50 || o.cfg.NoDataRate != 0.1 {
 				t.Errorf("options = %+v", o)
 			}
-			if o.cfg.Limits != (fiberfake.Limits{}) || o.cfg.CursorMode != fiberfake.CursorNullWhenCaughtUp {
-				t.Errorf("limits %+v, cursor mode %v: want defaults", o.cfg.Limits, o.cfg.CursorMode)
+			if o.cfg.Limits != (fiberfake.Limits{}) || o.cfg.CursorMode != fiberfake.CursorNullWhenCaughtUp || o.cfg.FailedUnpaged {
+				t.Errorf("limits %+v, cursor mode %v, failed unpaged %v: want defaults", o.cfg.Limits, o.cfg.CursorMode, o.cfg.FailedUnpaged)
 			}
 		}},
 		{name: "flags", args: []string{"-addr", ":9", "-seed", "7", "-people-per-second", "inf", "-no-data-rate", "0",
 			"-reject-rate", "0.2", "-start-rate", "5/2s", "-poll-rate", "10/500ms", "-cancel-rate", "60/1h",
-			"-cursor-mode", "repeat", "-keys", "a=100000, b=5", "-retry-after"},
+			"-cursor-mode", "repeat", "-keys", "a=100000, b=5", "-retry-after", "-failed-unpaged"},
 			check: func(t *testing.T, o options) {
 				want := fiberfake.Limits{
 					Start:      fiberfake.Rate{N: 5, Per: 2 * time.Second},
@@ -54,14 +54,14 @@ func TestParseOptions(t *testing.T) {
 					t.Errorf("keys (-want +got):\n%s", d)
 				}
 				if o.addr != ":9" || o.cfg.Seed != 7 || !math.IsInf(o.cfg.PeoplePerSecond, 1) || o.cfg.NoDataRate >= 0 ||
-					o.cfg.RejectRate != 0.2 || o.cfg.CursorMode != fiberfake.CursorRepeatWhenCaughtUp {
+					o.cfg.RejectRate != 0.2 || o.cfg.CursorMode != fiberfake.CursorRepeatWhenCaughtUp || !o.cfg.FailedUnpaged {
 					t.Errorf("options = %+v", o)
 				}
 			}},
-		{name: "env fallback", env: map[string]string{"FIBERFAKE_SEED": "9", "FIBERFAKE_CURSOR_MODE": "repeat", "FIBERFAKE_ADDR": "127.0.0.1:1"},
+		{name: "env fallback", env: map[string]string{"FIBERFAKE_SEED": "9", "FIBERFAKE_CURSOR_MODE": "repeat", "FIBERFAKE_ADDR": "127.0.0.1:1", "FIBERFAKE_FAILED_UNPAGED": "true"},
 			args: []string{"-addr", "127.0.0.1:2"},
 			check: func(t *testing.T, o options) {
-				if o.cfg.Seed != 9 || o.cfg.CursorMode != fiberfake.CursorRepeatWhenCaughtUp || o.addr != "127.0.0.1:2" {
+				if o.cfg.Seed != 9 || o.cfg.CursorMode != fiberfake.CursorRepeatWhenCaughtUp || o.addr != "127.0.0.1:2" || !o.cfg.FailedUnpaged {
 					t.Errorf("options = %+v, want seed and mode from env, addr from the flag", o)
 				}
 			}},

@@ -104,9 +104,17 @@ type Config struct {
 	RejectRate float64
 
 	// FailRate is the share of people whose fetch fails: counted in
-	// numFailed, returned in pageResults with "outputs": null, refunded.
-	// Zero means none. A slug starting with "fail-" always fails.
+	// numFailed, returned in pageResults with "outputs": null (unless
+	// FailedUnpaged), refunded. Zero means none. A slug starting with "fail-"
+	// always fails.
 	FailRate float64
+
+	// FailedUnpaged leaves failed people out of pageResults while numFailed
+	// still counts them, so that the counts tell of more finished people than
+	// the pages ever show. Fiber's documentation does not say whether it pages
+	// failures; by default (false) they are paged with "outputs": null, and
+	// numCompleted + numFailed is how many results the pages hold in all.
+	FailedUnpaged bool
 
 	// LowCreditThreshold: when a key's balance is below it, answers carry a
 	// lowCreditAlert. Zero means DefaultLowCreditThreshold; a negative value

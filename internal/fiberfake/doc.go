@@ -62,7 +62,11 @@
 // task is "failed" when it is done, not canceled, and every one of its
 // people failed. numCompleted + numFailed + numRemaining always equals
 // totalPeopleToFetch; after a cancel the cancelled people stay in
-// numRemaining while done and canceled are true.
+// numRemaining while done and canceled are true. So by default, once a task
+// is done and not cancelled, its pages hold numCompleted + numFailed results
+// in all. Config.FailedUnpaged leaves failed people out of the pages (still
+// counted in numFailed), for clients that must cope with counts their pages
+// never add up to.
 //
 // Results come in completion order, which is the input order of the queued
 // people, paged by opaque cursors that can be replayed; see CursorMode for

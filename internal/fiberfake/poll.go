@@ -56,15 +56,7 @@ func (s *Sim) poll(body []byte) (reply, *reqError) {
 	s.settle(key, now)
 	completed := t.completed(now, s.cfg.PeoplePerSecond)
 	start = min(start, completed) // a cursor made up by the caller may point past them
-	end := min(start+take, completed)
-	results := make([]pageResult, 0, end-start)
-	for _, p := range t.people[start:end] {
-		r := pageResult{Inputs: resultInputs{LinkedinURL: linkedinURL{Value: p.url}}}
-		if p.outcome == outcomeFound {
-			r.Outputs = s.details(p, t.types)
-		}
-		results = append(results, r)
-	}
+	results, end := s.page(t, start, take, completed)
 	done := t.done(completed)
 	next := s.nextCursor(t.id, end, completed)
 	s.polls[t.id] = append(s.polls[t.id], PollRecord{Cursor: cursor, NextCursor: next, Results: len(results)})
@@ -85,6 +77,32 @@ func (s *Sim) poll(body []byte) (reply, *reqError) {
 		Warnings:   warns,
 		Advice:     advice,
 	}), nil
+}
+
+// page returns the results of t from offset start on, at most take of them,
+// among its first completed people, and the offset where the page ends. A
+// person that is not paged (a failure, with FailedUnpaged) is passed over; so
+// are those right after a full page, so that a page ends at completed whenever
+// no paged person follows it yet.
+func (s *Sim) page(t *task, start, take, completed int) ([]pageResult, int) {
+	paged := func(p person) bool { return p.outcome != outcomeFailed || !s.cfg.FailedUnpaged }
+	results := make([]pageResult, 0, min(take, completed-start))
+	end := start
+	for ; end < completed && len(results) < take; end++ {
+		p := t.people[end]
+		if !paged(p) {
+			continue
+		}
+		r := pageResult{Inputs: resultInputs{LinkedinURL: linkedinURL{Value: p.url}}}
+		if p.outcome == outcomeFound {
+			r.Outputs = s.details(p, t.types)
+		}
+		results = append(results, r)
+	}
+	for end < completed && !paged(t.people[end]) {
+		end++
+	}
+	return results, end
 }
 
 // requiredTaskID reads the taskId field.

@@ -242,3 +242,64 @@ func TestPollFailedPeople(t *testing.T) {
 		}
 	})
 }
+
+// TestPollFailedUnpaged: with FailedUnpaged, failed people are counted but never paged, and a
+// page that only failed people follow ends where the completed people end.
+func TestPollFailedUnpaged(t *testing.T) {
+	for _, mode := range []fiberfake.CursorMode{fiberfake.CursorNullWhenCaughtUp, fiberfake.CursorRepeatWhenCaughtUp} {
+		t.Run(mode.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, fiberfake.Config{PeoplePerSecond: 1000, FailedUnpaged: true, CursorMode: mode})
+				in := func(slug string) string { return "https://www.linkedin.com/in/" + slug }
+				id := e.start(in("fail-a"), in("b"), in("fail-c"), in("d"), in("fail-e"), in("fail-f"))
+				time.Sleep(time.Second)
+				var got []string
+				var cursor any
+				for range 10 {
+					out := e.poll(id, cursor, 1)
+					stats := obj(t, out, "overallStats")
+					if stats["numFailed"] != 4.0 || stats["numCompleted"] != 2.0 || stats["numRemaining"] != 0.0 || out["done"] != true {
+						t.Fatalf("overallStats = %v, done %v: want 4 failed, 2 completed, done", stats, out["done"])
+					}
+					page := urlsOf(t, list(t, out, "pageResults"))
+					got = append(got, page...)
+					next := out["nextCursor"]
+					if next == nil || next == cursor {
+						break // caught up
+					}
+					cursor = next
+				}
+				if want := []string{in("b"), in("d")}; !cmp.Equal(got, want) {
+					t.Errorf("paged %v, want %v", got, want)
+				}
+				// d's page ends past fail-e and fail-f, caught up: its nextCursor is null, or
+				// the cursor of the end, which the next poll gets back with no result.
+				polls := e.sim.Polls(id)
+				want := 2
+				if mode == fiberfake.CursorRepeatWhenCaughtUp {
+					want = 3
+				}
+				if len(polls) != want {
+					t.Fatalf("%d polls, want %d: %+v", len(polls), want, polls)
+				}
+				switch last := polls[len(polls)-1]; mode {
+				case fiberfake.CursorNullWhenCaughtUp:
+					if last.NextCursor != nil {
+						t.Errorf("the page that reached the end has nextCursor %q, want null", *last.NextCursor)
+					}
+				default:
+					if last.Results != 0 || last.NextCursor == nil || *last.NextCursor != last.Cursor {
+						t.Errorf("the poll after the end = %+v, want no result and the same cursor", last)
+					}
+				}
+
+				all := e.start(in("fail-x"), in("fail-y"))
+				time.Sleep(time.Second)
+				out := e.poll(all, nil, 0)
+				if n := len(list(t, out, "pageResults")); n != 0 || out["done"] != true || out["failed"] != true {
+					t.Errorf("a task whose people all failed: %d results, done %v, failed %v; want none, done, failed", n, out["done"], out["failed"])
+				}
+			})
+		})
+	}
+}

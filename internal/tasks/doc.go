@@ -68,26 +68,52 @@
 // poll next:
 //
 //   - A task's first poll comes FirstPoll after its start (Fiber has had time to finish
-//     people); a task resumed after a restart or adopted is polled at once, and what Fiber
-//     finished before that first answer is not taken for its pace.
+//     people), or later for a task nobody watches when Fiber's pace is known from the key's
+//     other tasks: when a full page with a new cursor should be waiting (or the whole task,
+//     if smaller), at most MaxInterval after the start. While the key's pace is unknown, one
+//     unwatched task at a time is first polled at FirstPoll to measure it, and the others
+//     started meanwhile wait MinInterval longer and are then timed by that measure. A task
+//     resumed after a restart or adopted is polled at once, and what Fiber finished before
+//     that first answer is not taken for its pace.
 //   - A page that came back full (100 results) with a nextCursor that moved the cursor is
-//     followed at once when the stats say another full page is waiting (or Fiber said done);
-//     following it with fewer waiting would fetch a part page and spend a poll of the budget
-//     on it. Any other answer is followed by a wait of at least MinInterval.
+//     followed at once when the stats say another full page with a new cursor is waiting
+//     (more than 100 finished people not stored yet), or Fiber said done; following it with
+//     fewer waiting would fetch a part page, or a full page that reaches the last finished
+//     person and may carry a null cursor, and spend a poll of the budget on it. Any other
+//     answer is followed by a wait of at least MinInterval.
 //   - That wait is timed with the answer's overallStats so that a full page is waiting at the
 //     next poll: the poller measures Fiber's pace (finished people per second, over at least
 //     MinInterval) and waits until enough people are finished beyond the cursor for a full page
-//     with a new cursor, or until the task should be done if that is sooner. People Fiber
-//     counts as finished but its pages never show (numFailed, say) are learned whenever a page
-//     catches up, and left out, so such stats cannot make a hot loop.
+//     with a new cursor, or until the task should be done if that is sooner; unwatched, until a
+//     few more are (a pace measured a little high must not bring the poll a person too soon).
+//     People Fiber counts as finished but its pages never show (numFailed, say) are learned
+//     whenever a page catches up, and left out, so such stats cannot make a hot loop.
 //   - While nothing changes, each waited poll that finds nobody newly finished doubles the wait,
 //     up to the cap; progress resets it.
 //   - The wait is capped at MaxInterval, or at the shorter WatchedMaxInterval while somebody
 //     watches the task, which bounds how stale a watcher's view gets. A task that gains its
-//     first watcher has its wait shortened to WatchedMaxInterval after its last poll; a cancel
-//     makes its poller poll at once.
+//     first watcher has its wait shortened to WatchedMaxInterval after its last poll (before
+//     its first poll: to FirstPoll after its start); a cancel makes its poller poll at once.
 //   - After Fiber says done, the remaining pages are drained back to back (each comes back
-//     full), and the poller stops at the first page that is not.
+//     full), and the poller stops at the first page that is not, or as soon as the counts
+//     prove every result stored (see Finishing).
+//
+// # Finishing
+//
+// A task is finished (SUCCEEDED, FAILED or CANCELED, as Fiber says) by the answer that says
+// done and whose page is the last: one that came back short of 100 results or without a new
+// cursor. A page that came back full with a new cursor may have another behind it, and
+// without more to go on the poller would ask for it, which costs a poll to learn that the
+// next page is empty: one poll in six on a task of 500 people. Fiber's overallStats make that
+// poll unneeded when they prove every result fetched: on the same answer that says done, the
+// task was not cancelled, numRemaining is 0, and numCompleted + numFailed equals both
+// totalPeopleToFetch and the results stored with this page (Fiber pages every finished person
+// once, failed ones with null outputs; rejected people and duplicates are never queued). The
+// task then ends on that answer. When the counts and the pages disagree (people counted that
+// the pages never show, counts missing or null, or counts that once ran below the results
+// stored), nothing is concluded from them, and the task ends at the first page that is not
+// full, as without counts. Cancelled tasks always end that way: their cancelled people may
+// stay counted in numRemaining.
 //
 // Fiber's cursor may behave in either of two ways when the poller has caught up: it may answer
 // with a null nextCursor (the next poll then repeats the last cursor and gets the same results

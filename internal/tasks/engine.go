@@ -81,6 +81,7 @@ type Engine struct {
 	fence     string        // Update.Fence of the pollers' writes: replica with leases, else ""
 	signals   Signals       // with leases; nil: none
 	out       *outbox       // what publishLoop is to publish, with signals
+	paces     paces         // Fiber's pace per key, shared by the pollers
 
 	purgeTurns PurgeTurns // nil: no other replica purges
 

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fibergate/fibergate/internal/storage"
@@ -42,10 +43,11 @@ func TestPacer(t *testing.T) {
 		}
 		return out
 	}
-	// A task at 50 people/s, first polled after a second: 50 results, a null cursor.
-	first := pollAnswer{after: s, completed: 50, remaining: 450, results: 50, skip: 50, page: 50, want: 1020 * ms}
+	// A task at 50 people/s, first polled after a second: 50 results, a null cursor. The next
+	// poll waits for 51 more, and paceSlack more unwatched.
+	first := pollAnswer{after: s, completed: 50, remaining: 450, results: 50, skip: 50, page: 50, want: 1080 * ms}
 	firstWatched := first
-	firstWatched.watched = true
+	firstWatched.watched, firstWatched.want = true, 1020*ms // without paceSlack
 	tests := []struct {
 		name    string
 		fresh   bool
@@ -61,13 +63,16 @@ func TestPacer(t *testing.T) {
 		{"a full page with less than a page behind it is timed, not followed into a part page", true, []pollAnswer{
 			{after: s, completed: 150, remaining: 350, results: 100, page: 100, moved: true, want: 500 * ms}, // 51 more at 150/s
 		}},
+		{"a full page with exactly a page behind it is timed: that page would end caught up", true, []pollAnswer{
+			{after: s, completed: 200, remaining: 300, results: 100, page: 100, moved: true, want: 500 * ms},
+		}},
 		{"a full page that caught up (null cursor) waits the pace", true, []pollAnswer{
 			{after: s, completed: 100, remaining: 400, results: 100, skip: 100, page: 100, want: 500 * ms},
 		}},
 		{"a short page waits until a full one should be waiting", true, []pollAnswer{first}},
 		{"a stall backs off up to the cap, and progress resets it", true, cat(
 			[]pollAnswer{first},
-			stalled(1020*ms, first, 2040*ms, 4080*ms, 8160*ms, 16320*ms, 30*s, 30*s),
+			stalled(1080*ms, first, 2160*ms, 4320*ms, 8640*ms, 17280*ms, 30*s, 30*s),
 			[]pollAnswer{{after: 30 * s, completed: 100, remaining: 400, results: 100, skip: 100, page: 100, want: 500 * ms}},
 		)},
 		{"a watched task backs off up to WatchedMaxInterval", true, cat(
@@ -75,13 +80,13 @@ func TestPacer(t *testing.T) {
 			stalled(1020*ms, firstWatched, 2*s, 2*s, 2*s),
 		)},
 		{"a slow task waits the pace unwatched, WatchedMaxInterval watched", true, []pollAnswer{
-			{after: s, completed: 5, remaining: 495, results: 5, skip: 5, page: 5, want: 19200 * ms},
-			{after: 19200 * ms, completed: 101, remaining: 399, results: 100, page: 100, moved: true, want: 20 * s}, // 1 waits: 100 more at 5/s
+			{after: s, completed: 5, remaining: 495, results: 5, skip: 5, page: 5, want: 19800 * ms},
+			{after: 19800 * ms, completed: 104, remaining: 396, results: 100, page: 100, moved: true, want: 20 * s}, // 4 wait: 97+3 more at 5/s
 			{completed: 101, remaining: 399, results: 101, skip: 1, page: 1, watched: true, want: 2 * s},
 		}},
 		{"the last people are awaited, not a full page", true, []pollAnswer{
 			{after: s, completed: 50, remaining: 10, results: 50, skip: 50, page: 50, want: 500 * ms},
-			{after: 500 * ms, completed: 70, remaining: 20, results: 70, skip: 70, page: 70, want: 500 * ms},
+			{after: 500 * ms, completed: 70, remaining: 20, results: 70, skip: 70, page: 70, want: 511 * ms}, // 20+3 more at 45/s (the mean of 50/s and 40/s)
 		}},
 		{"after done, full pages are drained at once", false, []pollAnswer{
 			{completed: 500, fiberDone: true, results: 100, page: 100, moved: true, want: 0},
@@ -94,13 +99,13 @@ func TestPacer(t *testing.T) {
 		)},
 		{"a resumed task's earlier progress is not its pace", false, []pollAnswer{
 			{completed: 400, remaining: 100, results: 340, skip: 40, page: 40, want: 500 * ms},
-			{after: 500 * ms, completed: 425, remaining: 75, results: 365, skip: 65, page: 65, want: 720 * ms},
+			{after: 500 * ms, completed: 425, remaining: 75, results: 365, skip: 65, page: 65, want: 780 * ms}, // 36+3 more at 50/s
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-			p := newPacer(Policy{}.withDefaults(), start, tt.fresh)
+			p := newPacer(Policy{}.withDefaults(), start, tt.fresh, &keyPace{})
 			at := start
 			for i, a := range tt.answers {
 				at = at.Add(a.after)
@@ -117,4 +122,91 @@ func TestPacer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPacerFirstPoll: when a task just started is first polled, by the pace of its key's
+// other tasks, and how one task at a time measures it while it is unknown. Each case runs in
+// a synctest bubble, whose clock reads the task's start.
+func TestPacerFirstPoll(t *testing.T) {
+	const s, ms = time.Second, time.Millisecond
+	policy := Policy{}.withDefaults()
+	task := func(people int) storage.Task {
+		return storage.Task{Stats: storage.Stats{TotalPeopleToFetch: people, NumRemaining: people}}
+	}
+	known := func(rate float64) func(time.Time) *keyPace {
+		return func(time.Time) *keyPace { return &keyPace{rate: rate} }
+	}
+	probed := func(after time.Duration) func(time.Time) *keyPace {
+		return func(start time.Time) *keyPace { return &keyPace{probeAt: start.Add(after)} }
+	}
+	tests := []struct {
+		name    string
+		pace    func(start time.Time) *keyPace
+		people  int
+		watched bool
+		want    time.Duration
+	}{
+		{"watched: FirstPoll", known(50), 500, true, s},
+		{"a full page with a new cursor at the key's pace", known(50), 500, false, 2080 * ms}, // 101+3 at 50/s
+		{"a small task, done sooner than FirstPoll", known(50), 20, false, s},
+		{"a small task, done later", known(10), 20, false, 2300 * ms}, // 20+3 at 10/s
+		{"at most MaxInterval", known(1), 500, false, 30 * s},
+		{"the pace unknown: this task measures it", known(0), 500, false, s},
+		{"the pace unknown, another task measures it", probed(s), 500, false, 1500 * ms},
+		{"the pace unknown, another task's measure came to nothing", probed(-s), 500, false, s},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				p := newPacer(policy, start, true, tt.pace(start))
+				if got := p.first(task(tt.people), tt.watched); got != tt.want {
+					t.Errorf("first = %v, want %v", got, tt.want)
+				}
+			})
+		})
+	}
+
+	t.Run("a deferred first poll is timed by the pace measured meanwhile", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			start, kp := time.Now(), &keyPace{}
+			prober, deferred := newPacer(policy, start, true, kp), newPacer(policy, start, true, kp)
+			if got := prober.first(task(500), false); got != s {
+				t.Fatalf("the first task's first = %v, want %v", got, s)
+			}
+			if got := deferred.first(task(500), false); got != 1500*ms {
+				t.Fatalf("the second task's first = %v, want %v", got, 1500*ms)
+			}
+			// The prober's first answer: 50 finished a second after the start.
+			answer := storage.Task{Stats: storage.Stats{NumCompleted: 50, NumRemaining: 450}, NumResults: 50, Progress: storage.Progress{Skip: 50}}
+			prober.observe(start.Add(s), answer, 50, false)
+			if got := deferred.again(task(500), start.Add(1500*ms), false); got != 580*ms {
+				t.Errorf("again = %v, want %v (104 people at 50/s, from the start)", got, 580*ms)
+			}
+			if got := deferred.again(task(500), start.Add(2080*ms), false); got != 0 {
+				t.Errorf("again, a second time = %v, want 0", got)
+			}
+		})
+	})
+	t.Run("a deferred first poll ended early by a watcher or a cancel is not prolonged", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			start := time.Now()
+			p := newPacer(policy, start, true, probed(s)(start))
+			p.first(task(500), false)
+			p.shared.set(50)
+			if got := p.again(task(500), start.Add(s), false); got != 0 {
+				t.Errorf("again = %v, want 0", got)
+			}
+		})
+	})
+	t.Run("a deferred first poll with the pace still unknown measures it", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			start := time.Now()
+			p := newPacer(policy, start, true, probed(s)(start))
+			p.first(task(500), false)
+			if got := p.again(task(500), start.Add(1500*ms), false); got != 0 {
+				t.Errorf("again = %v, want 0", got)
+			}
+		})
+	})
 }

@@ -65,16 +65,20 @@ func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 	// what Fiber finished before that first answer does not count as pace.
 	adopted := len(task.StartResponse) == 0
 	fresh := !adopted && task.NumResults == 0 && task.Progress.Cursor == "" && time.Now().Sub(task.CreateTime) < e.policy.FirstPoll
-	p := newPacer(e.policy, task.CreateTime, fresh)
+	p := newPacer(e.policy, task.CreateTime, fresh, e.paces.of(task.KeyID))
 	var wait time.Duration
 	if fresh {
-		wait = e.policy.FirstPoll - time.Now().Sub(task.CreateTime)
+		wait = p.first(task, e.hub.watched(id)) - time.Now().Sub(task.CreateTime)
 	}
 	lastPoll := task.CreateTime
 	failures := 0 // consecutive failed polls and store writes
 	for !task.State.Terminal() {
-		if wait > 0 && !e.pause(ctx, lastPoll, wait, kicks, pollNow) {
+		if wait > 0 && !e.pause(ctx, p.kickBy(lastPoll), wait, kicks, pollNow) {
 			return ctx.Err()
+		}
+		if d := p.again(task, time.Now(), e.hub.watched(id)); d > 0 {
+			wait = d
+			continue
 		}
 		if !e.awaitStore(ctx) { // an answer that cannot be stored is not asked for
 			return ctx.Err()
@@ -112,7 +116,7 @@ func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 		}
 		e.log.Debug("polled a task", "task_id", id, "results", len(resp.Results), "done", resp.Done)
 		cursor := task.Progress.Cursor
-		if err := e.apply(ctx, &task, resp); err != nil {
+		if err := e.apply(ctx, &task, resp, p.countsTrusted()); err != nil {
 			switch {
 			case errors.Is(err, storage.ErrNotFound):
 				return nil // deleted meanwhile
@@ -183,8 +187,9 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
 	return true
 }
 
-// apply stores what one poll answer adds to task and updates task in place.
-func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.PollResponse) error {
+// apply stores what one poll answer adds to task and updates task in place. countsTrusted
+// says whether the answer's counts may end the task after a full page (see fetchedAll).
+func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.PollResponse, countsTrusted bool) error {
 	prog := task.Progress
 	skip := min(prog.Skip, len(resp.Results))
 	fresh := resp.Results[skip:]
@@ -195,10 +200,10 @@ func (e *Engine) apply(ctx context.Context, task *storage.Task, resp *fiber.Poll
 		prog.Skip = skip + len(fresh)
 	}
 	prog.FiberDone = resp.Done
-	full := moved && len(resp.Results) >= PageSize // more pages may follow
+	full := moved && len(resp.Results) >= PageSize // more pages may follow, unless the counts say none
 
 	state := storage.StateRunning
-	if resp.Done && !full { // done, and this page was the last
+	if resp.Done && (!full || countsTrusted && fetchedAll(resp, task.NumResults+len(fresh))) { // this page was the last
 		switch {
 		case resp.Canceled:
 			state = storage.StateCanceled
@@ -303,8 +308,8 @@ func cursorArg(c string) *string {
 }
 
 // pause waits d. A kick (the task's first watcher, here or on another replica) shortens the wait to
-// WatchedMaxInterval after lastPoll; pollNow ends it. It returns false if ctx ended.
-func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration, kick, pollNow <-chan struct{}) bool {
+// end at kickBy; pollNow ends it. It returns false if ctx ended.
+func (e *Engine) pause(ctx context.Context, kickBy time.Time, d time.Duration, kick, pollNow <-chan struct{}) bool {
 	deadline := time.Now().Add(d)
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -317,8 +322,8 @@ func (e *Engine) pause(ctx context.Context, lastPoll time.Time, d time.Duration,
 		case <-pollNow:
 			return true
 		case <-kick:
-			if watched := lastPoll.Add(e.policy.WatchedMaxInterval); watched.Before(deadline) {
-				deadline = watched
+			if kickBy.Before(deadline) {
+				deadline = kickBy
 				t.Reset(time.Until(deadline))
 			}
 		}
