@@ -139,7 +139,7 @@ func drain(ctx context.Context, b *bench) (section, error) {
 	limited := st.Endpoints[fiberfake.EndpointPoll].RateLimited
 	return section{
 		title: "Saturated drain: the poll limit as the bottleneck",
-		setup: fmt.Sprintf("Limits %s. %d tasks of %d people (Fiber's 2000 scaled down with the poll limit), started at once, Fiber finishing %d people/s of each, so that results wait on polls; %d of them (every %d-th) watched through WatchTask from their start, the others not.",
+		setup: fmt.Sprintf("Limits %s. %d tasks of %d people (Fiber's 2000 scaled down with the poll limit), started at once, Fiber finishing %d people/s of each, so that results wait on polls; %d of them (one in %d) watched through WatchTask from their start, the others not.",
 			drainLimits, drainTasks, drainPeople, drainPace, watchedN, drainWatchEv),
 		rows: []row{
 			{
