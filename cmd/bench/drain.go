@@ -40,7 +40,7 @@ func drain(ctx context.Context, b *bench) (section, error) {
 	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
 	defer cancel()
 	fakeArgs := append([]string{"-people-per-second", strconv.Itoa(drainPace), "-seed", "1"}, fakeKeys...)
-	s, err := b.startStack(append(fakeArgs, drainLimits.fakeArgs()...), drainLimits.serverArgs())
+	s, err := b.startStack(append(fakeArgs, drainLimits.args()...), drainLimits.args())
 	if err != nil {
 		return section{}, err
 	}

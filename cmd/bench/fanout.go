@@ -29,7 +29,7 @@ type fanoutRun struct {
 
 func fanout(ctx context.Context, b *bench) (section, error) {
 	fakeArgs := append([]string{"-people-per-second", strconv.Itoa(fanoutPace), "-seed", "1"}, fakeKeys...)
-	fakeArgs = append(fakeArgs, scaledLimits.fakeArgs()...)
+	fakeArgs = append(fakeArgs, scaledLimits.args()...)
 
 	b.logf("fanout: %d consumers polling Fiber every %v", fanoutConsumers, fanoutEvery)
 	naive, err := fanoutNaive(ctx, b, fakeArgs)
@@ -133,8 +133,7 @@ func naiveConsumer(ctx context.Context, c *naiveClient, id string, first time.Ti
 	var r pageReader
 	tick := time.NewTimer(time.Until(first))
 	defer tick.Stop()
-	for next := first; ; next = next.Add(fanoutEvery) { // bounded by ctx
-		tick.Reset(time.Until(next))
+	for next := first; ; { // bounded by ctx
 		select {
 		case <-ctx.Done():
 			return time.Time{}, fmt.Errorf("%d of %d results: %w", r.got, fanoutPeople, ctx.Err())
@@ -145,16 +144,15 @@ func naiveConsumer(ctx context.Context, c *naiveClient, id string, first time.Ti
 			if err != nil {
 				return time.Time{}, err
 			}
-			if limited || !r.read(p) {
-				break
-			}
-			if r.got >= fanoutPeople {
+			if limited || !r.read(p) || r.got >= fanoutPeople {
 				break
 			}
 		}
 		if r.got >= fanoutPeople {
 			return time.Now(), nil
 		}
+		next = next.Add(fanoutEvery)
+		tick.Reset(time.Until(next))
 	}
 }
 
@@ -162,7 +160,7 @@ func naiveConsumer(ctx context.Context, c *naiveClient, id string, first time.Ti
 func fanoutGate(ctx context.Context, b *bench, fakeArgs []string) (fanoutRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
 	defer cancel()
-	s, err := b.startStack(fakeArgs, scaledLimits.serverArgs())
+	s, err := b.startStack(fakeArgs, scaledLimits.args())
 	if err != nil {
 		return fanoutRun{}, err
 	}

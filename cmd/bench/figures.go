@@ -24,13 +24,8 @@ var scaledLimits = limits{
 	poll:  fiberfake.Rate{N: 240, Per: 6 * time.Second},
 }
 
-// fakeArgs are the simulator's flags for l.
-func (l limits) fakeArgs() []string {
-	return []string{"-start-rate", l.start.String(), "-poll-rate", l.poll.String()}
-}
-
-// serverArgs are the server's flags for l.
-func (l limits) serverArgs() []string {
+// args are the flags that set l, the same for the simulator and the server.
+func (l limits) args() []string {
 	return []string{"-start-rate", l.start.String(), "-poll-rate", l.poll.String()}
 }
 

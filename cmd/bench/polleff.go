@@ -44,7 +44,7 @@ func pollEfficiency(ctx context.Context, b *bench) (section, error) {
 	ctx, cancel := context.WithTimeout(ctx, polleffTimeout)
 	defer cancel()
 	fakeArgs := append([]string{"-people-per-second", strconv.Itoa(polleffPace), "-seed", "1"}, fakeKeys...)
-	s, err := b.startStack(append(fakeArgs, scaledLimits.fakeArgs()...), scaledLimits.serverArgs())
+	s, err := b.startStack(append(fakeArgs, scaledLimits.args()...), scaledLimits.args())
 	if err != nil {
 		return section{}, err
 	}

@@ -29,13 +29,13 @@ const (
 // backlogRun is what one side measured.
 type backlogRun struct {
 	all    time.Duration   // from the first send until every start was accepted
-	firsts []time.Duration // latencies of the starts accepted without waiting (fibergate: the first window)
+	firsts []time.Duration // fibergate: the first window's answers, from the first send: each start's latency
 	limits int             // upstream 429s
 	starts int             // upstream start calls
 }
 
 func startBacklog(ctx context.Context, b *bench) (section, error) {
-	fakeArgs := append(append([]string{"-seed", "1"}, fakeKeys...), scaledLimits.fakeArgs()...)
+	fakeArgs := append(append([]string{"-seed", "1"}, fakeKeys...), scaledLimits.args()...)
 	b.logf("startbacklog: %d starts straight to Fiber, retrying on 429", backlogStarts)
 	naive, err := backlogNaive(ctx, b, fakeArgs)
 	if err != nil {
@@ -152,20 +152,20 @@ func naiveStart(ctx context.Context, c *naiveClient, urls []string, rng *rand.Ra
 func backlogGate(ctx context.Context, b *bench, fakeArgs []string) (backlogRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, backlogTimeout)
 	defer cancel()
-	s, err := b.startStack(fakeArgs, scaledLimits.serverArgs())
+	s, err := b.startStack(fakeArgs, scaledLimits.args())
 	if err != nil {
 		return backlogRun{}, err
 	}
 	defer s.Close()
 
-	lat := make([]time.Duration, backlogStarts)
+	answered := make([]time.Duration, backlogStarts) // from the first send
 	errs := make([]error, backlogStarts)
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for i := range backlogStarts {
 		wg.Go(func() {
 			_, errs[i] = s.startTask(ctx, benchURLs("backlog", i, backlogPeople))
-			lat[i] = time.Since(t0)
+			answered[i] = time.Since(t0)
 		})
 	}
 	wg.Wait()
@@ -174,10 +174,10 @@ func backlogGate(ctx context.Context, b *bench, fakeArgs []string) (backlogRun, 
 		if errs[i] != nil {
 			return run, fmt.Errorf("start %d: %w", i, errs[i])
 		}
-		run.all = max(run.all, lat[i])
+		run.all = max(run.all, answered[i])
 	}
-	slices.Sort(lat)
-	run.firsts = lat[:min(scaledLimits.start.N, len(lat))]
+	slices.Sort(answered)
+	run.firsts = answered[:min(scaledLimits.start.N, len(answered))]
 	st, err := s.simStats(ctx)
 	if err != nil {
 		return run, err

@@ -80,12 +80,12 @@ func (s *stack) storedTimes(ctx context.Context, want map[string]int) (map[strin
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for len(finished) < len(want) { // bounded by ctx
-		resp, err := s.client.ListTasks(ctx, &cdv1.ListTasksRequest{PageSize: 100})
+		list, err := s.listTasks(ctx)
 		if err != nil {
-			return stored, fmt.Errorf("list tasks: %w", err)
+			return stored, err
 		}
 		now := time.Now()
-		for _, t := range resp.GetTasks() {
+		for _, t := range list {
 			people, ok := want[t.GetTaskId()]
 			if !ok {
 				continue
@@ -107,6 +107,23 @@ func (s *stack) storedTimes(ctx context.Context, want map[string]int) (map[strin
 		}
 	}
 	return stored, nil
+}
+
+// listTasks lists every task of the stack.
+func (s *stack) listTasks(ctx context.Context) ([]*cdv1.Task, error) {
+	var all []*cdv1.Task
+	token := ""
+	for range 1000 { // 100,000 tasks: more than any scenario starts
+		resp, err := s.client.ListTasks(ctx, &cdv1.ListTasksRequest{PageSize: 100, PageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", err)
+		}
+		all = append(all, resp.GetTasks()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			return all, nil
+		}
+	}
+	return nil, errors.New("list tasks: too many pages")
 }
 
 // pollLog reads every task's poll log from the simulator.
@@ -131,5 +148,6 @@ func (s *stack) pollLog(ctx context.Context) ([]fiberfake.TaskPolls, error) {
 	return log.Tasks, json.NewDecoder(resp.Body).Decode(&log)
 }
 
-// fakeKeys gives the simulator's demo key credits enough for any scenario.
+// fakeKeys gives the simulator's demo key (public, not a secret) credits enough for any
+// scenario.
 var fakeKeys = []string{"-keys", fiberfake.DemoAPIKey + "=1000000000"}
