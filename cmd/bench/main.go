@@ -34,7 +34,12 @@ type scenario struct {
 
 // scenarios returns every scenario, in the report's order.
 func scenarios() []scenario {
-	return []scenario{}
+	return []scenario{
+		{"fanout", fanout},
+		{"startbacklog", startBacklog},
+		{"polleff", pollEfficiency},
+		{"drain", drain},
+	}
 }
 
 // bench is what every scenario gets: the built binaries and where to log progress.

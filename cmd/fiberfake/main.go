@@ -6,7 +6,7 @@
 // FIBERFAKE_ plus the flag name in upper case with dashes as underscores
 // (FIBERFAKE_ADDR, FIBERFAKE_PEOPLE_PER_SECOND, ...). Besides the Fiber API at
 // /v1/contact-details/batch/{start,poll,cancel} it serves the simulator's
-// admin routes under /_sim/ (faults, stats, credits). It stops gracefully on
+// admin routes under /_sim/ (faults, stats, poll log, credits). It stops gracefully on
 // SIGINT or SIGTERM.
 package main
 

@@ -15,6 +15,7 @@ import (
 //	POST   /_sim/faults   queue one Fault or an array of them (JSON as Fault.MarshalJSON)
 //	DELETE /_sim/faults   clear every fault
 //	GET    /_sim/stats    Stats as JSON
+//	GET    /_sim/polls    every task's poll log: {"tasks": [TaskPolls...]}, in start order
 //	POST   /_sim/credits  {"apiKey": "...", "credits": 5} sets a balance
 //
 // A fault looks like {"endpoint": "start", "kind": "status", "status": 503,
@@ -60,6 +61,9 @@ func (s *Sim) AdminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /_sim/stats", func(w http.ResponseWriter, _ *http.Request) {
 		jsonReply(http.StatusOK, s.Stats()).write(w)
+	})
+	mux.HandleFunc("GET /_sim/polls", func(w http.ResponseWriter, _ *http.Request) {
+		jsonReply(http.StatusOK, map[string][]TaskPolls{"tasks": s.PollLog()}).write(w)
 	})
 	mux.HandleFunc("POST /_sim/credits", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {

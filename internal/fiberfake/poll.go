@@ -59,7 +59,7 @@ func (s *Sim) poll(body []byte) (reply, *reqError) {
 	results, end := s.page(t, start, take, completed)
 	done := t.done(completed)
 	next := s.nextCursor(t.id, end, completed)
-	s.polls[t.id] = append(s.polls[t.id], PollRecord{Cursor: cursor, NextCursor: next, Results: len(results)})
+	s.polls[t.id] = append(s.polls[t.id], PollRecord{At: now, Cursor: cursor, NextCursor: next, Results: len(results)})
 	advice := []string{}
 	if !done {
 		advice = append(advice, "Results are returned as people complete: call again with nextCursor until output.done is true.")

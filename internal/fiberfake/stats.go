@@ -46,12 +46,22 @@ type TaskInfo struct {
 
 // PollRecord is one poll of a task that the simulator answered with a page.
 type PollRecord struct {
+	// At is when the poll arrived.
+	At time.Time `json:"at"`
 	// Cursor is the cursor the request brought; empty when it had none.
-	Cursor string
+	Cursor string `json:"cursor,omitempty"`
 	// NextCursor is the nextCursor of the answer; nil for null.
-	NextCursor *string
+	NextCursor *string `json:"nextCursor"`
 	// Results is how many results the page held.
-	Results int
+	Results int `json:"results"`
+}
+
+// TaskPolls is one task's poll log, as GET /_sim/polls serves it.
+type TaskPolls struct {
+	TaskID    string       `json:"taskId"`
+	People    int          `json:"people"` // unique accepted people
+	StartedAt time.Time    `json:"startedAt"`
+	Polls     []PollRecord `json:"polls"` // as Polls returns them; never null
 }
 
 // Polls returns the polls of task taskID answered with a page so far, in
@@ -62,6 +72,21 @@ func (s *Sim) Polls(taskID string) []PollRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.polls[taskID])
+}
+
+// PollLog returns the poll log of every task started so far, in start order.
+func (s *Sim) PollLog() []TaskPolls {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]TaskPolls, 0, len(s.order))
+	for _, t := range s.order {
+		polls := slices.Clone(s.polls[t.id])
+		if polls == nil {
+			polls = []PollRecord{}
+		}
+		out = append(out, TaskPolls{TaskID: t.id, People: len(t.people), StartedAt: t.startedAt, Polls: polls})
+	}
+	return out
 }
 
 // arrive counts an arrival at ep.
