@@ -125,10 +125,10 @@ type run struct {
 type eventKind int
 
 const (
-	evStarted    eventKind = iota // resp: the start's answer
-	evMessage                     // msg: a watch message
-	evUnknown                     // err: the start's outcome is unknown
-	evStopped                     // err: the batch stopped (a start or watch that failed)
+	evStarted eventKind = iota // resp: the start's answer
+	evMessage                  // msg: a watch message
+	evUnknown                  // err: the start's outcome is unknown
+	evStopped                  // err: the batch stopped (a start or watch that failed)
 )
 
 type event struct {
