@@ -18,8 +18,9 @@ type Profile struct {
 	// slug, percent-decoded and lower-cased. Two URLs with one key are the same person, as
 	// Fiber counts duplicates.
 	Key string
-	// URL is what is sent: https://, the host lower-cased, the kind and the slug as given,
-	// without a query, a fragment or a trailing path.
+	// URL is what is sent: https://, the host lower-cased (www.linkedin.com for any host of
+	// linkedin.com), the kind and the slug as given, without a query, a fragment or a
+	// trailing path.
 	URL string
 }
 
@@ -47,6 +48,8 @@ func ParseProfile(value string) (Profile, error) {
 	switch {
 	case v == "":
 		return Profile{}, ErrEmpty
+	case !strings.Contains(strings.ToLower(v), "linkedin."):
+		return Profile{}, ErrNotProfile
 	case strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
 		return Profile{}, ErrWhitespace
 	}
@@ -58,6 +61,9 @@ func ParseProfile(value string) (Profile, error) {
 		return Profile{}, ErrNotProfile
 	}
 	host, kind, slug := strings.ToLower(m[1]), strings.ToLower(m[2]), m[3]
+	if host == "linkedin.com" || strings.HasSuffix(host, ".linkedin.com") {
+		host = "www.linkedin.com" // one site: a country's or the mobile host shows the same profiles
+	}
 	id := slug
 	if dec, err := url.PathUnescape(slug); err == nil {
 		id = dec
