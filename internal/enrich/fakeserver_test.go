@@ -30,7 +30,7 @@ import (
 type fakeServer struct {
 	cdv1.UnimplementedContactDetailsServiceServer
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex          // guards the fields below
 	tasks    map[string][]string // task id -> URLs
 	byReq    map[string]string   // request id -> task id
 	starts   []string            // request ids of every StartBatch call, in order
