@@ -238,7 +238,7 @@ func dryRun(w io.Writer, f *enrichFlags, p *enrich.Plan) int {
 		fmt.Fprintf(w, "input:    %s, %s\n", in.Name, in.Format)
 	}
 	fmt.Fprintf(w, "rows:     %d: %d valid, %d left out as invalid\n", len(in.Rows), len(p.Rows), len(p.Invalid))
-	fmt.Fprintf(w, "people:   %d (%d duplicate rows get their person's result, sent once)\n", len(p.People), p.Duplicates())
+	fmt.Fprintf(w, "people:   %d (%s: each gets its person's result, sent once)\n", len(p.People), plural(p.Duplicates(), "duplicate row", "duplicate rows"))
 	sizes := make([]string, len(p.Batches))
 	for i, b := range p.Batches {
 		sizes[i] = strconv.Itoa(len(b.People))
@@ -332,13 +332,21 @@ func printSummary(w io.Writer, output string, p *enrich.Plan, s enrich.Summary) 
 			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.name))
 		}
 	}
-	line := fmt.Sprintf("fibergate: %d of %d rows in %s: %d people (%s), %d duplicate rows",
-		s.Rows, len(p.Rows), dest, s.Done, strings.Join(parts, ", "), s.DuplicateRows)
+	line := fmt.Sprintf("fibergate: %d of %d rows in %s: %s (%s), %s",
+		s.Rows, len(p.Rows), dest, plural(s.Done, "person", "people"), strings.Join(parts, ", "), plural(s.DuplicateRows, "duplicate row", "duplicate rows"))
 	if s.Invalid > 0 {
-		line += fmt.Sprintf("; %d invalid rows left out", s.Invalid)
+		line += fmt.Sprintf("; %s left out", plural(s.Invalid, "invalid row", "invalid rows"))
 	}
-	line += fmt.Sprintf("; %d of %d batches done; %g credits charged, %g refunded", s.BatchesDone, s.Batches, s.CreditsCharged, s.CreditsRefunded)
+	line += fmt.Sprintf("; %d of %s done; %g credits charged, %g refunded", s.BatchesDone, plural(s.Batches, "batch", "batches"), s.CreditsCharged, s.CreditsRefunded)
 	fmt.Fprintln(w, line)
+}
+
+// plural is "1 row" or "2 rows".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func joinInts(ns []int) string {
