@@ -57,6 +57,9 @@ func runEnrich(ctx context.Context, e env, args []string) int {
 	if f.dryRun {
 		return dryRun(e.stdout, f, plan)
 	}
+	if len(plan.People) == 0 {
+		return report(e.stderr, usagef("%s holds no LinkedIn profile URL: nothing to do", plan.Input.Name))
+	}
 	return f.run(ctx, e, plan)
 }
 

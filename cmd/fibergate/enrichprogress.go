@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -92,8 +93,9 @@ type lineUI struct {
 	w       io.Writer
 	every   time.Duration
 	meter   *meter
-	mu      sync.Mutex // guards printed and writes to w
+	mu      sync.Mutex // guards printed, line and writes to w
 	printed time.Time
+	line    string // the last line printed
 }
 
 func (u *lineUI) update(p enrich.Progress) {
@@ -112,17 +114,21 @@ func (u *lineUI) print() {
 	if p.People > 0 {
 		pct = 100 * float64(p.Done) / float64(p.People)
 	}
-	fmt.Fprintf(u.w, "progress: %d/%d people (%.0f%%), %d/%d batches started, %.0f/s, %s, %s\n",
+	u.line = fmt.Sprintf("progress: %d/%d people (%.0f%%), %d/%d batches started, %.0f/s, %s, %s\n",
 		p.Done, p.People, pct, p.Started, p.Batches, rate, formatETA(eta), formatCredits(p))
+	io.WriteString(u.w, u.line)
 	u.printed = time.Now()
 }
 
 func (u *lineUI) notes() io.Writer { return lockedWriter{mu: &u.mu, w: u.w} }
 
+// finish prints the last line, unless it says nothing new.
 func (u *lineUI) finish(bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.print()
+	if p, _, _ := u.meter.read(); u.line == "" || !strings.HasPrefix(u.line, fmt.Sprintf("progress: %d/%d people ", p.Done, p.People)) {
+		u.print()
+	}
 }
 
 // lockedWriter serializes writes with the progress lines.
