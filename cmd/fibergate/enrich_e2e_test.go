@@ -319,3 +319,23 @@ func TestEnrichStopsAStartOfUnknownOutcome(t *testing.T) {
 		t.Errorf("%d tasks started, want 2: the lost one (paid, as the warning says) and the restart", st.TasksStarted)
 	}
 }
+
+func TestEnrichRetriesARateLimitedStartWithTheSameRequestID(t *testing.T) {
+	// One start per 2s, and the server refuses to queue a start longer than 100ms: the second
+	// and third batches get RESOURCE_EXHAUSTED with a RetryInfo.
+	limits := []string{"-start-rate", "1/2s", "-poll-rate", "240/6s"}
+	s := startStack(t, append([]string{"-people-per-second", "5000"}, limits...), append([]string{"-max-queue-wait", "100ms"}, limits...))
+	dir := t.TempDir()
+	input := spreadsheet(t, dir, 4001, nil)
+	code, _, stderr := cliRun(t, s, dir, "-quiet", "contacts.csv", "-o", "out.csv")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if !regexp.MustCompile(`batch 2: ResourceExhausted RATE_LIMITED: .*; starting it again in \S+ with the same request_id`).MatchString(stderr) {
+		t.Errorf("stderr does not tell of the retry:\n%s", stderr)
+	}
+	outputRows(t, input, filepath.Join(dir, "out.csv"), 0)
+	if st := simCounters(t, s); st.TasksStarted != 3 || st.Endpoints[fiberfake.EndpointStart].Calls != 3 {
+		t.Errorf("simulator: %d tasks, %d start calls; want 3 and 3 (the refused starts never reached Fiber)", st.TasksStarted, st.Endpoints[fiberfake.EndpointStart].Calls)
+	}
+}
