@@ -36,7 +36,7 @@ func startEnrichStack(t *testing.T, pps int) *stack {
 }
 
 // simCounters reads the simulator's counters.
-func simCounters(t *testing.T, s *stack) fiberfake.Stats {
+func simCounters(t testing.TB, s *stack) fiberfake.Stats {
 	t.Helper()
 	resp, err := http.Get("http://" + s.fake.Addr + "/_sim/stats")
 	if err != nil {
@@ -60,7 +60,7 @@ func enrichCmd(ctx context.Context, s *stack, dir string, args ...string) *exec.
 }
 
 // cliRun runs `fibergate enrich args...` to its end and returns its exit code and output.
-func cliRun(t *testing.T, s *stack, dir string, args ...string) (code int, stdout, stderr string) {
+func cliRun(t testing.TB, s *stack, dir string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -77,7 +77,7 @@ func cliRun(t *testing.T, s *stack, dir string, args ...string) (code int, stdou
 // spreadsheet writes a CSV export of people unique people, with extra columns, then the
 // given extra LinkedIn values (duplicates, invalid rows) at the given rows, and returns its
 // path.
-func spreadsheet(t *testing.T, dir string, people int, extra map[int]string) string {
+func spreadsheet(t testing.TB, dir string, people int, extra map[int]string) string {
 	t.Helper()
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
