@@ -2,7 +2,8 @@
 # Installs the named Debian packages that are missing (scripts run as root on a fresh machine,
 # CI's too) and prints nothing when all are there. Used for protoc and grpc_python_plugin
 # (protobuf-compiler, protobuf-compiler-grpc) and Python's gRPC runtime (python3-grpcio,
-# python3-protobuf), which have no other source here.
+# python3-protobuf), which have no other source here, and tmux, which the client's terminal test
+# (cmd/fibergate) runs this script for when it is missing.
 set -euo pipefail
 missing=()
 for p in "$@"; do

@@ -52,7 +52,7 @@ type command struct {
 
 // commands is the list usage prints, in its order.
 func commands() []command {
-	return append([]command{}, taskCommands()...)
+	return append([]command{enrichCommand()}, taskCommands()...)
 }
 
 func main() {

@@ -27,6 +27,9 @@ type EndpointStats struct {
 type Stats struct {
 	Endpoints    map[Endpoint]EndpointStats `json:"endpoints"`
 	TasksStarted int                        `json:"tasksStarted"`
+	// CreditsCharged is what the ledger charged for every start so far, all keys together
+	// (refunds are not taken off).
+	CreditsCharged float64 `json:"creditsCharged"`
 }
 
 // TaskInfo describes a started task, as seen at the time of the call.
@@ -132,6 +135,9 @@ func (s *Sim) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := Stats{Endpoints: make(map[Endpoint]EndpointStats, len(s.stats)), TasksStarted: len(s.order)}
+	for _, t := range s.order {
+		out.CreditsCharged += t.charged
+	}
 	for ep, st := range s.stats {
 		c := *st
 		c.Statuses = maps.Clone(st.Statuses)

@@ -77,3 +77,20 @@ func TestPollLogServesEveryTaskInStartOrder(t *testing.T) {
 		}
 	})
 }
+
+func TestStatsCreditsChargedCountsStartsNotRefunds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, fiberfake.Config{PeoplePerSecond: 10})
+		e.start(profiles("p", 4)...)                                             // 4 people at 5 credits
+		e.start(append(profiles("q", 2), "https://www.linkedin.com/in/reject-x", // rejected: not charged
+			"https://www.linkedin.com/in/nodata-y")...) // charged, refunded once completed
+		time.Sleep(time.Second) // every person completed: the no-data person is refunded
+		want := 4*5.0 + 3*5.0
+		if got := e.sim.Stats().CreditsCharged; got != want {
+			t.Errorf("CreditsCharged = %v, want %v", got, want)
+		}
+		if bal, _ := e.sim.Credits(fiberfake.DemoAPIKey); bal != fiberfake.DefaultDemoCredits-want+5 {
+			t.Errorf("balance %v, want %v (the no-data person refunded)", bal, fiberfake.DefaultDemoCredits-want+5)
+		}
+	})
+}
