@@ -39,6 +39,7 @@ func scenarios() []scenario {
 		{"startbacklog", startBacklog},
 		{"polleff", pollEfficiency},
 		{"drain", drain},
+		{"overhead", runOverhead},
 	}
 }
 
