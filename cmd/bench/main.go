@@ -40,6 +40,7 @@ func scenarios() []scenario {
 		{"polleff", pollEfficiency},
 		{"drain", drain},
 		{"overhead", runOverhead},
+		{"scale", runScale},
 		{"rest", runREST},
 	}
 }
