@@ -65,13 +65,13 @@ func (s *stack) measure(ctx context.Context, metricsAddr string, d time.Duration
 	if err := look(); err != nil {
 		return f, err
 	}
-	every := time.NewTicker(time.Second)
-	defer every.Stop()
-	for end := ticks[0].proc.at.Add(d); time.Now().Before(end); {
-		select {
-		case <-ctx.Done():
+	for end := ticks[0].proc.at.Add(d); ; {
+		left := time.Until(end)
+		if left <= 0 {
+			break
+		}
+		if !sleepCtx(ctx, min(left, time.Second)) {
 			return f, ctx.Err()
-		case <-every.C:
 		}
 		if err := look(); err != nil {
 			return f, err
