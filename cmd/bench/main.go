@@ -39,6 +39,9 @@ func scenarios() []scenario {
 		{"startbacklog", startBacklog},
 		{"polleff", pollEfficiency},
 		{"drain", drain},
+		{"overhead", runOverhead},
+		{"scale", runScale},
+		{"rest", runREST},
 	}
 }
 
