@@ -195,9 +195,10 @@ func (l *Limiter) sync(b *bucket) {
 		reports := sh.reports
 		sh.reports = nil
 		urgent := b.lanes[urgentLane].waiting
+		toUrgent := urgent > 0 && !b.backgroundNext()
 		scratch := b.fresh()
 		l.mu.Unlock()
-		res, err := l.transact(scratch, reports, book, urgent)
+		res, err := l.transact(scratch, reports, book, urgent, toUrgent)
 		after := time.Now()
 		l.mu.Lock()
 		if err != nil {
@@ -237,11 +238,12 @@ func (l *Limiter) sync(b *bucket) {
 
 // transact runs one transaction on the ledger's record of bucket s (fresh, of the bucket's
 // limits): it applies reports in order and, when book is set, books a slot if one is free and,
-// unless the slot is for one of the urgent waiters queued, no other Limiter's urgent claim is
-// live. It then claims the urgent lane until the next slot (plus claimHold) while urgent
-// waiters remain queued after the booking, and clears its own claim when none do. The caller
-// does not hold l.mu.
-func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int) (txResult, error) {
+// unless urgent waiters are queued, no other Limiter's urgent claim is live. It then claims the
+// urgent lane until the next slot (plus claimHold) while urgent waiters remain queued after
+// the booking (the slot goes to one of them when toUrgent; else to the background lane, whose
+// share of the slots the urgent waiters leave it), and clears its own claim when none do. The
+// caller does not hold l.mu.
+func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int, toUrgent bool) (txResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ledgerTimeout)
 	defer cancel()
 	var res txResult
@@ -275,7 +277,7 @@ func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int) (
 			res.booked, changed = true, true
 		}
 		left := urgent // urgent waiters queued after the booking (fn may run again: urgent stays)
-		if res.booked && left > 0 {
+		if res.booked && toUrgent {
 			left-- // the slot goes to the urgent head
 		}
 		switch {
