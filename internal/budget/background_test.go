@@ -186,3 +186,74 @@ func TestBackgroundBound(t *testing.T) {
 		})
 	}
 }
+
+// TestBackgroundAcrossReplicas: replica A's urgent Waits want every slot, and its claim holds
+// replica B's Waits back; B's background Waits still get slots, since a replica held back by
+// claims for four slot intervals books a free slot whatever they say: about one in seven, and
+// none of B's pollers waits longer than about seven slots per poller.
+func TestBackgroundAcrossReplicas(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const windows, pollers = 300, 4
+		lim := mustLimit(t, "1/100ms")
+		m := newMemLedger(0, time.Millisecond)
+		a := newLimiter(t, budget.Config{Limits: budget.Limits{Poll: lim}, Ledger: &replicaLedger{memLedger: m}})
+		b := newLimiter(t, budget.Config{Limits: budget.Limits{Poll: lim}, Ledger: &replicaLedger{memLedger: m}})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		time.AfterFunc(windows*lim.Per, cancel)
+		var (
+			mu      sync.Mutex // guards the fields below
+			grants  [2]int     // A's urgent, B's background
+			longest time.Duration
+			failed  error
+		)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for a.Wait(budget.WithUrgent(ctx), testKey, fiber.EndpointPoll) == nil {
+					mu.Lock()
+					grants[0]++
+					mu.Unlock()
+				}
+			})
+		}
+		for range pollers {
+			wg.Go(func() {
+				last := time.Now()
+				for {
+					asked := time.Now()
+					err := b.Wait(budget.WithBackground(ctx, last), testKey, fiber.EndpointPoll)
+					if ctx.Err() != nil {
+						return
+					}
+					mu.Lock()
+					if err != nil {
+						failed = err
+					}
+					grants[1]++
+					longest = max(longest, time.Since(asked))
+					mu.Unlock()
+					last = time.Now()
+				}
+			})
+		}
+		wg.Wait()
+		for _, l := range []*budget.Limiter{a, b} {
+			if err := l.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Logf("A's urgent grants %d, B's background grants %d, B's longest wait %v", grants[0], grants[1], longest)
+		if failed != nil {
+			t.Errorf("a background Wait failed: %v", failed)
+		}
+		total := grants[0] + grants[1]
+		if grants[1] < total/8 || grants[0] < total/2 {
+			t.Errorf("A's urgent Waits got %d slots and B's background ones %d: want about six to one", grants[0], grants[1])
+		}
+		// B books a slot about every 4 slot intervals held, plus a few for the claims' timing.
+		if bound := time.Duration(pollers) * 12 * lim.Per; longest > bound {
+			t.Errorf("a background Wait of B waited %v, more than %v", longest, bound)
+		}
+	})
+}
