@@ -255,3 +255,116 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// writeCounter counts the writes the engine makes to its store.
+type writeCounter struct {
+	Store
+	mu     sync.Mutex // guards writes
+	writes int
+}
+
+func (w *writeCounter) count() {
+	w.mu.Lock()
+	w.writes++
+	w.mu.Unlock()
+}
+
+func (w *writeCounter) get() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes
+}
+
+func (w *writeCounter) CreateTask(ctx context.Context, t storage.Task) error {
+	w.count()
+	return w.Store.CreateTask(ctx, t)
+}
+
+func (w *writeCounter) AppendResults(ctx context.Context, id string, fromSeq int, results [][]byte, u storage.Update) error {
+	w.count()
+	return w.Store.AppendResults(ctx, id, fromSeq, results, u)
+}
+
+func (w *writeCounter) SetCancellation(ctx context.Context, id string, c []byte) error {
+	w.count()
+	return w.Store.SetCancellation(ctx, id, c)
+}
+
+func (w *writeCounter) DeleteTask(ctx context.Context, id string) error {
+	w.count()
+	return w.Store.DeleteTask(ctx, id)
+}
+
+func (w *writeCounter) PurgeFinished(ctx context.Context, before time.Time) (int, error) {
+	w.count()
+	return w.Store.PurgeFinished(ctx, before)
+}
+
+// TestThousandTasks: 1,000 running tasks of 10 people on a slow Fiber (a person every 200s)
+// under Fiber's 240 polls a minute, the default policy and a MaxWait of 2m: for five minutes
+// the budget is saturated, every window's 240 polls are spent, no poll fails and nothing is
+// logged at warn level; a poll costs at most one store write (none when it brings nothing new).
+func TestThousandTasks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const tasks, people = 1000, 10
+		limit := budget.Limit{N: 240, Per: time.Minute}
+		window := limit.Per + budget.DefaultMargin(limit)
+		e := newEnv(t, fiberfake.Config{
+			Seed: 23, PeoplePerSecond: 0.005,
+			Limits: fiberfake.Limits{
+				Start: fiberfake.Rate{N: 1 << 20, Per: time.Minute},
+				Poll:  fiberfake.Rate{N: limit.N, Per: limit.Per},
+			},
+		})
+		writes := &writeCounter{}
+		e.wrapStore = func(s Store) Store { writes.Store = s; return writes }
+		logs := newLevelCounter()
+		limiter, polls := saturate(e, limit, 2*time.Minute, Policy{}, slog.New(logs))
+		for range tasks {
+			e.start(people)
+		}
+		t0 := time.Now()
+		created := writes.get()
+		time.Sleep(5*window + time.Second)
+		st := limiter.Stats()
+		e.stop()
+
+		perWindow := make([]int, 5)
+		done := 0
+		for _, p := range polls.get() {
+			switch {
+			case p.err == nil:
+				done++
+				if i := int(p.answer.Sub(t0) / window); i < len(perWindow) {
+					perWindow[i]++
+				}
+			case p.answer.Before(t0.Add(5*window + time.Second)): // not ended by the engine's stop
+				t.Errorf("poll of %s failed: %v", p.id, p.err)
+			}
+		}
+		appended := writes.get() - created
+		var oldest time.Duration
+		for _, b := range st.Buckets {
+			oldest = max(oldest, b.Lanes[budget.LaneBackground].OldestWait)
+		}
+		t.Logf("%d polls over 5 windows of %v, by window %v; %d store writes (%.2f a poll); background queue %d, oldest wait %v",
+			done, window, perWindow, appended, float64(appended)/float64(done), st.Buckets[0].Lanes[budget.LaneBackground].Waiting, oldest)
+		for i, n := range perWindow {
+			if n < limit.N*95/100 {
+				t.Errorf("window %d: %d polls, want the budget's %d spent", i, n, limit.N)
+			}
+		}
+		if appended > done {
+			t.Errorf("%d store writes for %d polls, want at most one a poll", appended, done)
+		}
+		if n, msg := logs.atLeast(slog.LevelWarn); n > 0 {
+			t.Errorf("%d records at warn level or above, the first %q", n, msg)
+		}
+		if bound := time.Duration(math.Ceil(float64(tasks)/float64(limit.N))) * window; oldest > bound {
+			t.Errorf("an unwatched poll has waited %v, more than the bound %v", oldest, bound)
+		}
+	})
+}
