@@ -257,3 +257,37 @@ func TestBackgroundAcrossReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestUrgentOn: a background Wait told that it became urgent while queued moves to the urgent
+// lane: it goes before the background Waits queued ahead of it, after the urgent one already
+// there, and keeps the time it queued.
+func TestUrgentOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, l := fullBucket(t, mustLimit(t, "1/1s"))
+		t0 := time.Now()
+		out := make(chan outcome, 4)
+		queue := func(id string, wctx context.Context) {
+			go func() {
+				err := l.Wait(wctx, testKey, fiber.EndpointStart)
+				out <- outcome{id: id, err: err, at: time.Now()}
+			}()
+			synctest.Wait()
+		}
+		kick := make(chan struct{}, 1)
+		queue("b1", budget.WithBackground(ctx, t0.Add(-time.Hour)))
+		queue("b2", budget.WithBackground(ctx, t0.Add(-time.Minute)))
+		queue("kicked", budget.WithUrgentOn(budget.WithBackground(ctx, t0), kick))
+		queue("u", budget.WithUrgent(ctx))
+		time.Sleep(100 * time.Millisecond)
+		kick <- struct{}{}
+		synctest.Wait()
+		st := bucketStats(l, testKey, fiber.EndpointStart)
+		if u := st.Lanes[budget.LaneUrgent]; u.Waiting != 2 || u.OldestWait != 100*time.Millisecond || st.Lanes[budget.LaneBackground].Waiting != 2 {
+			t.Errorf("lanes %+v, want 2 urgent (the oldest queued 100ms ago) and 2 background", st.Lanes)
+		}
+		order, _ := serve(t, out, 4)
+		if want := []string{"u", "kicked", "b1", "b2"}; !slices.Equal(order, want) {
+			t.Errorf("grant order %v, want %v", order, want)
+		}
+	})
+}

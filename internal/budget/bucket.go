@@ -173,16 +173,23 @@ func (l *lane) before(cq *callerQueue, k int) int {
 
 // enqueue queues a new waiter of caller in lane li, of since in the background lane.
 func (b *bucket) enqueue(caller string, li Lane, since, now time.Time) *waiter {
+	w := &waiter{ready: make(chan struct{}), lane: li, since: since, enqueued: now}
+	b.place(w, caller)
+	return w
+}
+
+// place queues w, which is in no queue, in its lane, as a waiter of caller in the urgent and
+// normal lanes.
+func (b *bucket) place(w *waiter, caller string) {
 	if b.waiting == 0 {
-		b.busySince = now
+		b.busySince = w.enqueued
 	}
-	if li == LaneBackground {
-		w := &waiter{ready: make(chan struct{}), lane: li, since: since, enqueued: now}
+	b.waiting++
+	if w.lane == LaneBackground {
 		b.backlog.insert(w)
-		b.waiting++
-		return w
+		return
 	}
-	l := &b.lanes[li]
+	l := &b.lanes[w.lane]
 	cq := l.queues[caller]
 	if cq == nil {
 		if l.queues == nil {
@@ -196,11 +203,22 @@ func (b *bucket) enqueue(caller string, li Lane, since, now time.Time) *waiter {
 			l.next++
 		}
 	}
-	w := &waiter{ready: make(chan struct{}), lane: li, queue: cq, enqueued: now}
+	w.queue = cq
 	cq.waiters = append(cq.waiters, w)
 	l.waiting++
-	b.waiting++
-	return w
+}
+
+// promote moves the queued waiter w of caller to the urgent lane, as a new urgent waiter of
+// caller, keeping the time it queued.
+func (b *bucket) promote(w *waiter, caller string) {
+	if w.lane == urgentLane {
+		return
+	}
+	busy := b.busySince
+	b.remove(w)
+	w.lane, w.queue = urgentLane, nil
+	b.place(w, caller)
+	b.busySince = busy
 }
 
 // position returns how many waiters would be served before the queued waiter w.

@@ -61,3 +61,21 @@ func BackgroundSince(ctx context.Context) (since time.Time, ok bool) {
 	since, ok = ctx.Value(backgroundKey{}).(time.Time)
 	return since, ok
 }
+
+// urgentOnKey is the context key of the channel set by WithUrgentOn.
+type urgentOnKey struct{}
+
+// WithUrgentOn returns a copy of ctx whose Waits move to the urgent lane when ch receives (or
+// is closed) while they are queued in another: for requests that become urgent while they
+// wait, such as the poll of a task that gains its first watcher. A Wait takes at most one
+// value from ch, and only while it is queued. Marked WithUrgent too, the Waits are urgent from
+// the start and ch is not read.
+func WithUrgentOn(ctx context.Context, ch <-chan struct{}) context.Context {
+	return context.WithValue(ctx, urgentOnKey{}, ch)
+}
+
+// urgentOn returns the channel set by WithUrgentOn, or nil.
+func urgentOn(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(urgentOnKey{}).(<-chan struct{})
+	return ch
+}

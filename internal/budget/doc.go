@@ -50,7 +50,8 @@
 // A bucket is saturated when more Waits come than its limit allows: they queue, and the
 // order in which slots are granted matters. Waits queue in one of three lanes:
 //
-//   - urgent: Waits marked WithUrgent, requests somebody waits on (the polls of watched tasks);
+//   - urgent: Waits marked WithUrgent, requests somebody waits on (the polls of watched tasks),
+//     and Waits marked WithUrgentOn once told, while queued, that they became urgent;
 //   - normal: unmarked Waits, callers' own requests, which have deadlines of their own;
 //   - background: Waits marked WithBackground only, internal work nobody waits on right now
 //     (the polls of unwatched tasks), each with a since: how long it has been due.

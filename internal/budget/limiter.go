@@ -143,7 +143,8 @@ func (l *Limiter) Limits() Limits { return l.limits }
 // When no slot is free the call is queued in its lane: urgent (WithUrgent) and normal Waits as
 // the caller named in ctx (see WithCaller), served round-robin, urgent ones first; background
 // Waits (WithBackground) by their since, with a share of the slots (see the package
-// documentation). If its slot is expected after ctx's deadline less Config.SendReserve, or
+// documentation); a Wait marked WithUrgentOn moves to the urgent lane when told. If its slot
+// is expected after ctx's deadline less Config.SendReserve, or
 // after Config.MaxWait unless it is a background Wait, Wait returns a *WaitError at once; if it comes with less than SendReserve left, Wait gives it back and
 // returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
 // place is given up without consuming a slot. Wait also fails for an endpoint that is not one
@@ -205,10 +206,27 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 			"expected_wait", wait, "ahead", ahead, "queue_depth", depth)
 	}
 
-	select {
-	case <-w.ready:
-	case <-ctx.Done():
-	case <-expired:
+	var promote <-chan struct{} // a signal that the Wait became urgent (WithUrgentOn)
+	if li != urgentLane {
+		promote = urgentOn(ctx)
+	}
+	for queued := true; queued; {
+		select {
+		case <-w.ready:
+			queued = false
+		case <-ctx.Done():
+			queued = false
+		case <-expired:
+			queued = false
+		case <-promote:
+			promote = nil
+			l.mu.Lock()
+			if !w.granted && w.err == nil {
+				b.promote(w, caller)
+				l.schedule(b, time.Now())
+			}
+			l.mu.Unlock()
+		}
 	}
 	l.mu.Lock()
 	if w.err != nil {

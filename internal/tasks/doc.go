@@ -121,7 +121,9 @@
 // about it. The order:
 //
 //   - Watched tasks' polls first (budget.WithUrgent), round-robin across the tasks' owners
-//     (budget.WithCaller): they take up to three slots in four while unwatched polls wait.
+//     (budget.WithCaller): they take up to three slots in four while unwatched polls wait. A
+//     task that gains its first watcher while its poll waits moves to them at once
+//     (budget.WithUrgentOn).
 //   - Callers' own calls next (the poll that adopts a task), round-robin across owners.
 //   - Unwatched tasks' polls last, the task polled longest ago first, whatever its owner,
 //     with at least one slot in four while they wait.

@@ -368,3 +368,48 @@ func TestThousandTasks(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchedWhileQueued: 30 tasks share a poll limit of 1/1s, so each poll waits some 30s in
+// the budget's queue. A task that gains its first watcher while its poll waits there is
+// polled within two slots, not at its turn among the unwatched.
+func TestWatchedWhileQueued(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		limit := budget.Limit{N: 1, Per: time.Second}
+		window := limit.Per + budget.DefaultMargin(limit)
+		e := newEnv(t, fiberfake.Config{Seed: 29, PeoplePerSecond: 0.01, Limits: fiberfake.Limits{
+			Start: fiberfake.Rate{N: 1 << 20, Per: time.Minute},
+			Poll:  fiberfake.Rate{N: limit.N, Per: limit.Per},
+		}})
+		_, polls := saturate(e, limit, 2*time.Second, Policy{MinInterval: 100 * time.Millisecond, MaxInterval: 200 * time.Millisecond}, slog.New(newLevelCounter()))
+		var ids []string
+		for range 30 {
+			ids = append(ids, e.start(10))
+		}
+		time.Sleep(45 * time.Second) // every task polled once, and queued again
+		id := ids[len(ids)/2]
+		lastBefore := time.Time{}
+		for _, p := range polls.get() {
+			if p.id == id {
+				lastBefore = p.answer
+			}
+		}
+		watched := time.Now()
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go e.engine.Watch(ctx, "alice", id, "", 0, true, func(Update) error { return nil })
+		time.Sleep(5 * window)
+		var next time.Time
+		for _, p := range polls.get() {
+			if p.id == id && p.answer.After(watched) {
+				next = p.answer
+				break
+			}
+		}
+		if next.IsZero() || next.Sub(watched) > 2*window {
+			t.Errorf("the task gained a watcher %v after its last poll and was not polled in the next two slots", watched.Sub(lastBefore))
+		} else {
+			t.Logf("task last polled %v before the watch began; polled again %v after", watched.Sub(lastBefore), next.Sub(watched))
+		}
+		stop()
+	})
+}
