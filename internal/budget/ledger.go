@@ -269,11 +269,10 @@ func (l *Limiter) sync(b *bucket) {
 // transact runs one transaction on the ledger's record of bucket s (fresh, of the bucket's
 // limits): it applies reports in order and, when book is set, books a slot if one is free and,
 // unless urgent waiters are queued or the Limiter is overdue, no other Limiter's urgent claim
-// is live. It then claims the
-// urgent lane until the next slot (plus claimHold) while urgent waiters remain queued after
-// the booking (the slot goes to one of them when toUrgent; else to the background lane, whose
-// share of the slots the urgent waiters leave it), and clears its own claim when none do. The
-// caller does not hold l.mu.
+// is live. It then claims the urgent lane until the next slot (plus claimHold) while urgent
+// waiters remain queued after the booking (the slot goes to one of them when toUrgent; else to
+// the background lane, whose share of the slots the urgent waiters leave it), and clears its
+// own claim when none do. The caller does not hold l.mu.
 func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int, toUrgent, overdue bool) (txResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ledgerTimeout)
 	defer cancel()

@@ -144,9 +144,9 @@ func (l *Limiter) Limits() Limits { return l.limits }
 // the caller named in ctx (see WithCaller), served round-robin, urgent ones first; background
 // Waits (WithBackground) by their since, with a share of the slots (see the package
 // documentation); a Wait marked WithUrgentOn moves to the urgent lane when told. If its slot
-// is expected after ctx's deadline less Config.SendReserve, or
-// after Config.MaxWait unless it is a background Wait, Wait returns a *WaitError at once; if it comes with less than SendReserve left, Wait gives it back and
-// returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
+// is expected after ctx's deadline less Config.SendReserve, or after Config.MaxWait unless it
+// is a background Wait, Wait returns a *WaitError at once; if it comes with less than
+// SendReserve left, Wait gives it back and returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
 // place is given up without consuming a slot. Wait also fails for an endpoint that is not one
 // of fiber's three. With a Ledger, a queued Wait also returns a *WaitError once it has queued
 // as long as it was allowed, and the ledger's error, wrapped, when booking its slot failed.
@@ -284,6 +284,7 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 	b.counters.Queued++
 	b.counters.WaitTotal += waited
 	b.counters.WaitMax = max(b.counters.WaitMax, waited)
+	li = w.lane // it may have moved
 	l.mu.Unlock()
 	l.granted(ep, li, waited)
 	if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
