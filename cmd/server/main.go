@@ -144,9 +144,10 @@ func run(ctx context.Context, cfg config) error {
 	// On PostgreSQL the budget is the cluster's: every replica books its slots there. A SQLite
 	// store is one process's, and so is its budget.
 	ledger, _ := store.(budget.Ledger)
+	mets := metrics.New()
 	limiter, err := budget.New(budget.Config{
 		Limits: limits, MaxWait: cfg.maxQueueWait, SendReserve: sendReserve, Logger: logger.With("component", "budget"),
-		Ledger: ledger, MaxInFlight: 2 * cfg.fiberTimeout,
+		Ledger: ledger, MaxInFlight: 2 * cfg.fiberTimeout, OnGrant: mets.ObserveBudgetGrant,
 	})
 	if err != nil {
 		return err
@@ -155,7 +156,6 @@ func run(ctx context.Context, cfg config) error {
 		"shared_in_store", ledger != nil)
 	// Starts of unknown outcome are recorded for the operator by the service, which knows
 	// the caller and the request (see cmd/reconcile).
-	mets := metrics.New()
 	mets.RegisterBudget(limiter)
 	mets.RegisterReplica(replica)
 	upstream := fiber.NewRetrier(client, fiber.RetryConfig{Limiter: limiter, OnAttempt: mets.ObserveFiberAttempt})

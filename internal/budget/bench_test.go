@@ -62,7 +62,17 @@ func BenchmarkWaitFreeParallel(b *testing.B) {
 // overhead; and the wait of each call at the 50th and 99th percentiles and on average (a slot
 // freed while a caller is already queued is granted at once, one that is not waits for the
 // window to move). B/op and allocs/op are per grant.
-func BenchmarkWait1000Callers(b *testing.B) {
+func BenchmarkWait1000Callers(b *testing.B) { wait1000(b, false) }
+
+// BenchmarkWait1000Background is BenchmarkWait1000Callers with the 1000 callers as 1000 task
+// pollers: background Waits, each of since its last grant, so the lane is kept in order of
+// since (the oldest first) rather than round-robin:
+//
+//	go test -run '^$' -bench Wait1000Background -benchmem ./internal/budget/
+func BenchmarkWait1000Background(b *testing.B) { wait1000(b, true) }
+
+// wait1000 runs BenchmarkWait1000Callers, with background Waits when background is set.
+func wait1000(b *testing.B, background bool) {
 	lim := budget.Limit{N: 1000, Per: 50 * time.Millisecond}
 	l := newLimiter(b, budget.Config{Limits: budget.Limits{Start: lim}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -84,14 +94,20 @@ func BenchmarkWait1000Callers(b *testing.B) {
 		waits[i] = make([]time.Duration, 0, 2*b.N/callers+8) // round-robin: about b.N/callers each
 		wg.Go(func() {
 			cctx := budget.WithCaller(ctx, fmt.Sprint("caller-", i))
+			last := time.Now()
 			<-start
 			for remaining.Add(-1) >= 0 {
 				t := time.Now()
-				if err := l.Wait(cctx, testKey, fiber.EndpointStart); err != nil {
+				wctx := cctx
+				if background {
+					wctx = budget.WithBackground(cctx, last)
+				}
+				if err := l.Wait(wctx, testKey, fiber.EndpointStart); err != nil {
 					b.Error(err)
 					return
 				}
-				waits[i] = append(waits[i], time.Since(t))
+				last = time.Now()
+				waits[i] = append(waits[i], last.Sub(t))
 			}
 		})
 	}

@@ -29,11 +29,15 @@ type bucket struct {
 	streak      int         // 429 pauses in a row, for the backoff
 	claim       urgentClaim // with a Ledger: the record's urgent claim, in the ledger's clock
 
-	// lanes hold the waiters: lanes[urgentLane] are served before lanes[normalLane], each
-	// round-robin across its callers.
-	lanes   [2]lane
-	waiting int // waiters queued, over all lanes and callers
-	pending int // waiters granted a slot that have not yet picked it up
+	// lanes hold the waiters of the urgent and normal lanes: lanes[urgentLane] are served
+	// before lanes[normalLane], each round-robin across its callers; backlog holds the
+	// background lane, which gets the slot after priorityRun in a row to the others (run).
+	lanes     [2]lane
+	backlog   backlog
+	run       int       // slots in a row granted to the urgent and normal lanes while the backlog waited
+	waiting   int       // waiters queued, over all lanes and callers
+	pending   int       // waiters granted a slot that have not yet picked it up
+	busySince time.Time // since when waiters have been queued without a break; zero when none is
 
 	timer    *time.Timer // fires when the next slot frees up; nil when none is armed
 	timerAt  time.Time   // when timer fires
@@ -44,10 +48,10 @@ type bucket struct {
 	counters Counters
 }
 
-// The lanes of a bucket.
+// The round-robin lanes of a bucket, indexes of bucket.lanes.
 const (
-	urgentLane = 0 // Waits with WithUrgent: served first
-	normalLane = 1
+	urgentLane = LaneUrgent // Waits with WithUrgent: served first
+	normalLane = LaneNormal
 )
 
 // lane is one class of waiters: a queue per caller, served round-robin.
@@ -68,7 +72,9 @@ type callerQueue struct {
 // waiter is one Wait call in a queue.
 type waiter struct {
 	ready    chan struct{} // closed when the slot is granted
-	queue    *callerQueue
+	lane     Lane
+	queue    *callerQueue // its caller's queue in the urgent or normal lane; nil in the background lane
+	since    time.Time    // in the background lane: its place (WithBackground)
 	enqueued time.Time
 	granted  bool      // guarded by the Limiter's mutex
 	at       time.Time // when the slot was granted; guarded by the Limiter's mutex
@@ -115,13 +121,21 @@ func (b *bucket) grantFree(now time.Time) bool {
 	return true
 }
 
-// ahead returns how many waiters would be served before a new waiter of caller in lane li:
-// every urgent waiter comes first, then its own lane's share (see lane.ahead).
-func (b *bucket) ahead(caller string, li int) int {
-	if li == normalLane {
-		return b.lanes[urgentLane].waiting + b.lanes[normalLane].ahead(caller)
+// ahead returns how many waiters would be served before a new waiter of caller in lane li,
+// of since in the background lane: in the normal lane every urgent waiter comes first, then
+// its own lane's share (see lane.ahead); in the background lane those ahead of it by since;
+// and the slots the lanes share (see interleaved and priorityBefore).
+func (b *bucket) ahead(caller string, li Lane, since time.Time) int {
+	switch li {
+	case LaneBackground:
+		k := b.backlog.after(since)
+		return k + b.priorityBefore(k)
+	case normalLane:
+		p := b.lanes[urgentLane].waiting + b.lanes[normalLane].ahead(caller)
+		return p + b.interleaved(p)
 	}
-	return b.lanes[urgentLane].ahead(caller)
+	p := b.lanes[urgentLane].ahead(caller)
+	return p + b.interleaved(p)
 }
 
 // ahead returns how many waiters of the lane would be served before a new waiter of caller.
@@ -157,9 +171,25 @@ func (l *lane) before(cq *callerQueue, k int) int {
 	return total
 }
 
-// enqueue queues a new waiter of caller in lane li.
-func (b *bucket) enqueue(caller string, li int, now time.Time) *waiter {
-	l := &b.lanes[li]
+// enqueue queues a new waiter of caller in lane li, of since in the background lane.
+func (b *bucket) enqueue(caller string, li Lane, since, now time.Time) *waiter {
+	w := &waiter{ready: make(chan struct{}), lane: li, since: since, enqueued: now}
+	b.place(w, caller)
+	return w
+}
+
+// place queues w, which is in no queue, in its lane, as a waiter of caller in the urgent and
+// normal lanes.
+func (b *bucket) place(w *waiter, caller string) {
+	if b.waiting == 0 {
+		b.busySince = w.enqueued
+	}
+	b.waiting++
+	if w.lane == LaneBackground {
+		b.backlog.insert(w)
+		return
+	}
+	l := &b.lanes[w.lane]
 	cq := l.queues[caller]
 	if cq == nil {
 		if l.queues == nil {
@@ -173,25 +203,40 @@ func (b *bucket) enqueue(caller string, li int, now time.Time) *waiter {
 			l.next++
 		}
 	}
-	w := &waiter{ready: make(chan struct{}), queue: cq, enqueued: now}
+	w.queue = cq
 	cq.waiters = append(cq.waiters, w)
 	l.waiting++
-	b.waiting++
-	return w
+}
+
+// promote moves the queued waiter w of caller to the urgent lane, as a new urgent waiter of
+// caller, keeping the time it queued.
+func (b *bucket) promote(w *waiter, caller string) {
+	if w.lane == urgentLane {
+		return
+	}
+	busy := b.busySince
+	b.remove(w)
+	w.lane, w.queue = urgentLane, nil
+	b.place(w, caller)
+	b.busySince = busy
 }
 
 // position returns how many waiters would be served before the queued waiter w.
 func (b *bucket) position(w *waiter) int {
+	if w.lane == LaneBackground {
+		k := b.backlog.index(w)
+		return k + b.priorityBefore(k)
+	}
 	l := w.queue.lane
 	n := l.before(w.queue, slices.Index(w.queue.waiters, w))
-	if l == &b.lanes[normalLane] {
+	if w.lane == normalLane {
 		n += b.lanes[urgentLane].waiting
 	}
-	return n
+	return n + b.interleaved(n)
 }
 
-// grantNext grants a slot at now to the head waiter of the caller whose turn it is, in the
-// urgent lane if it has waiters, else in the normal one, and logs its departure.
+// grantNext grants a slot at now to the waiter whose turn it is (see next), and logs its
+// departure.
 func (b *bucket) grantNext(now time.Time) {
 	w := b.next()
 	w.granted, w.at = true, now
@@ -199,9 +244,22 @@ func (b *bucket) grantNext(now time.Time) {
 	close(w.ready)
 }
 
-// next takes out of its queue the waiter whose turn it is, in the urgent lane if it has
-// waiters, else in the normal one, and counts it as pending. There must be a waiter.
+// next takes out of its queue the waiter whose turn it is, and counts it as pending: the head
+// of the background lane when backgroundNext says so, else the head waiter of the caller whose
+// turn it is in the urgent lane if it has waiters, else in the normal one. There must be a
+// waiter.
 func (b *bucket) next() *waiter {
+	if b.backgroundNext() {
+		b.run = 0
+		w := b.backlog.pop()
+		b.dequeued()
+		return w
+	}
+	if b.backlog.len() > 0 {
+		b.run++
+	} else {
+		b.run = 0
+	}
 	l := &b.lanes[urgentLane]
 	if l.waiting == 0 {
 		l = &b.lanes[normalLane]
@@ -216,28 +274,46 @@ func (b *bucket) next() *waiter {
 		l.next = (l.next + 1) % len(l.ring)
 	}
 	l.waiting--
+	b.dequeued()
+	return w
+}
+
+// dequeued counts a waiter taken out of its queue for a grant as pending.
+func (b *bucket) dequeued() {
 	b.waiting--
 	b.pending++
-	return w
+	if b.waiting == 0 {
+		b.busySince = time.Time{}
+	}
 }
 
 // remove takes a waiter that was not granted out of its queue.
 func (b *bucket) remove(w *waiter) {
-	cq := w.queue
-	l := cq.lane
-	if i := slices.Index(cq.waiters, w); i >= 0 {
-		cq.waiters = slices.Delete(cq.waiters, i, i+1)
-		l.waiting--
-		b.waiting--
-	}
-	if len(cq.waiters) == 0 {
-		if i := slices.Index(l.ring, cq); i >= 0 {
-			l.dropQueue(i)
+	if w.lane == LaneBackground {
+		if i := b.backlog.index(w); i >= 0 {
+			b.backlog.waiters = slices.Delete(b.backlog.waiters, i, i+1)
+			b.waiting--
 		}
+	} else {
+		cq := w.queue
+		l := cq.lane
+		if i := slices.Index(cq.waiters, w); i >= 0 {
+			cq.waiters = slices.Delete(cq.waiters, i, i+1)
+			l.waiting--
+			b.waiting--
+		}
+		if len(cq.waiters) == 0 {
+			if i := slices.Index(l.ring, cq); i >= 0 {
+				l.dropQueue(i)
+			}
+		}
+	}
+	if b.waiting == 0 {
+		b.busySince = time.Time{}
 	}
 }
 
-// callers returns how many callers have waiters, over both lanes.
+// callers returns how many callers have waiters in the urgent and normal lanes.
 func (b *bucket) callers() int { return len(b.lanes[urgentLane].ring) + len(b.lanes[normalLane].ring) }
 
 // dropQueue removes the empty queue at ring index i, keeping next on the same caller (or on
@@ -277,7 +353,12 @@ func (b *bucket) failAll(err error) int {
 		}
 		b.lanes[li] = lane{}
 	}
-	b.waiting = 0
+	for _, w := range b.backlog.waiters {
+		w.err = err
+		close(w.ready)
+	}
+	b.backlog = backlog{}
+	b.waiting, b.busySince = 0, time.Time{}
 	return n
 }
 

@@ -45,24 +45,54 @@
 // answer cannot bound: Fiber's clock running a little fast, or timestamps it rounds.
 // Config.Margin overrides it.
 //
-// # Fair queueing
+// # Lanes and the order of a saturated bucket
 //
-// Waits marked WithUrgent (the polls of tasks somebody watches) form a lane of their own,
-// served before every unmarked Wait of the bucket; within each lane the rules below apply.
+// A bucket is saturated when more Waits come than its limit allows: they queue, and the
+// order in which slots are granted matters. Waits queue in one of three lanes:
 //
-// A Wait that finds no free slot joins the queue of its caller (named by WithCaller in the
-// context; callers without a name share the queue ""), and slots are granted round-robin across
-// the callers of the bucket, each queue in FIFO order. A caller that joins is served at the end
-// of the current round, so a noisy caller with a thousand waiters delays another caller's first
-// request by at most one round, not a thousand slots. A waiter whose context ends leaves the
-// queue and consumes nothing.
+//   - urgent: Waits marked WithUrgent, requests somebody waits on (the polls of watched tasks),
+//     and Waits marked WithUrgentOn once told, while queued, that they became urgent;
+//   - normal: unmarked Waits, callers' own requests, which have deadlines of their own;
+//   - background: Waits marked WithBackground only, internal work nobody waits on right now
+//     (the polls of unwatched tasks), each with a since: how long it has been due.
+//
+// Slots go to the urgent lane first, then the normal lane, then the background lane, with one
+// exception: while the background lane has waiters, the other two get at most priorityRun (3)
+// slots in a row, and the next goes to the background lane. Within the urgent and normal lanes,
+// a Wait joins the queue of its caller (named by WithCaller in the context; callers without a
+// name share the queue ""), and slots are granted round-robin across the callers of the lane,
+// each queue in FIFO order. A caller that joins is served at the end of the current round, so
+// a noisy caller with a thousand waiters delays another caller's first request by at most one
+// round, not a thousand slots. The background lane is ordered by since, the oldest first
+// (arrival order among equals), whatever the caller: for task polls, the task polled longest
+// ago goes first, so every task gets its turn once per round of the tasks waiting, and an
+// owner's share of these polls is in proportion to its unfinished tasks. A waiter whose
+// context ends leaves the queue and consumes nothing.
+//
+// The bound of a background Wait. Say a bucket's background Waits are the polls of N_u tasks,
+// each with at most one Wait queued at a time and since the time of the task's last poll. A
+// task's Wait with since t0 is served after those of since earlier than t0 (and equal ones that
+// came before it); a task served meanwhile polls after t0, so it comes back behind the Wait:
+// each other task goes first at most once, and the Wait is granted within N_u background
+// grants. The background lane gets at least one slot in priorityRun+1 while it waits, so the
+// Wait is granted within (priorityRun+1)·N_u = 4·N_u slots of the bucket, and within N_u when
+// the urgent and normal lanes want fewer. A bucket of limit N per Per grants at most N slots
+// per window and, saturated, about that many: the Wait ends within ⌈4·N_u/N⌉ windows (each Per
+// plus the margin plus the time Fiber takes to answer, which the window counts from), plus any
+// 429 pause. With Fiber's 240 polls a minute and 1,000 unwatched tasks on a key, a task waits at
+// most ⌈4000/240⌉ = 17 windows, about 17 minutes, when watched polls take their whole share,
+// and ⌈1000/240⌉ = 5, about 5 minutes, when they take none (its pacer's wait between polls
+// comes on top). The urgent lane gets at least three slots in four, so a watched task's poll
+// waits for the other urgent polls ahead of it, a third more, and not for unwatched ones.
 //
 // Wait fails fast: from the queue ahead of it, the departure log and any 429 pause it computes
 // when its slot would come. When that is later than the context's deadline less
 // Config.SendReserve, or than Config.MaxWait, it returns a *WaitError at once with the expected
 // delay, and nothing is sent. The estimate is made on arrival; callers joining later may take
 // their fair turn ahead of a waiter, which then ends with its context's error if its deadline
-// comes first, or with a *WaitError if its slot leaves less than SendReserve.
+// comes first, or with a *WaitError if its slot leaves less than SendReserve. Config.MaxWait does
+// not bound a background Wait, urgent or not: internal work waits its turn without failing, and
+// only its context (give it no deadline) ends the wait.
 //
 // # 429s
 //
@@ -76,8 +106,8 @@
 // spends all of it. With Config.Ledger, the window of each bucket (its departure log, its 429
 // pause) lives in the ledger, one record per key and endpoint that every Limiter on the ledger
 // reads and writes; internal/storage/postgres keeps it in PostgreSQL. What stays local is the
-// queue: the callers of each replica queue there, round-robin and urgent lane as above, and
-// when the turn of one has come the replica books its slot in the ledger. The urgent lane also
+// queue: the Waits of each replica queue there, in the lanes and order above, and when the turn
+// of one has come the replica books its slot in the ledger. The urgent lane also
 // spans the replicas, through a claim in the record (below).
 //
 // A booking is one transaction: it reads the record at the ledger's clock (the replicas'
@@ -114,6 +144,22 @@
 // holds the others back by at most the hold after the slot it was waiting for. The window is
 // written in format 2 only while it carries a claim; older fibergates read format 1 only.
 //
+// Claims do not starve the other replicas. A replica whose bookings other replicas' claims
+// have held back for (priorityRun+1) slot intervals (4·window/N) books the next free slot
+// whatever the claims say, and its turn starts again. While the urgent Waits of other replicas
+// want every slot, a replica with waiters so gets a slot about every four slot intervals and
+// the time the claims take to look at again, about one slot in six or seven; a claimer's own
+// background lane has its share of the claimer's slots as above.
+//
+// What holds across replicas is therefore approximate, and this is what is guaranteed: every
+// Wait of a replica is ordered by the rules above among that replica's Waits (tasks are
+// spread over the replicas by their leases, so each task's polls queue on one replica);
+// background Waits are never bounded by MaxWait on any replica; urgent Waits go before other
+// Waits of the cluster except for the slots that held-back replicas take; and a background
+// Wait's bound is the one above computed with its own replica's background Waits and the
+// share of the slots that replica gets: an equal share among the replicas with waiters, and
+// about one slot in six or seven while other replicas' urgent Waits want every slot.
+//
 // The view does not see the other replicas' queues, so the estimate a Wait makes on arrival is
 // a lower bound: a fast failure is certain, but a Wait may queue and then find its slot too
 // late. It then fails with a *WaitError when the time it was allowed to queue runs out, rather
@@ -125,7 +171,12 @@
 //
 // # Visibility
 //
-// Stats returns queue depths, waits, grants, fast failures and 429s per bucket, ready to be
-// exported as metrics. With Config.Logger, waits and fast failures are logged at debug level and
-// 429 pauses at warn level. Buckets are named by fiber.KeyID, never by the key.
+// Stats returns queue depths by lane, the oldest wait of each lane, how long each bucket has
+// been backlogged (Waits queued without a break: saturated, when it lasts a window or more),
+// waits, grants, fast failures and 429s per bucket, ready to be exported as metrics;
+// Config.OnGrant sees every grant's lane and wait. With Config.Logger, waits and fast failures
+// are logged at debug level and 429 pauses at warn level: nothing is logged per Wait above
+// debug level however long the queue, so a saturated budget is a normal state, summed up by
+// whoever reads Stats (fibergate's server logs one line a minute). Buckets are named by
+// fiber.KeyID, never by the key.
 package budget

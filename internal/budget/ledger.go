@@ -74,6 +74,7 @@ type shared struct {
 
 	claimed   bool      // the last transaction left an urgent claim of this Limiter in the record
 	heldUntil time.Time // another Limiter's urgent claim, by the ledger's clock, as of the last transaction
+	heldSince time.Time // since when another Limiter's claims have held this one's bookings back (see overdue); zero when they do not
 }
 
 // report is a change to apply to the ledger's record in the next transaction.
@@ -102,6 +103,7 @@ type txResult struct {
 
 	claimed   bool      // the record holds this Limiter's urgent claim
 	heldUntil time.Time // the end of another Limiter's urgent claim in the record; zero when none
+	heldBack  bool      // a slot was free, but another Limiter's urgent claim kept it from this one
 }
 
 // viewNow returns the time by the ledger's clock at now by the process's, for a bucket of a
@@ -125,15 +127,36 @@ func (b *bucket) slotAt(now time.Time, p int) time.Time {
 
 // nextAt returns when, by the process's clock, the view says the head waiter of a bucket of a
 // Limiter with a Ledger may book its slot: slotAt(now, 0), and not before another Limiter's
-// urgent claim ends unless the head is urgent.
+// urgent claim ends unless urgent waiters are queued here or the claims have held this
+// Limiter back for overdueAfter.
 func (b *bucket) nextAt(now time.Time) time.Time {
 	t := b.slotAt(now, 0)
 	if b.lanes[urgentLane].waiting == 0 {
-		if held := b.sh.heldUntil.Add(b.sh.offset); held.After(t) {
+		held := b.sh.heldUntil.Add(b.sh.offset)
+		if !b.sh.heldSince.IsZero() {
+			if due := b.sh.heldSince.Add(b.overdueAfter()); due.Before(held) {
+				held = due
+			}
+		}
+		if held.After(t) {
 			t = held
 		}
 	}
 	return t
+}
+
+// overdueAfter is how long other Limiters' urgent claims may hold back the bookings of a
+// Limiter with waiters before it books a free slot whatever the claims: priorityRun+1 slot
+// intervals (window/N), so that the urgent lanes of the other replicas take about as large a
+// share from its waiters as a replica's own urgent lane takes from its background lane.
+func (b *bucket) overdueAfter() time.Duration {
+	return (priorityRun + 1) * b.window / time.Duration(b.limit.N)
+}
+
+// overdue reports whether other Limiters' claims have held this one's bookings back for
+// overdueAfter at now.
+func (b *bucket) overdue(now time.Time) bool {
+	return !b.sh.heldSince.IsZero() && !now.Before(b.sh.heldSince.Add(b.overdueAfter()))
 }
 
 // claimStale reports whether the urgent claim the record holds for this Limiter, as of the
@@ -195,9 +218,11 @@ func (l *Limiter) sync(b *bucket) {
 		reports := sh.reports
 		sh.reports = nil
 		urgent := b.lanes[urgentLane].waiting
+		toUrgent := urgent > 0 && !b.backgroundNext()
+		overdue := b.overdue(now)
 		scratch := b.fresh()
 		l.mu.Unlock()
-		res, err := l.transact(scratch, reports, book, urgent)
+		res, err := l.transact(scratch, reports, book, urgent, toUrgent, overdue)
 		after := time.Now()
 		l.mu.Lock()
 		if err != nil {
@@ -208,6 +233,12 @@ func (l *Limiter) sync(b *bucket) {
 		sh.offset = after.Sub(res.now)
 		b.log, b.pausedUntil, b.streak = res.view.log, res.view.pausedUntil, res.view.streak
 		sh.claimed, sh.heldUntil = res.claimed, res.heldUntil
+		switch {
+		case res.booked || b.waiting == 0:
+			sh.heldSince = time.Time{}
+		case res.heldBack && sh.heldSince.IsZero():
+			sh.heldSince = after
+		}
 		if book && !res.booked {
 			sh.refused++
 		}
@@ -237,11 +268,12 @@ func (l *Limiter) sync(b *bucket) {
 
 // transact runs one transaction on the ledger's record of bucket s (fresh, of the bucket's
 // limits): it applies reports in order and, when book is set, books a slot if one is free and,
-// unless the slot is for one of the urgent waiters queued, no other Limiter's urgent claim is
-// live. It then claims the urgent lane until the next slot (plus claimHold) while urgent
-// waiters remain queued after the booking, and clears its own claim when none do. The caller
-// does not hold l.mu.
-func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int) (txResult, error) {
+// unless urgent waiters are queued or the Limiter is overdue, no other Limiter's urgent claim
+// is live. It then claims the urgent lane until the next slot (plus claimHold) while urgent
+// waiters remain queued after the booking (the slot goes to one of them when toUrgent; else to
+// the background lane, whose share of the slots the urgent waiters leave it), and clears its
+// own claim when none do. The caller does not hold l.mu.
+func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int, toUrgent, overdue bool) (txResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ledgerTimeout)
 	defer cancel()
 	var res txResult
@@ -270,12 +302,16 @@ func (l *Limiter) transact(s *bucket, reports []report, book bool, urgent int) (
 			v.claim = urgentClaim{} // expired: no claim
 		}
 		held := !v.claim.until.IsZero() && v.claim.by != l.id
-		if book && !v.slotTime(now, 0).After(now) && (urgent > 0 || !held) {
-			v.log.push(now)
-			res.booked, changed = true, true
+		if book && !v.slotTime(now, 0).After(now) {
+			if urgent > 0 || !held || overdue {
+				v.log.push(now)
+				res.booked, changed = true, true
+			} else {
+				res.heldBack = true
+			}
 		}
 		left := urgent // urgent waiters queued after the booking (fn may run again: urgent stays)
-		if res.booked && left > 0 {
+		if res.booked && toUrgent {
 			left-- // the slot goes to the urgent head
 		}
 		switch {

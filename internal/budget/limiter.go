@@ -26,7 +26,8 @@ type Config struct {
 	Margin time.Duration
 
 	// MaxWait bounds how long Wait queues, on top of the context's deadline: a Wait whose slot
-	// is expected later fails at once with a *WaitError. Zero means no bound but the deadline.
+	// is expected later fails at once with a *WaitError. It does not bound Waits marked
+	// WithBackground. Zero means no bound but the deadline.
 	MaxWait time.Duration
 
 	// SendReserve is the time a request needs after its slot: a Wait that has to queue counts
@@ -50,6 +51,12 @@ type Config struct {
 	// same ledger (the replicas of a cluster), which must have the same Limits and Margin. See
 	// the package documentation. Nil means the budget is this Limiter's alone, in memory.
 	Ledger Ledger
+
+	// OnGrant, when not nil, is called after every slot granted and used (Wait returned nil),
+	// with the bucket's endpoint, the Wait's lane and how long it queued (0 for a slot free at
+	// once), for metrics. It is called on the Wait's goroutine, without locks held; it must be
+	// safe for concurrent use and quick.
+	OnGrant func(ep fiber.Endpoint, lane Lane, waited time.Duration)
 
 	// MaxInFlight matters with a Ledger only: a request reported Sent and not Done this long
 	// after counts as answered then, so that a replica that died with requests in flight does
@@ -78,7 +85,8 @@ type Limiter struct {
 	reserve time.Duration
 	backoff Backoff
 	log     *slog.Logger
-	sweep   time.Duration // how often idle buckets are looked for
+	onGrant func(ep fiber.Endpoint, lane Lane, waited time.Duration) // nil: none
+	sweep   time.Duration                                            // how often idle buckets are looked for
 
 	ledger      Ledger // nil: the windows are in the buckets
 	maxInFlight time.Duration
@@ -108,6 +116,7 @@ func New(cfg Config) (*Limiter, error) {
 		reserve: cfg.SendReserve,
 		backoff: cfg.Backoff,
 		log:     cfg.Logger,
+		onGrant: cfg.OnGrant,
 		ledger:  cfg.Ledger,
 		buckets: make(map[bucketKey]*bucket),
 		retired: make(map[fiber.Endpoint]Counters),
@@ -131,11 +140,13 @@ func (l *Limiter) Limits() Limits { return l.limits }
 // slot: call it right before each attempt, retries included. It returns nil when the slot is
 // granted; the caller should then send at once.
 //
-// When no slot is free the call is queued as the caller named in ctx (see WithCaller), and
-// callers are served round-robin, urgent ones first (see WithUrgent). If its slot is expected
-// after ctx's deadline less Config.SendReserve, or after Config.MaxWait, Wait returns a
-// *WaitError at once; if it comes with less than SendReserve left, Wait gives it back and
-// returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
+// When no slot is free the call is queued in its lane: urgent (WithUrgent) and normal Waits as
+// the caller named in ctx (see WithCaller), served round-robin, urgent ones first; background
+// Waits (WithBackground) by their since, with a share of the slots (see the package
+// documentation); a Wait marked WithUrgentOn moves to the urgent lane when told. If its slot
+// is expected after ctx's deadline less Config.SendReserve, or after Config.MaxWait unless it
+// is a background Wait, Wait returns a *WaitError at once; if it comes with less than
+// SendReserve left, Wait gives it back and returns a *WaitError. If ctx ends while queued, Wait returns ctx's error, wrapped, and the
 // place is given up without consuming a slot. Wait also fails for an endpoint that is not one
 // of fiber's three. With a Ledger, a queued Wait also returns a *WaitError once it has queued
 // as long as it was allowed, and the ledger's error, wrapped, when booking its slot failed.
@@ -147,21 +158,26 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		return fmt.Errorf("budget: unknown endpoint %q", ep)
 	}
 	caller := Caller(ctx)
+	since, patient := BackgroundSince(ctx)
+	li := normalLane
+	switch {
+	case Urgent(ctx):
+		li = urgentLane
+	case patient:
+		li = LaneBackground
+	}
 
 	l.mu.Lock()
 	now := time.Now()
 	b := l.bucket(keyID, ep, now)
 	if b.sh == nil && b.grantFree(now) {
 		l.mu.Unlock()
+		l.granted(ep, li, 0)
 		return nil
 	}
-	li := normalLane
-	if Urgent(ctx) {
-		li = urgentLane
-	}
-	ahead := b.ahead(caller, li)
+	ahead := b.ahead(caller, li, since)
 	wait := b.slotAt(now, ahead).Sub(now)
-	allowed, isMax, bounded := l.allowed(ctx)
+	allowed, isMax, bounded := l.allowed(ctx, patient)
 	if bounded && wait > allowed {
 		b.counters.FastFails++
 		l.mu.Unlock()
@@ -172,7 +188,7 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 		}
 		return werr
 	}
-	w := b.enqueue(caller, li, now)
+	w := b.enqueue(caller, li, since, now)
 	var expired <-chan time.Time // with a Ledger, when the Wait has queued as long as allowed
 	if b.sh != nil {
 		w.free, w.refused = wait <= 0, b.sh.refused
@@ -190,10 +206,27 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 			"expected_wait", wait, "ahead", ahead, "queue_depth", depth)
 	}
 
-	select {
-	case <-w.ready:
-	case <-ctx.Done():
-	case <-expired:
+	var promote <-chan struct{} // a signal that the Wait became urgent (WithUrgentOn)
+	if li != urgentLane {
+		promote = urgentOn(ctx)
+	}
+	for queued := true; queued; {
+		select {
+		case <-w.ready:
+			queued = false
+		case <-ctx.Done():
+			queued = false
+		case <-expired:
+			queued = false
+		case <-promote:
+			promote = nil
+			l.mu.Lock()
+			if !w.granted && w.err == nil {
+				b.promote(w, caller)
+				l.schedule(b, time.Now())
+			}
+			l.mu.Unlock()
+		}
 	}
 	l.mu.Lock()
 	if w.err != nil {
@@ -251,20 +284,30 @@ func (l *Limiter) Wait(ctx context.Context, keyID string, ep fiber.Endpoint) err
 	b.counters.Queued++
 	b.counters.WaitTotal += waited
 	b.counters.WaitMax = max(b.counters.WaitMax, waited)
+	li = w.lane // it may have moved
 	l.mu.Unlock()
+	l.granted(ep, li, waited)
 	if l.log.Enabled(ctx, slog.LevelDebug) { // spare the arguments' allocations
-		l.log.Debug("fiber budget: slot granted", "key_id", keyID, "endpoint", ep, "caller", caller, "waited", waited)
+		l.log.Debug("fiber budget: slot granted", "key_id", keyID, "endpoint", ep, "caller", caller, "lane", li, "waited", waited)
 	}
 	return nil
 }
 
+// granted tells Config.OnGrant of a grant.
+func (l *Limiter) granted(ep fiber.Endpoint, li Lane, waited time.Duration) {
+	if l.onGrant != nil {
+		l.onGrant(ep, li, waited)
+	}
+}
+
 // allowed returns how long a Wait with ctx may queue, whether that bound is MaxWait, and
-// whether there is a bound at all. The deadline's bound keeps SendReserve for the request.
-func (l *Limiter) allowed(ctx context.Context) (d time.Duration, isMax, bounded bool) {
+// whether there is a bound at all. The deadline's bound keeps SendReserve for the request;
+// MaxWait does not bound a patient (background) Wait.
+func (l *Limiter) allowed(ctx context.Context, patient bool) (d time.Duration, isMax, bounded bool) {
 	if dl, ok := ctx.Deadline(); ok {
 		d, bounded = time.Until(dl)-l.reserve, true
 	}
-	if l.maxWait > 0 && (!bounded || l.maxWait < d) {
+	if l.maxWait > 0 && !patient && (!bounded || l.maxWait < d) {
 		d, isMax, bounded = l.maxWait, true, true
 	}
 	return d, isMax, bounded

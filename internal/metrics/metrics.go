@@ -1,10 +1,10 @@
 // Package metrics exports fibergate's Prometheus metrics: the gRPC server's calls (through
 // go-grpc-middleware's prometheus provider), every attempt at Fiber by endpoint and outcome,
-// the upstream budget (grants, queue depth, waits, fast failures, 429s received), the
-// replica's id, and the Go runtime and process.
+// the upstream budget (grants, queue depth by lane, oldest waits, waits, fast failures, 429s
+// received), the replica's id, and the Go runtime and process.
 //
-// No label ever holds a secret or a value a caller controls: endpoints and outcomes are fixed
-// sets, gRPC methods come from the service descriptor, the replica id is the operator's, and
+// No label ever holds a secret or a value a caller controls: endpoints, budget lanes and
+// outcomes are fixed sets, gRPC methods come from the service descriptor, the replica id is the operator's, and
 // API keys appear nowhere, not even as their ids (a request may bring its own key, which
 // would make the label set unbounded).
 package metrics
@@ -32,8 +32,9 @@ type Metrics struct {
 	// GRPC counts and times the gRPC server's calls; its interceptors go in the server's chain.
 	GRPC *grpcprom.ServerMetrics
 
-	attempts *prometheus.CounterVec   // endpoint, outcome
-	duration *prometheus.HistogramVec // endpoint
+	attempts  *prometheus.CounterVec   // endpoint, outcome
+	duration  *prometheus.HistogramVec // endpoint
+	grantWait *prometheus.HistogramVec // endpoint, lane
 }
 
 // New returns Metrics with the Go runtime, process and gRPC server collectors registered, and
@@ -54,15 +55,24 @@ func New() *Metrics {
 			Help:    "Duration of HTTP attempts at Fiber, from sending to the end of the answer, by endpoint.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"endpoint"}),
+		grantWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "budget", Name: "grant_wait_seconds",
+			Help: "How long each slot granted by the budget was waited for (0 when free at once), by endpoint and " +
+				"lane (urgent: watched tasks' polls; normal: callers' own calls; background: unwatched tasks' polls).",
+			Buckets: []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
+		}, []string{"endpoint", "lane"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.GRPC, m.attempts, m.duration,
+		m.GRPC, m.attempts, m.duration, m.grantWait,
 	)
 	for _, ep := range endpoints {
 		m.duration.WithLabelValues(string(ep))
 		m.attempts.WithLabelValues(string(ep), "ok")
+		for _, lane := range budget.Lanes {
+			m.grantWait.WithLabelValues(string(ep), lane.String())
+		}
 	}
 	return m
 }
@@ -97,6 +107,12 @@ func (m *Metrics) ObserveFiberAttempt(ep fiber.Endpoint, err error, took time.Du
 	m.duration.WithLabelValues(string(ep)).Observe(took.Seconds())
 }
 
+// ObserveBudgetGrant counts one slot granted by the budget and how long it was waited for; it
+// has the shape of budget.Config.OnGrant.
+func (m *Metrics) ObserveBudgetGrant(ep fiber.Endpoint, lane budget.Lane, waited time.Duration) {
+	m.grantWait.WithLabelValues(string(ep), lane.String()).Observe(waited.Seconds())
+}
+
 // Outcome names the outcome of an attempt for the outcome label: "ok", the snake_case name of
 // its fiber.ErrorKind, "not_sent" when it failed before reaching Fiber for another reason (the
 // context ended, a hook refused).
@@ -127,7 +143,8 @@ func Outcome(err error) string {
 	return "not_sent"
 }
 
-// RegisterBudget exports l's counters and queues, summed over the API keys of each endpoint.
+// RegisterBudget exports l's counters and queues, summed over the API keys of each endpoint
+// (the longest of their waits and backlogs), and by lane where the lane matters.
 func (m *Metrics) RegisterBudget(l *budget.Limiter) {
 	m.reg.MustRegister(&budgetCollector{l: l})
 }
@@ -173,23 +190,59 @@ var budgetMetrics = func() []budgetMetric {
 	}
 }()
 
+// The budget's metrics by lane, and its backlog.
+var (
+	laneDepthDesc = prometheus.NewDesc(namespace+"_budget_lane_queue_depth",
+		"Calls waiting for a slot now, by lane: urgent (watched tasks' polls), normal (callers' own calls), "+
+			"background (unwatched tasks' polls, which wait their turn without a bound but their task's end).",
+		[]string{"endpoint", "lane"}, nil)
+	laneOldestDesc = prometheus.NewDesc(namespace+"_budget_lane_oldest_wait_seconds",
+		"How long the call queued longest in the lane has waited so far, over the API keys; 0 when none waits.",
+		[]string{"endpoint", "lane"}, nil)
+	backloggedDesc = prometheus.NewDesc(namespace+"_budget_backlogged_seconds",
+		"How long calls have been queued for the endpoint without a break (the longest over the API keys); "+
+			"0 when none waits. Above the limit's window, the budget is saturated.",
+		[]string{"endpoint"}, nil)
+)
+
 func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range budgetMetrics {
 		ch <- m.desc
 	}
+	ch <- laneDepthDesc
+	ch <- laneOldestDesc
+	ch <- backloggedDesc
 }
 
 func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.l.Stats()
 	depth := map[fiber.Endpoint]int{}
 	keys := map[fiber.Endpoint]int{}
+	lanes := map[fiber.Endpoint]*[len(budget.Lanes)]budget.LaneStats{}
+	backlogged := map[fiber.Endpoint]time.Duration{}
+	for _, ep := range endpoints {
+		lanes[ep] = new([len(budget.Lanes)]budget.LaneStats)
+	}
 	for _, b := range s.Buckets {
 		depth[b.Endpoint] += b.Waiting
 		keys[b.Endpoint]++
+		backlogged[b.Endpoint] = max(backlogged[b.Endpoint], b.Backlogged)
+		if ls := lanes[b.Endpoint]; ls != nil {
+			for i, l := range b.Lanes {
+				ls[i].Waiting += l.Waiting
+				ls[i].OldestWait = max(ls[i].OldestWait, l.OldestWait)
+			}
+		}
 	}
 	for _, ep := range endpoints {
 		for _, m := range budgetMetrics {
 			ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(s.Totals[ep], depth[ep], keys[ep]), string(ep))
 		}
+		for i, lane := range budget.Lanes {
+			l := lanes[ep][i]
+			ch <- prometheus.MustNewConstMetric(laneDepthDesc, prometheus.GaugeValue, float64(l.Waiting), string(ep), lane.String())
+			ch <- prometheus.MustNewConstMetric(laneOldestDesc, prometheus.GaugeValue, l.OldestWait.Seconds(), string(ep), lane.String())
+		}
+		ch <- prometheus.MustNewConstMetric(backloggedDesc, prometheus.GaugeValue, backlogged[ep].Seconds(), string(ep))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -38,7 +39,7 @@ func TestOutcomeNamesEveryKind(t *testing.T) {
 func TestScrape(t *testing.T) {
 	const key = "sk_live_do_not_leak"
 	m := metrics.New()
-	l, err := budget.New(budget.Config{Limits: budget.Limits{Start: budget.Limit{N: 1, Per: time.Minute}}})
+	l, err := budget.New(budget.Config{Limits: budget.Limits{Start: budget.Limit{N: 1, Per: time.Minute}}, OnGrant: m.ObserveBudgetGrant})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +80,10 @@ func TestScrape(t *testing.T) {
 		`fibergate_budget_fast_failures_total{endpoint="start"} 1`,
 		`fibergate_budget_fiber_429_total{endpoint="poll"} 1`,
 		`fibergate_budget_queue_depth{endpoint="cancel"} 0`,
+		`fibergate_budget_lane_queue_depth{endpoint="start",lane="background"} 0`,
+		`fibergate_budget_backlogged_seconds{endpoint="cancel"} 0`,
+		`fibergate_budget_grant_wait_seconds_count{endpoint="start",lane="normal"} 1`,
+		`fibergate_budget_grant_wait_seconds_count{endpoint="poll",lane="background"} 0`,
 		`fibergate_budget_active_keys{endpoint="start"} 1`,
 		`fibergate_replica_info{replica="web-1-a3f09c"} 1`,
 		"go_goroutines",
@@ -99,4 +104,73 @@ func TestScrape(t *testing.T) {
 			t.Errorf("lint: %s: %s", p.Metric, p.Text)
 		}
 	}
+}
+
+// TestBudgetLanes: the queues by lane, the oldest wait in each and the backlog, over two keys:
+// depths add up, waits and backlogs are the longest.
+func TestBudgetLanes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := metrics.New()
+		l, err := budget.New(budget.Config{Limits: budget.Limits{Poll: budget.Limit{N: 1, Per: time.Minute}}, OnGrant: m.ObserveBudgetGrant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.RegisterBudget(l)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan error, 3)
+		queue := func(ctx context.Context, keyID string) {
+			go func() { done <- l.Wait(ctx, keyID, fiber.EndpointPoll) }()
+			synctest.Wait()
+		}
+		for _, k := range []string{"key-a", "key-b"} {
+			if err := l.Wait(ctx, k, fiber.EndpointPoll); err != nil {
+				t.Fatal(err)
+			}
+		}
+		queue(budget.WithBackground(ctx, time.Now()), "key-a")
+		time.Sleep(10 * time.Second)
+		queue(budget.WithBackground(ctx, time.Now()), "key-b")
+		queue(budget.WithUrgent(budget.WithBackground(ctx, time.Now())), "key-b")
+		time.Sleep(5 * time.Second)
+		want := `
+# HELP fibergate_budget_lane_queue_depth Calls waiting for a slot now, by lane: urgent (watched tasks' polls), normal (callers' own calls), background (unwatched tasks' polls, which wait their turn without a bound but their task's end).
+# TYPE fibergate_budget_lane_queue_depth gauge
+fibergate_budget_lane_queue_depth{endpoint="cancel",lane="background"} 0
+fibergate_budget_lane_queue_depth{endpoint="cancel",lane="normal"} 0
+fibergate_budget_lane_queue_depth{endpoint="cancel",lane="urgent"} 0
+fibergate_budget_lane_queue_depth{endpoint="poll",lane="background"} 2
+fibergate_budget_lane_queue_depth{endpoint="poll",lane="normal"} 0
+fibergate_budget_lane_queue_depth{endpoint="poll",lane="urgent"} 1
+fibergate_budget_lane_queue_depth{endpoint="start",lane="background"} 0
+fibergate_budget_lane_queue_depth{endpoint="start",lane="normal"} 0
+fibergate_budget_lane_queue_depth{endpoint="start",lane="urgent"} 0
+# HELP fibergate_budget_lane_oldest_wait_seconds How long the call queued longest in the lane has waited so far, over the API keys; 0 when none waits.
+# TYPE fibergate_budget_lane_oldest_wait_seconds gauge
+fibergate_budget_lane_oldest_wait_seconds{endpoint="cancel",lane="background"} 0
+fibergate_budget_lane_oldest_wait_seconds{endpoint="cancel",lane="normal"} 0
+fibergate_budget_lane_oldest_wait_seconds{endpoint="cancel",lane="urgent"} 0
+fibergate_budget_lane_oldest_wait_seconds{endpoint="poll",lane="background"} 15
+fibergate_budget_lane_oldest_wait_seconds{endpoint="poll",lane="normal"} 0
+fibergate_budget_lane_oldest_wait_seconds{endpoint="poll",lane="urgent"} 5
+fibergate_budget_lane_oldest_wait_seconds{endpoint="start",lane="background"} 0
+fibergate_budget_lane_oldest_wait_seconds{endpoint="start",lane="normal"} 0
+fibergate_budget_lane_oldest_wait_seconds{endpoint="start",lane="urgent"} 0
+# HELP fibergate_budget_backlogged_seconds How long calls have been queued for the endpoint without a break (the longest over the API keys); 0 when none waits. Above the limit's window, the budget is saturated.
+# TYPE fibergate_budget_backlogged_seconds gauge
+fibergate_budget_backlogged_seconds{endpoint="cancel"} 0
+fibergate_budget_backlogged_seconds{endpoint="poll"} 15
+fibergate_budget_backlogged_seconds{endpoint="start"} 0
+`
+		if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+			"fibergate_budget_lane_queue_depth", "fibergate_budget_lane_oldest_wait_seconds", "fibergate_budget_backlogged_seconds"); err != nil {
+			t.Error(err)
+		}
+		cancel()
+		for range 3 {
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("queued Wait: %v, want it to end with its context", err)
+			}
+		}
+	})
 }

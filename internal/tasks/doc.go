@@ -138,9 +138,27 @@
 //
 // # Polls under one key's budget
 //
-// The rate limiter orders the polls of many tasks under one key's budget. It queues them by
-// the task's owner (budget.WithCaller), as it does cancels and the poll that adopts a task,
-// and serves owners in turn. Watched tasks' polls are marked budget.WithUrgent: when the poll
-// budget is short, they go before every unwatched task's poll, so watched tasks are both
-// polled more often (WatchedMaxInterval) and first.
+// When many tasks run under one key, their polls, not Fiber, are the bottleneck: the key's
+// poll budget saturates, and the rate limiter (internal/budget) orders the polls. A poller
+// waits for its slot however long it takes, and never fails for waiting: its Wait is marked
+// budget.WithBackground, with the time of the task's last poll (its start, before the first),
+// so that no queue limit (the server's -max-queue-wait) applies; only the end of the poller
+// (shutdown, a lost lease, the task deleted) ends the wait, and nothing is logged per poller
+// about it. The order:
+//
+//   - Watched tasks' polls first (budget.WithUrgent), round-robin across the tasks' owners
+//     (budget.WithCaller): they take up to three slots in four while unwatched polls wait. A
+//     task that gains its first watcher while its poll waits moves to them at once
+//     (budget.WithUrgentOn).
+//   - Callers' own calls next (the poll that adopts a task), round-robin across owners.
+//   - Unwatched tasks' polls last, the task polled longest ago first, whatever its owner,
+//     with at least one slot in four while they wait.
+//
+// So with N_u unwatched tasks on a key of limit N polls per window, an unwatched task's poll
+// waits at most 4·N_u slots, ⌈4·N_u/N⌉ windows (N_u slots, ⌈N_u/N⌉ windows, while watched polls
+// and callers want fewer than three in four), and the longest time between two polls of an
+// unwatched task is that plus its pacer's wait (at most MaxInterval). With Fiber's 240 polls a
+// minute and 1,000 unwatched tasks, that is 17 windows of a minute at worst, 5 without watched
+// traffic. Across replicas the order holds within each replica, and a replica held back by
+// the others' watched polls still gets about one slot in six or seven; see internal/budget.
 package tasks

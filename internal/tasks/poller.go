@@ -86,9 +86,14 @@ func (e *Engine) pollUntilDone(ctx context.Context, id string, l *lease) error {
 		if l != nil && !e.live(l) {
 			return fmt.Errorf("poll task %s: %w", id, storage.ErrLeaseLost)
 		}
-		pctx := ctx
+		// A poller waits its turn for a slot, however long, and never fails for waiting: the
+		// longest unpolled first, watched tasks (somebody waits on them) before the others,
+		// and a task that gains its first watcher while its poll waits moves up with them.
+		pctx := budget.WithBackground(ctx, lastPoll)
 		if e.hub.watched(id) {
-			pctx = budget.WithUrgent(ctx) // somebody waits on it: before unwatched tasks' polls
+			pctx = budget.WithUrgent(pctx)
+		} else {
+			pctx = budget.WithUrgentOn(pctx, kicks)
 		}
 		resp, err := e.fiber.Poll(pctx, key, fiber.PollRequest{TaskID: id, Cursor: cursorArg(task.Progress.Cursor), Take: PageSize})
 		// The answer's counts are Fiber's as of now, not as of the call: the rate limiter may
