@@ -28,13 +28,27 @@ var drainLimits = limits{
 	poll:  fiberfake.Rate{N: 10, Per: time.Second},
 }
 
-// The longest waits between two polls of a task that the README documents: a watched task's
-// wait is capped at 2s, an unwatched one's at 30s (tasks.Policy's WatchedMaxInterval and
-// MaxInterval).
-const (
-	documentedWatchedWait   = 2 * time.Second
-	documentedUnwatchedWait = 30 * time.Second
-)
+// drainFirstPoll is the server's first-poll delay after a start (tasks.Policy's FirstPoll): a
+// task's first wait counts from its start, so it comes on top of the queue's bound.
+const drainFirstPoll = time.Second
+
+// documentedWait is the bound internal/budget's documentation gives a task's poll under a
+// saturated budget, for the drain's limit: the background (unwatched) lane is granted at least
+// one slot in four, so an unwatched task's poll waits at most ⌈4·n/N⌉ windows for n unwatched
+// tasks and a limit of N per window; the urgent (watched) lane at least three in four, so a
+// watched task's poll waits at most ⌈4·n/(3·N)⌉ windows for n watched tasks. In the drain
+// every task has a full page waiting, so its pacer adds no wait between polls, and only the
+// first poll's delay comes on top.
+func documentedWait(n int, watched bool) time.Duration {
+	limit := drainLimits.poll
+	slots := 4 * n
+	per := limit.N
+	if watched {
+		per = 3 * limit.N
+	}
+	windows := (slots + per - 1) / per
+	return drainFirstPoll + time.Duration(windows)*limit.Per
+}
 
 func drain(ctx context.Context, b *bench) (section, error) {
 	ctx, cancel := context.WithTimeout(ctx, drainTimeout)
@@ -133,6 +147,8 @@ func drain(ctx context.Context, b *bench) (section, error) {
 	idealWatched := max(firstAfter+drainSpan(watchedN*drainPeople, drainLimits.poll), lastWatchedStart+drainSpan(drainPeople, drainLimits.poll))
 	idealUnwatched := firstAfter + drainSpan(results, drainLimits.poll)
 	pollsPerSec := float64(drainLimits.poll.N) / drainLimits.poll.Per.Seconds()
+	documentedWatchedWait := documentedWait(watchedN, true)
+	documentedUnwatchedWait := documentedWait(drainTasks-watchedN, false)
 	idealWatchedWait := time.Duration(float64(watchedN) / pollsPerSec * float64(time.Second))
 	idealUnwatchedWait := time.Duration(float64(drainTasks) / pollsPerSec * float64(time.Second))
 	idealPolls := drainTasks * pagesFor(drainPeople)
@@ -194,7 +210,8 @@ func drain(ctx context.Context, b *bench) (section, error) {
 				drainSpan(results, drainLimits.poll), pageSize, drainLimits.poll.N, drainLimits.poll.Per, resultsPerMinute(drainLimits.poll)),
 			fmt.Sprintf("Times run from the first start sent. Their ideals are lower bounds, on the same schedule from the first poll: the watched tasks' pages first (and the last-started watched task's own pages after its start), then every page. Ideal longest wait: the tasks of the group polled in turn at the limit's long-run rate (%d watched, %d in all).",
 				watchedN, drainTasks),
-			fmt.Sprintf("Longest wait between two polls: from the simulator's log of answered polls, per task, counting the wait from its start to its first poll. Goals: the README's caps on a task's poll interval, %v watched and %v unwatched.",
+			fmt.Sprintf("Longest wait between two polls: from the simulator's log of answered polls, per task, counting the wait from its start to its first poll. Goals: the bound internal/budget documents for a saturated budget, the first poll's delay (%v) plus ⌈4·n/(3·N)⌉ windows for n watched tasks and ⌈4·n/N⌉ for n unwatched ones under a limit of N per window: %v watched and %v unwatched.",
+				drainFirstPoll,
 				documentedWatchedWait, documentedUnwatchedWait),
 		},
 	}, nil
