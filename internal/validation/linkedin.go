@@ -7,27 +7,45 @@ import (
 	validatepb "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// urlRules are the rules of LinkedInUrl.value that linkedInURLValid renders, as the contract
-// states them, less the ids and messages of its CEL rules (they do not change what passes).
-// The CEL expressions are in CEL's own escaping: the regular expressions are
+// The rules the shortcut renders, as the contract states them: PersonDetails.linkedin_url
+// is required; the LinkedInUrl in it has no rules but those of its only field, value:
+// urlRules, less the ids and messages of its CEL rules (they do not change what passes). The
+// CEL expressions are in CEL's own escaping: the regular expressions are
 // [\x00-\x20\x7f\x{85}\x{a0}\x{2028}\x{2029}] and
 // ^(?:https?:\/\/)?(?:[a-z]+\.)?linkedin\.[a-z]{2,}\/(?:in|sales\/lead|talent\/profile)\/(?<slug>[^/\\?,#]+)\/?(?:[\?,#].*)?
-const urlRules = `
+const (
+	personURLRules = `required: true`
+	urlRules       = `
 string: {min_len: 1, max_bytes: 2048}
 cel: {expression: "!this.matches('[\\\\x00-\\\\x20\\\\x7f\\\\x{85}\\\\x{a0}\\\\x{2028}\\\\x{2029}]')"}
 cel: {expression: "this.matches('^(?:https?:\\\\/\\\\/)?(?:[a-z]+\\\\.)?linkedin\\\\.[a-z]{2,}\\\\/(?:in|sales\\\\/lead|talent\\\\/profile)\\\\/(?<slug>[^/\\\\\\\\?,#]+)\\\\/?(?:[\\\\?,#].*)?')"}
 `
+)
 
-// urlRulesMatch says whether the contract's rules of LinkedInUrl.value are urlRules, those
-// linkedInURLValid renders.
+// urlRulesMatch says whether the contract's rules of PersonDetails.linkedin_url and of
+// LinkedInUrl are those urlsValid renders.
 func urlRulesMatch() bool {
-	var want validatepb.FieldRules
-	if err := prototext.Unmarshal([]byte(urlRules), &want); err != nil {
-		panic("validation: urlRules: " + err.Error()) // a constant
+	person := personURLField()
+	url := person.Message()
+	if url == nil || url.Fields().Len() != 1 || url.Oneofs().Len() != 0 ||
+		proto.HasExtension(url.Options(), validatepb.E_Message) {
+		return false
 	}
-	got, ok := proto.GetExtension(urlValueField().Options(), validatepb.E_Field).(*validatepb.FieldRules)
+	value := url.Fields().ByName("value")
+	return value != nil && rulesAre(person, personURLRules) && rulesAre(value, urlRules)
+}
+
+// rulesAre says whether the buf.validate rules of fd are want, in text format, ignoring the
+// ids and messages of CEL rules.
+func rulesAre(fd protoreflect.FieldDescriptor, want string) bool {
+	var w validatepb.FieldRules
+	if err := prototext.Unmarshal([]byte(want), &w); err != nil {
+		return false // a constant of this package: TestURLRulesMatch fails
+	}
+	got, ok := proto.GetExtension(fd.Options(), validatepb.E_Field).(*validatepb.FieldRules)
 	if !ok || got == nil {
 		return false
 	}
@@ -36,7 +54,7 @@ func urlRulesMatch() bool {
 		r.ClearId()
 		r.ClearMessage()
 	}
-	return proto.Equal(got, &want)
+	return proto.Equal(got, &w)
 }
 
 // linkedInURLValid says whether s passes the rules of LinkedInUrl.value (urlRules): at least

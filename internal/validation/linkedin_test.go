@@ -16,7 +16,27 @@ import (
 // 2000-person start's validation is several times slower.
 func TestURLRulesMatch(t *testing.T) {
 	if !urlRulesMatch() {
-		t.Fatal("the contract's rules of LinkedInUrl.value are not urlRules: the shortcut is off")
+		t.Fatal("the contract's rules of PersonDetails.linkedin_url or LinkedInUrl are not those the shortcut renders: it is off")
+	}
+	// Any other rules do not match.
+	value := personURLField().Message().Fields().ByName("value")
+	for _, other := range []string{
+		strings.Replace(urlRules, "2048", "2049", 1),
+		strings.Replace(urlRules, "sales", "sale", 1),
+		strings.Replace(urlRules, "x{85}", "x{86}", 1),
+		urlRules + `string: {max_len: 100}`,
+		urlRules + `cel: {expression: "true"}`,
+		urlRules + `required: true`,
+		"",
+	} {
+		if rulesAre(value, other) {
+			t.Errorf("rules of LinkedInUrl.value match %s", other)
+		}
+	}
+	for _, other := range []string{"", "required: false", `required: true, cel: {expression: "true"}`} {
+		if rulesAre(personURLField(), other) {
+			t.Errorf("rules of PersonDetails.linkedin_url match %q", other)
+		}
 	}
 }
 

@@ -1,9 +1,10 @@
 // Package validation checks requests against the contract's buf.validate rules. Its
-// Validator is protovalidate's, with one shortcut: a StartBatchRequest whose LinkedIn URLs all
-// pass linkedInURLValid, a Go rendering of the rules of LinkedInUrl.value, is validated
-// without evaluating those rules again, which are most of a 2000-person start's validation.
-// Any other request, and one with a URL the shortcut does not accept, is validated in full,
-// so that every violation is reported by protovalidate itself.
+// Validator is protovalidate's, with one shortcut for StartBatchRequest, whose 2000 LinkedIn
+// URLs are most of a start's validation: when every person has a URL that passes
+// linkedInURLValid, a Go rendering of the rules of PersonDetails.linkedin_url and of the
+// LinkedInUrl in it, protovalidate validates the request without those rules. Any other
+// request, and one with a person the shortcut does not accept, is validated in full, so that
+// every violation is reported by protovalidate itself.
 package validation
 
 import (
@@ -18,8 +19,8 @@ import (
 // concurrent use.
 type Validator struct {
 	pv protovalidate.Validator
-	// skipURLs leaves out the rules of LinkedInUrl.value; nil when the contract's rules of
-	// that field are not the ones linkedInURLValid renders, and the shortcut is off.
+	// skipURLs leaves out the rules of PersonDetails.linkedin_url and of its LinkedInUrl; nil
+	// when the contract's rules there are not the ones urlsValid renders: the shortcut is off.
 	skipURLs protovalidate.ValidationOption
 }
 
@@ -33,9 +34,10 @@ func New() (*Validator, error) {
 	}
 	v := &Validator{pv: pv}
 	if urlRulesMatch() {
-		value := urlValueField()
+		// Descriptors are compared by identity: one from elsewhere is validated in full.
+		field := personURLField()
 		v.skipURLs = protovalidate.WithFilter(protovalidate.FilterFunc(
-			func(_ protoreflect.Message, d protoreflect.Descriptor) bool { return d != value }))
+			func(_ protoreflect.Message, d protoreflect.Descriptor) bool { return d != field }))
 	}
 	return v, nil
 }
@@ -49,8 +51,8 @@ func (v *Validator) Validate(msg proto.Message, opts ...protovalidate.Validation
 	return v.pv.Validate(msg, opts...)
 }
 
-// urlsValid says whether every person of req has a LinkedIn URL that passes the rules of
-// LinkedInUrl.value.
+// urlsValid says whether every person of req passes the rules the shortcut skips: it has a
+// LinkedIn URL (required), whose value passes the rules of LinkedInUrl.value.
 func urlsValid(req *cdv1.StartBatchRequest) bool {
 	for _, p := range req.GetPersonDetails() {
 		u := p.GetLinkedinUrl()
@@ -61,7 +63,7 @@ func urlsValid(req *cdv1.StartBatchRequest) bool {
 	return true
 }
 
-// urlValueField is the descriptor of LinkedInUrl.value.
-func urlValueField() protoreflect.FieldDescriptor {
-	return (&cdv1.LinkedInUrl{}).ProtoReflect().Descriptor().Fields().ByName("value")
+// personURLField is the descriptor of PersonDetails.linkedin_url.
+func personURLField() protoreflect.FieldDescriptor {
+	return (&cdv1.PersonDetails{}).ProtoReflect().Descriptor().Fields().ByName("linkedin_url")
 }

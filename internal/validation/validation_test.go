@@ -42,8 +42,12 @@ func TestShortcutSkipsURLRules(t *testing.T) {
 		t.Fatal("shortcut off")
 	}
 	req := startOf("https://www.linkedin.com/in/jake", "https://www.example.com/in/jake")
-	if err := v.pv.Validate(req, v.skipURLs); err != nil {
-		t.Errorf("with the filter: %v, want the URL rules skipped", err)
+	withoutURL := proto.CloneOf(req)
+	withoutURL.PersonDetails[1].LinkedinUrl = nil
+	for _, r := range []*cdv1.StartBatchRequest{req, withoutURL} {
+		if err := v.pv.Validate(r, v.skipURLs); err != nil {
+			t.Errorf("with the filter: %v, want the URL rules skipped", err)
+		}
 	}
 	var ve *protovalidate.ValidationError
 	if err := v.Validate(req); !errors.As(err, &ve) || len(ve.Violations) != 1 ||
