@@ -80,7 +80,7 @@ func runOverhead(ctx context.Context, b *bench) (section, error) {
 		sec.rows = append(sec.rows, overheadRows(size.people, fg, raw, added, size.goal)...)
 	}
 	sec.notes = append(sec.notes,
-		"Added latency is per pair (the fibergate start's time minus the direct one's), so its quantiles are not the differences of the columns' quantiles. Through fibergate a start is validated (2000 URL patterns), recorded under its request_id before and after Fiber answers, sent to Fiber, and its task stored; the ideal adds nothing. Validation and translation alone are measured in-process by internal/fiberpb's BenchmarkStartBatchToFiberJSON. Client, server and simulator share the machine's cores.")
+		"Added latency is per pair (the fibergate start's time minus the direct one's), so its quantiles are not the differences of the columns' quantiles. Through fibergate a start is validated (2000 URL patterns), recorded under its request_id before and after Fiber answers, sent to Fiber, and its task stored; the ideal adds nothing. In-process, internal/server's BenchmarkStartBatch measures fibergate's own share without the noise of separate processes, and internal/fiberpb's BenchmarkStartBatchToFiberJSON validation and translation alone. Client, server and simulator share the machine's cores.")
 	return sec, nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"time"
 
-	"buf.build/go/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	pvinterceptor "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/protovalidate"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -31,6 +30,7 @@ import (
 	"github.com/fibergate/fibergate/internal/auth"
 	"github.com/fibergate/fibergate/internal/gateway"
 	"github.com/fibergate/fibergate/internal/redact"
+	"github.com/fibergate/fibergate/internal/validation"
 )
 
 // Readiness tells whether the service can do its work. *health.Monitor implements it, for
@@ -106,9 +106,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: Service and Logger are required")
 	}
 	cfg = cfg.withDefaults()
-	validator, err := protovalidate.New()
+	validator, err := validation.New()
 	if err != nil {
-		return nil, fmt.Errorf("server: protovalidate: %w", err)
+		return nil, fmt.Errorf("server: validation: %w", err)
 	}
 	log := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		cfg.Logger.Log(ctx, slog.Level(lvl), msg, fields...)

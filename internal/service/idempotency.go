@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
 	"github.com/fibergate/fibergate/internal/apierr"
@@ -121,9 +122,18 @@ func requestID(ctx context.Context, req *cdv1.StartBatchRequest) (id, field stri
 }
 
 // payloadHash identifies what a request asks for: the request without its id, and with the
-// Fiber key replaced by its id (a retry must use the same key).
+// Fiber key replaced by its id (a retry must use the same key). Hashes are stored: the same
+// request must always give the same hash.
 func payloadHash(req *cdv1.StartBatchRequest, apiKey string) (string, error) {
-	c := proto.CloneOf(req)
+	// A shallow copy: it shares req's people rather than copying 2000 of them, and is only read.
+	src := req.ProtoReflect()
+	c := &cdv1.StartBatchRequest{}
+	cr := c.ProtoReflect()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		cr.Set(fd, v)
+		return true
+	})
+	cr.SetUnknown(src.GetUnknown())
 	c.RequestId, c.ApiKey = "", fiber.KeyID(apiKey)
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(c)
 	if err != nil {
