@@ -82,16 +82,23 @@
 //     person and may carry a null cursor, and spend a poll of the budget on it. Any other
 //     answer is followed by a wait of at least MinInterval.
 //   - That wait is timed with the answer's overallStats so that a full page is waiting at the
-//     next poll: the poller measures Fiber's pace (finished people per second, over at least
-//     MinInterval) and waits until enough people are finished beyond the cursor for a full page
-//     with a new cursor, or until the task should be done if that is sooner; unwatched, until a
-//     few more are (a pace measured a little high must not bring the poll a person too soon).
+//     next poll: the poller measures Fiber's pace and waits until enough people are finished
+//     beyond the cursor for a full page with a new cursor, or until the task should be done if
+//     that is sooner, and then until a few more are (a pace measured a little high must not
+//     bring the poll a person too soon), watched or not. The pace is the people finished per
+//     second over the task's answers of the last 5s (the last two, if further apart), once they
+//     span MinInterval. A task just started also counts from its start, as if made 250ms
+//     earlier, until its answers span a second: Fiber begins before fibergate has stored the
+//     start, and a pace measured from the stored start comes out high, the next poll early.
 //     People Fiber counts as finished but its pages never show (numFailed, say) are learned
 //     whenever a page catches up, and left out, so such stats cannot make a hot loop.
 //   - While nothing changes, each waited poll that finds nobody newly finished doubles the wait,
 //     up to the cap; progress resets it.
 //   - The wait is capped at MaxInterval, or at the shorter WatchedMaxInterval while somebody
-//     watches the task, which bounds how stale a watcher's view gets. A task that gains its
+//     watches the task, which bounds how stale a watcher's view gets. A watched task thus
+//     fetches full pages when Fiber finishes one within WatchedMaxInterval (its watchers wait
+//     only for the few people of margin), and part pages when Fiber is slower: fresh results
+//     for watchers before results per poll. A task that gains its
 //     first watcher has its wait shortened to WatchedMaxInterval after its last poll (before
 //     its first poll: to FirstPoll after its start); a cancel makes its poller poll at once.
 //   - After Fiber says done, the remaining pages are drained back to back (each comes back

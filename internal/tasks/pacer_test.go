@@ -44,10 +44,11 @@ func TestPacer(t *testing.T) {
 		return out
 	}
 	// A task at 50 people/s, first polled after a second: 50 results, a null cursor. The next
-	// poll waits for 51 more, and paceSlack more unwatched.
-	first := pollAnswer{after: s, completed: 50, remaining: 450, results: 50, skip: 50, page: 50, want: 1080 * ms}
+	// poll waits for 51 more and paceSlack more, watched or not, at the pace measured from the
+	// task's start taken startLag early: 50 in 1.25s, 40/s.
+	first := pollAnswer{after: s, completed: 50, remaining: 450, results: 50, skip: 50, page: 50, want: 1350 * ms}
 	firstWatched := first
-	firstWatched.watched, firstWatched.want = true, 1020*ms // without paceSlack
+	firstWatched.watched = true
 	tests := []struct {
 		name    string
 		fresh   bool
@@ -72,21 +73,27 @@ func TestPacer(t *testing.T) {
 		{"a short page waits until a full one should be waiting", true, []pollAnswer{first}},
 		{"a stall backs off up to the cap, and progress resets it", true, cat(
 			[]pollAnswer{first},
-			stalled(1080*ms, first, 2160*ms, 4320*ms, 8640*ms, 17280*ms, 30*s, 30*s),
-			[]pollAnswer{{after: 30 * s, completed: 100, remaining: 400, results: 100, skip: 100, page: 100, want: 500 * ms}},
+			stalled(1350*ms, first, 2700*ms, 5400*ms, 10800*ms, 21600*ms, 30*s, 30*s),
+			// 4 more at 50 people in the last 30s
+			[]pollAnswer{{after: 30 * s, completed: 100, remaining: 400, results: 100, skip: 100, page: 100, want: 2400 * ms}},
+			// 41+3 more at 60 people in the 2.4s since: the answers before are older than paceWindow
+			[]pollAnswer{{after: 2400 * ms, completed: 160, remaining: 340, results: 160, skip: 60, page: 60, want: 1760 * ms}},
 		)},
 		{"a watched task backs off up to WatchedMaxInterval", true, cat(
 			[]pollAnswer{firstWatched},
-			stalled(1020*ms, firstWatched, 2*s, 2*s, 2*s),
+			stalled(1350*ms, firstWatched, 2*s, 2*s, 2*s),
 		)},
 		{"a slow task waits the pace unwatched, WatchedMaxInterval watched", true, []pollAnswer{
-			{after: s, completed: 5, remaining: 495, results: 5, skip: 5, page: 5, want: 19800 * ms},
-			{after: 19800 * ms, completed: 104, remaining: 396, results: 100, page: 100, moved: true, want: 20 * s}, // 4 wait: 97+3 more at 5/s
-			{completed: 101, remaining: 399, results: 101, skip: 1, page: 1, watched: true, want: 2 * s},
+			{after: s, completed: 5, remaining: 495, results: 5, skip: 5, page: 5, want: 24750 * ms}, // 96+3 more at 4/s (5 in 1.25s)
+			// 28 wait: 73+3 more at 123 people in 24.75s
+			{after: 24750 * ms, completed: 128, remaining: 372, results: 100, page: 100, moved: true, want: 15292 * ms},
+			{after: 2 * s, completed: 138, remaining: 362, results: 138, skip: 38, page: 38, watched: true, want: 2 * s},
 		}},
 		{"the last people are awaited, not a full page", true, []pollAnswer{
 			{after: s, completed: 50, remaining: 10, results: 50, skip: 50, page: 50, want: 500 * ms},
-			{after: 500 * ms, completed: 70, remaining: 20, results: 70, skip: 70, page: 70, want: 511 * ms}, // 20+3 more at 45/s (the mean of 50/s and 40/s)
+			// 20+3 more at 40/s: 70 in the 1.75s since the start taken startLag early (the answers
+			// span less than paceSpan)
+			{after: 500 * ms, completed: 70, remaining: 20, results: 70, skip: 70, page: 70, want: 575 * ms},
 		}},
 		{"after done, full pages are drained at once", false, []pollAnswer{
 			{completed: 500, fiberDone: true, results: 100, page: 100, moved: true, want: 0},
@@ -177,13 +184,14 @@ func TestPacerFirstPoll(t *testing.T) {
 			if got := deferred.first(task(500), false); got != 1500*ms {
 				t.Fatalf("the second task's first = %v, want %v", got, 1500*ms)
 			}
-			// The prober's first answer: 50 finished a second after the start.
+			// The prober's first answer: 50 finished a second after the start, 40/s from the start
+			// taken startLag early.
 			answer := storage.Task{Stats: storage.Stats{NumCompleted: 50, NumRemaining: 450}, NumResults: 50, Progress: storage.Progress{Skip: 50}}
 			prober.observe(start.Add(s), answer, 50, false)
-			if got := deferred.again(task(500), start.Add(1500*ms), false); got != 580*ms {
-				t.Errorf("again = %v, want %v (104 people at 50/s, from the start)", got, 580*ms)
+			if got := deferred.again(task(500), start.Add(1500*ms), false); got != 1100*ms {
+				t.Errorf("again = %v, want %v (104 people at 40/s, from the start)", got, 1100*ms)
 			}
-			if got := deferred.again(task(500), start.Add(2080*ms), false); got != 0 {
+			if got := deferred.again(task(500), start.Add(2600*ms), false); got != 0 {
 				t.Errorf("again, a second time = %v, want 0", got)
 			}
 		})

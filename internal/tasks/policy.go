@@ -10,10 +10,23 @@ import (
 // PageSize is what every poll asks for: Fiber's maximum take.
 const PageSize = 100
 
-// paceSlack is how many people more than it needs the poller of an unwatched task waits for
-// at the measured pace, so that a pace measured a little high, or counts rounded down, do not
-// bring a poll a few people too soon: a page one person short of full costs a whole poll.
+// paceSlack is how many people more than it needs a poller waits for at the measured pace, so
+// that a pace measured a little high, or counts rounded down, do not bring a poll a few people
+// too soon: a page one person short of full costs a whole poll.
 const paceSlack = 3
+
+// Fiber's pace is the slope of a task's finished people over its answers of the last
+// paceWindow (the last two, if further apart), measured once they span MinInterval. A task
+// just started also counts its start as an answer with nobody finished until its answers alone
+// span paceSpan, taken startLag early: Fiber is at work from the moment it takes the start,
+// before fibergate has its answer and stores the task. Measured from the stored start, the pace
+// comes out high (by that lag, over the time since) and brings the next poll early, a part
+// page; a lag taken too long only brings it late.
+const (
+	paceWindow = 5 * time.Second
+	paceSpan   = time.Second
+	startLag   = 250 * time.Millisecond
+)
 
 // Policy tunes when pollers poll; see the package documentation. A zero (or negative) field
 // takes its default. WatchedMaxInterval is at most MaxInterval, and MinInterval and FirstPoll
@@ -63,12 +76,13 @@ type pacer struct {
 	shared *keyPace
 	// start is when the task was started, if it was just started (fresh); zero otherwise.
 	start time.Time
-	// Fiber's pace in people finished per second, measured between answers at least
-	// MinInterval apart (until then, the key's pace; 0 if unknown), from base finished
-	// people at baseAt on.
-	rate   float64
-	base   int
-	baseAt time.Time // zero until the first answer, unless the task was just started
+	// rate is Fiber's pace in people finished per second: measured on marks, the answers of
+	// the last paceWindow (see paceWindow), once they span MinInterval; until then the key's
+	// pace (0 if unknown).
+	rate  float64
+	marks []mark // oldest first; for a task just started, its start (startLag early) first
+	// startMark: marks[0] is the task's start, not an answer.
+	startMark bool
 	// seen is how many people were finished at the previous answer; stalls counts the
 	// waited polls in a row that found nobody newly finished.
 	seen   int
@@ -88,15 +102,22 @@ type pacer struct {
 }
 
 // newPacer starts a pacer for a task of the key whose pace is shared. For a task just started
-// (fresh), created is the start time: Fiber's pace is then measured from the start on (nobody
-// was finished then). For a task resumed or adopted, what Fiber finished before the first
+// (fresh), created is the start time: Fiber's pace is then measured from the start on, taken
+// startLag early (nobody was finished then). For a task resumed or adopted, what Fiber finished before the first
 // answer says nothing about its pace.
 func newPacer(p Policy, created time.Time, fresh bool, shared *keyPace) *pacer {
 	pc := &pacer{policy: p, shared: shared, rate: shared.get()}
 	if fresh {
-		pc.start, pc.baseAt = created, created
+		pc.start = created
+		pc.marks, pc.startMark = []mark{{at: created.Add(-startLag)}}, true
 	}
 	return pc
+}
+
+// mark is what one answer said: done people finished (numCompleted+numFailed) at at.
+type mark struct {
+	at   time.Time
+	done int
 }
 
 // first returns how long after its start a task just started is first polled. t is the task
@@ -172,31 +193,38 @@ func (p *pacer) observe(at time.Time, t storage.Task, page int, moved bool) {
 	if page < PageSize || !moved { // caught up: every finished person Fiber shows is stored
 		p.phantom = max(0, done-t.NumResults)
 	}
-	first := p.baseAt.IsZero()
 	switch {
 	case done > p.seen:
 		p.stalls = 0
-	case !first && !p.followed:
+	case len(p.marks) > 0 && !p.followed: // not the first answer to a resumed or adopted task
 		p.stalls++ // waited, and nothing changed
 	}
 	p.seen = done
 	p.full = page >= PageSize && moved
+	p.measure(mark{at: at, done: done}, t.Stats.NumRemaining > 0)
+}
 
-	visible := done - p.phantom
-	switch {
-	case first:
-		p.base, p.baseAt = visible, at
-	case visible > p.base && at.Sub(p.baseAt) >= p.policy.MinInterval:
-		measured := float64(visible-p.base) / at.Sub(p.baseAt).Seconds()
-		if p.rate == 0 {
-			p.rate = measured
-		} else {
-			p.rate = 0.5*p.rate + 0.5*measured
-		}
-		p.base, p.baseAt = visible, at
-		if t.Stats.NumRemaining > 0 { // Fiber was at work the whole time: a pace for other tasks
-			p.shared.set(p.rate)
-		}
+// measure adds m to the marks and measures the pace on them (see paceWindow). working says
+// Fiber had people of the task left to finish at m: then the measure is also the key's pace
+// for its other tasks. Marks count the people Fiber counts but never pages (see phantom) too:
+// as many of them in every mark change no slope, and more of them over time make the pace
+// come out high, which only brings polls a little early.
+func (p *pacer) measure(m mark, working bool) {
+	p.marks = append(p.marks, m)
+	if p.startMark && m.at.Sub(p.marks[1].at) >= paceSpan {
+		p.marks, p.startMark = p.marks[1:], false
+	}
+	for !p.startMark && len(p.marks) > 2 && m.at.Sub(p.marks[0].at) > paceWindow {
+		p.marks = p.marks[1:]
+	}
+	oldest := p.marks[0]
+	span := m.at.Sub(oldest.at)
+	if m.done <= oldest.done || span < p.policy.MinInterval {
+		return // nothing to measure: the pace stays as it was
+	}
+	p.rate = float64(m.done-oldest.done) / span.Seconds()
+	if working {
+		p.shared.set(p.rate)
 	}
 }
 
@@ -234,8 +262,10 @@ func fetchedAll(resp *fiber.PollResponse, stored int) bool {
 // new cursor, which needs PageSize+1 results beyond the cursor. Skip of those are already
 // stored and pending (finished people not stored yet, phantom ones aside) are waiting, so the
 // poller waits until need = PageSize+1-skip-pending more people are finished, or until the
-// task should be done if sooner, at the measured pace; unwatched, paceSlack more, since a poll
-// that comes a few people too soon costs a whole poll more.
+// task should be done if sooner, and paceSlack more, at the measured pace: a poll that comes a
+// few people too soon costs a whole poll more. So does a watched task, within its lower cap:
+// when Fiber finishes a page within WatchedMaxInterval, waiting for it costs its watchers only
+// the slack; when Fiber is slower, the cap brings part pages, fresher results for more polls.
 // Each waited poll in a row that found nothing newly finished doubles the wait, up to the cap.
 func (p *pacer) next(t storage.Task, watched bool) time.Duration {
 	pending := max(0, t.Stats.NumCompleted+t.Stats.NumFailed-t.NumResults-p.phantom)
@@ -254,10 +284,7 @@ func (p *pacer) next(t storage.Task, watched bool) time.Duration {
 	}
 	wait := p.policy.MinInterval
 	if p.rate > 0 && need > 0 {
-		if !watched {
-			need += paceSlack
-		}
-		wait = max(wait, time.Duration(float64(need)/p.rate*float64(time.Second)))
+		wait = max(wait, time.Duration(float64(need+paceSlack)/p.rate*float64(time.Second)))
 	}
 	for i := 0; i < p.stalls && wait < ceiling; i++ {
 		wait *= 2
