@@ -123,11 +123,11 @@ func drain(ctx context.Context, b *bench) (section, error) {
 		watchedID[id] = i%drainWatchEv == 0
 	}
 	var watchedWait, unwatchedWait time.Duration
-	var pages pageCounts
+	var pages fiberfake.PageCounts
 	polls, firstPoll := 0, end
 	for _, tp := range log {
 		polls += len(tp.Polls)
-		pages = pages.add(countPages(tp))
+		pages = pages.Add(fiberfake.CountPages(tp.Polls, pageSize))
 		if len(tp.Polls) > 0 && tp.Polls[0].At.Before(firstPoll) {
 			firstPoll = tp.Polls[0].At
 		}

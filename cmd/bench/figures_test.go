@@ -90,26 +90,6 @@ func TestLongestWait(t *testing.T) {
 	}
 }
 
-func TestCountPages(t *testing.T) {
-	cur := func(s string) *string { return &s }
-	polls := []fiberfake.PollRecord{
-		{Cursor: "", NextCursor: cur("c100"), Results: 100},     // full
-		{Cursor: "c100", NextCursor: nil, Results: 95},          // part: caught up, null cursor
-		{Cursor: "c100", NextCursor: cur("c200"), Results: 100}, // 5 new: part
-		{Cursor: "c200", NextCursor: nil, Results: 100},         // full, but caught up: null cursor
-		{Cursor: "c200", NextCursor: cur("c300"), Results: 100}, // the same page again: empty
-		{Cursor: "c300", NextCursor: nil, Results: 0},           // empty: confirms the end
-		{Cursor: "elsewhere", NextCursor: nil, Results: 7},      // a cursor never handed out
-	}
-	got := countPages(fiberfake.TaskPolls{Polls: polls})
-	if want := (pageCounts{full: 2, part: 2, empty: 3}); got != want {
-		t.Errorf("countPages = %v, want %v", got, want)
-	}
-	if got, want := got.add(pageCounts{1, 1, 1}), (pageCounts{3, 3, 4}); got != want {
-		t.Errorf("add = %v, want %v", got, want)
-	}
-}
-
 func TestPageReaderCountsEachResultOnce(t *testing.T) {
 	cur := func(s string) *string { return &s }
 	page := func(n int, next *string) *fiber.PollResponse {

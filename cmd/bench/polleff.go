@@ -91,10 +91,10 @@ func pollEfficiency(ctx context.Context, b *bench) (section, error) {
 	}
 
 	polls := map[string]int{}
-	pages := map[string]pageCounts{}
+	pages := map[string]fiberfake.PageCounts{}
 	for _, tp := range log {
 		polls[tp.TaskID] = len(tp.Polls)
-		pages[tp.TaskID] = countPages(tp)
+		pages[tp.TaskID] = fiberfake.CountPages(tp.Polls, pageSize)
 	}
 	sec := section{
 		title: "Poll efficiency: results per upstream poll",
@@ -109,12 +109,12 @@ func pollEfficiency(ctx context.Context, b *bench) (section, error) {
 	}
 	for gi, g := range polleffGroups {
 		people, n := 0, 0
-		var pc pageCounts
+		var pc fiberfake.PageCounts
 		for _, t := range tasks {
 			if t.group == gi {
 				people += g.people
 				n += polls[t.id]
-				pc = pc.add(pages[t.id])
+				pc = pc.Add(pages[t.id])
 			}
 		}
 		per := ratio(float64(people), float64(n))

@@ -14,42 +14,6 @@ import (
 	"github.com/fibergate/fibergate/internal/storage"
 )
 
-// pageCounts counts a task's polls by the results each brought that no earlier poll had.
-type pageCounts struct{ full, part, empty int }
-
-func (c pageCounts) String() string {
-	return fmt.Sprintf("%d full, %d part, %d empty", c.full, c.part, c.empty)
-}
-
-// countPages counts polls as cmd/bench does: a poll is full when it brought a whole page of
-// results no earlier poll of the task had brought, part when fewer, empty when none.
-func countPages(polls []fiberfake.PollRecord) pageCounts {
-	offsets := map[string]int{"": 0}
-	var c pageCounts
-	reached := 0
-	for _, p := range polls {
-		off, ok := offsets[p.Cursor]
-		if !ok {
-			c.empty++
-			continue
-		}
-		end := off + p.Results
-		if p.NextCursor != nil {
-			offsets[*p.NextCursor] = end
-		}
-		switch n := end - reached; {
-		case n >= PageSize:
-			c.full++
-		case n > 0:
-			c.part++
-		default:
-			c.empty++
-		}
-		reached = max(reached, end)
-	}
-	return c
-}
-
 // timeline says when each poll of a task came after Fiber started it, and the new results it
 // brought (N: a null nextCursor), for a failure message.
 func timeline(start time.Time, polls []fiberfake.PollRecord) string {
@@ -143,22 +107,21 @@ func TestResultsPerPollOfTheBench(t *testing.T) {
 					}
 					for gi, g := range groups {
 						pages := g.people / PageSize
-						want := pageCounts{full: perGroup * pages}
+						want := fiberfake.PageCounts{Full: perGroup * pages}
 						if g.watched && pps < slowest {
-							want = pageCounts{full: perGroup * (pages - 1), part: perGroup * 2}
+							want = fiberfake.PageCounts{Full: perGroup * (pages - 1), Part: perGroup * 2}
 						}
-						var got pageCounts
+						var got fiberfake.PageCounts
 						var lines strings.Builder
 						for i, id := range ids {
 							if i%len(groups) != gi {
 								continue
 							}
 							ps := e.sim.Polls(id)
-							c := countPages(ps)
-							got = pageCounts{got.full + c.full, got.part + c.part, got.empty + c.empty}
+							got = got.Add(fiberfake.CountPages(ps, PageSize))
 							fmt.Fprintf(&lines, "\n\ttask %d:%s", i, timeline(starts[i], ps))
 						}
-						polls := got.full + got.part + got.empty
+						polls := got.Polls()
 						t.Logf("%d people, watched %v: %.1f results per poll (%d polls: %v)", g.people, g.watched,
 							float64(perGroup*g.people)/float64(polls), polls, got)
 						if got != want {
