@@ -1,21 +1,14 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/fibergate/fibergate/internal/auth"
+	"github.com/fibergate/fibergate/internal/tlstest"
 )
 
 // The callers' tokens: distinctive, so that a leak is easy to find.
@@ -57,14 +50,14 @@ func TestConnTokenE2E(t *testing.T) {
 
 func TestConnTLSE2E(t *testing.T) {
 	dir := t.TempDir()
-	ca := newConnTestCA(t, "fibergate cli test CA")
-	other := newConnTestCA(t, "someone else's CA")
-	caFile := connWritePEM(t, dir, "ca.pem", ca.pem)
-	otherFile := connWritePEM(t, dir, "other-ca.pem", other.pem)
-	serverCert, serverKey := ca.issue(t, "fibergate", true)
-	clientCert, clientKey := ca.issue(t, "cli", false)
-	certFile, keyFile := connWritePEM(t, dir, "server.pem", serverCert), connWritePEM(t, dir, "server-key.pem", serverKey)
-	clientCertFile, clientKeyFile := connWritePEM(t, dir, "client.pem", clientCert), connWritePEM(t, dir, "client-key.pem", clientKey)
+	ca := tlstest.NewCA(t, "fibergate cli test CA")
+	other := tlstest.NewCA(t, "someone else's CA")
+	caFile := tlstest.WriteFile(t, dir, "ca.pem", ca.PEM)
+	otherFile := tlstest.WriteFile(t, dir, "other-ca.pem", other.PEM)
+	serverCert, serverKey := ca.Issue(t, "fibergate", true)
+	clientCert, clientKey := ca.Issue(t, "cli", false)
+	certFile, keyFile := tlstest.WriteFile(t, dir, "server.pem", serverCert), tlstest.WriteFile(t, dir, "server-key.pem", serverKey)
+	clientCertFile, clientKeyFile := tlstest.WriteFile(t, dir, "client.pem", clientCert), tlstest.WriteFile(t, dir, "client-key.pem", clientKey)
 
 	t.Run("server TLS", func(t *testing.T) {
 		st := startStack(t, nil, []string{"-tls-cert", certFile, "-tls-key", keyFile})
@@ -86,86 +79,4 @@ func TestConnTLSE2E(t *testing.T) {
 		tasksCLI(t, vars, "list", "-tls-ca", caFile, "-tls-cert", clientCertFile, "-tls-key", clientKeyFile).want(t, exitOK)
 		tasksCLI(t, vars, "list", "-tls-ca", caFile).want(t, exitError, "cannot reach the server")
 	})
-}
-
-// connTestCA is a certificate authority made for one test.
-type connTestCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newConnTestCA(t *testing.T, name string) *connTestCA {
-	t.Helper()
-	key := connECKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &connTestCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-func connECKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-// issue signs a leaf certificate, for 127.0.0.1 and localhost when server is true, else a
-// client certificate for name, and returns it and its key as PEM.
-func (ca *connTestCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key := connECKey(t)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-}
-
-// connWritePEM writes b to dir/name and returns the path.
-func connWritePEM(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -2,19 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,99 +18,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/tlstest"
 )
-
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key := newECKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-func newECKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-// issue signs a leaf certificate: a server certificate for 127.0.0.1 when server is true,
-// else a client certificate for name. It returns the certificate and key as PEM.
-func (ca *testCA) issue(t *testing.T, name string, server bool) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key := newECKey(t)
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-}
-
-// keyPair issues a client certificate for name as a tls.Certificate.
-func (ca *testCA) keyPair(t *testing.T, name string) tls.Certificate {
-	t.Helper()
-	c, err := tls.X509KeyPair(ca.issue(t, name, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// writePEM writes b to a new file in dir and returns its path.
-func writePEM(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // tlsClients are the ways the TLS tests reach a server.
 type tlsClients struct {
@@ -192,17 +92,17 @@ func wantRefused(t *testing.T, what string, err error) {
 func TestMutualTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ca := newTestCA(t, "fibergate test CA")
-	rogue := newTestCA(t, "someone else's CA")
-	serverCert, serverKeyPEM := ca.issue(t, "fibergate", true)
-	clientCert := ca.keyPair(t, "billing-service")
-	rogueCert := rogue.keyPair(t, "billing-service")
+	ca := tlstest.NewCA(t, "fibergate test CA")
+	rogue := tlstest.NewCA(t, "someone else's CA")
+	serverCert, serverKeyPEM := ca.Issue(t, "fibergate", true)
+	clientCert := ca.KeyPair(t, "billing-service")
+	rogueCert := rogue.KeyPair(t, "billing-service")
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 
-	certFile := writePEM(t, dir, "server.pem", serverCert)
-	keyFile := writePEM(t, dir, "server-key.pem", serverKeyPEM)
-	caFile := writePEM(t, dir, "ca.pem", ca.pem)
+	certFile := tlstest.WriteFile(t, dir, "server.pem", serverCert)
+	keyFile := tlstest.WriteFile(t, dir, "server-key.pem", serverKeyPEM)
+	caFile := tlstest.WriteFile(t, dir, "ca.pem", ca.PEM)
 
 	withCert := &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS12}
 	withoutCert := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
