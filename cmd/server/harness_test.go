@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	cdv1 "github.com/fibergate/fibergate/gen/fibergate/contactdetails/v1"
+	"github.com/fibergate/fibergate/internal/launch"
 )
 
 // Binaries built once for the end-to-end tests.
@@ -38,22 +39,16 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	serverBin = filepath.Join(dir, "fibergate")
-	grpcurlBin = filepath.Join(dir, "grpcurl")
-	fiberfakeBin = filepath.Join(dir, "fiberfake")
-	for _, b := range []struct{ out, pkg string }{
-		{serverBin, "."},
-		{fiberfakeBin, "../fiberfake"},
-		{grpcurlBin, "github.com/fullstorydev/grpcurl/cmd/grpcurl"}, // pinned by go.mod's tool directive
-	} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n", b.pkg, err)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	bins, err := launch.Build(ctx, dir, launch.ServerPkg, launch.FiberfakePkg,
+		"github.com/fullstorydev/grpcurl/cmd/grpcurl") // pinned by go.mod's tool directive
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
 	}
+	serverBin, fiberfakeBin, grpcurlBin = bins[0], bins[1], bins[2]
 	code := m.Run()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
